@@ -1,0 +1,51 @@
+/**
+ * Builds the argv of one `codex exec` turn. The prompt is never in argv: it
+ * goes to stdin and argv ends with `-`, so no message text can become a flag.
+ *
+ * @example
+ * ```ts
+ * execArgs({ extraArgs: [], threadId: "0199...", model: undefined });
+ * // ["exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
+ * //  "--json", "resume", "0199...", "-"]
+ * ```
+ */
+import type { Config } from "./config.ts";
+
+/** What varies between turns. */
+export interface ExecArgsInput {
+  /** `--model` value, or undefined for Codex's default. */
+  model?: string;
+  /** System text for a new thread (`-c developer_instructions=...`). */
+  developerInstructions?: string;
+  extraArgs: string[];
+  /** Resume this thread; undefined starts a new one. */
+  threadId?: string;
+}
+
+/** argv for `codex` (without the binary itself). */
+export function execArgs(i: ExecArgsInput): string[] {
+  const args = [
+    "exec",
+    "--skip-git-repo-check",
+    "--dangerously-bypass-approvals-and-sandbox",
+    "--json",
+  ];
+  if (i.model) args.push("--model", i.model);
+  if (i.developerInstructions) {
+    // A TOML basic string; JSON string escaping is a valid subset of it.
+    args.push("-c", `developer_instructions=${JSON.stringify(i.developerInstructions)}`);
+  }
+  args.push(...i.extraArgs);
+  if (i.threadId) args.push("resume", i.threadId);
+  args.push("-");
+  return args;
+}
+
+/**
+ * The `--model` value for a Plexum model id: `model_args` first, `codex`
+ * means none, anything else is passed as is.
+ */
+export function modelArg(config: Config, model: string): string | undefined {
+  if (Object.hasOwn(config.model_args, model)) return config.model_args[model];
+  return model === "codex" ? undefined : model;
+}

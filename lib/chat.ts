@@ -1,0 +1,90 @@
+/**
+ * `chat`: one turn from the command line, through the very {@linkcode Server}
+ * that serves Plexum. Text goes to stdout as it arrives, usage and errors to
+ * stderr; the exit code is 0 only for a turn that ended normally.
+ *
+ * @example
+ * ```ts
+ * const code = await chat(config, log, "0.1.0", { workspace: "/w", message: "hi" });
+ * ```
+ */
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { MessageWriter } from "./rpc.ts";
+import { Server } from "./server.ts";
+
+/** What the `chat` subcommand was given. */
+export interface ChatArgs {
+  workspace: string;
+  message: string;
+  model?: string;
+  reset?: boolean;
+}
+
+/** Run one turn; resolves the process exit code. */
+export async function chat(
+  config: Config,
+  log: Logger,
+  version: string,
+  a: ChatArgs,
+): Promise<number> {
+  const enc = new TextEncoder();
+  let exitCode = 1;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const write = (s: string, to = Deno.stdout) => to.writeSync(enc.encode(s));
+  const sink = {
+    // deno-lint-ignore require-await
+    async write(bytes: Uint8Array): Promise<number> {
+      const msg = JSON.parse(new TextDecoder().decode(bytes));
+      const ev = msg.params?.event;
+      if (ev?.type === "text_delta") write(ev.text);
+      else if (ev?.type === "usage") {
+        const { type: _, ...usage } = ev;
+        write(`\nusage: ${JSON.stringify(usage)}\n`, Deno.stderr);
+      } else if (ev?.type === "error") write(`\nerror (${ev.code}): ${ev.message}\n`, Deno.stderr);
+      else if (msg.error) {
+        write(`error: ${msg.error.message}\n`, Deno.stderr);
+        if (msg.id === "chat" || msg.id === "init") done();
+      } else if (msg.id === "chat") {
+        write("\n");
+        const r = msg.result;
+        write(`stop_reason: ${r.stop_reason} thread_id: ${r.thread_id}\n`, Deno.stderr);
+        exitCode = r.stop_reason === "end_turn" ? 0 : 1;
+        done();
+      }
+      return bytes.length;
+    },
+  };
+  const server = new Server({ writer: new MessageWriter(sink), log, baseConfig: config, version });
+  const cancel = () => server.shutdown();
+  Deno.addSignalListener("SIGINT", cancel);
+  Deno.addSignalListener("SIGTERM", cancel);
+  server.handle(
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: "init",
+      method: "initialize",
+      params: { protocol_version: 1 },
+    }),
+  );
+  server.handle(JSON.stringify({
+    jsonrpc: "2.0",
+    id: "chat",
+    method: "chat",
+    params: {
+      turn_id: "cli",
+      agent: {
+        id: "cli",
+        workspace: a.workspace.startsWith("/") ? a.workspace : `${Deno.cwd()}/${a.workspace}`,
+      },
+      model: a.model,
+      reset: a.reset ?? false,
+      messages: [{ role: "user", content: a.message }],
+    },
+  }));
+  await finished;
+  Deno.removeSignalListener("SIGINT", cancel);
+  Deno.removeSignalListener("SIGTERM", cancel);
+  return exitCode;
+}

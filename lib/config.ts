@@ -1,0 +1,138 @@
+/**
+ * HostConfig: the plugin's configuration, from `--config FILE` (JSONC) and/or
+ * the `config` of `initialize`. Validation returns one message per bad field.
+ *
+ * @example
+ * ```ts
+ * const r = validateConfig({ binary: "/usr/bin/codex", idle_timeout_s: 30 });
+ * if (!r.ok) console.error(r.errors); // [{ field, message }]
+ * ```
+ */
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+
+/** Validated configuration with defaults filled in. */
+export interface Config {
+  /** Codex executable: a bare name looked up on PATH (and beyond), or a path. */
+  binary: string;
+  /** Inserted after our flags, before `resume`/the prompt. */
+  extra_args: string[];
+  /** Advertised Plexum model ids; `codex` means "Codex's own default". */
+  supported_models: string[];
+  /** Plexum model id → `--model` value. */
+  model_args: Record<string, string>;
+  /** End a turn when Codex prints nothing for this long. */
+  idle_timeout_s: number;
+  log_level: LogLevel;
+  log_format: LogFormat;
+  /** Send `activity` events (commands, file changes, tool calls, ...). */
+  emit_activity: boolean;
+}
+
+/** One problem with one field. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Defaults for every key. */
+export const DEFAULTS: Readonly<Config> = Object.freeze({
+  binary: "codex",
+  extra_args: [],
+  supported_models: ["codex"],
+  model_args: {},
+  idle_timeout_s: 600,
+  log_level: "info",
+  log_format: "text",
+  emit_activity: false,
+});
+
+/** Every key HostConfig accepts, with a one-line description (for `--help`). */
+export const CONFIG_KEYS: Record<keyof Config, string> = {
+  binary: 'Codex executable, bare name or absolute path (default "codex")',
+  extra_args: "extra arguments for `codex exec`, before resume/prompt (default [])",
+  supported_models: 'model ids advertised to Plexum (default ["codex"])',
+  model_args: "map of Plexum model id to the --model value Codex gets (default {})",
+  idle_timeout_s: "end a turn after this many seconds without Codex output (default 600)",
+  log_level: 'error | warn | info | debug (default "info", or $PLEXUM_LOG)',
+  log_format: 'text | json (default "text")',
+  emit_activity: "send activity events for commands, file changes, tools (default false)",
+};
+
+const isStringArray = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/**
+ * Validate a raw object (usually parsed JSON) on top of `base`.
+ * Unknown keys are errors: a typo should not silently do nothing.
+ */
+export function validateConfig(
+  raw: unknown,
+  base: Config = { ...DEFAULTS },
+): { ok: true; config: Config } | { ok: false; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const bad = (field: string, message: string) => errors.push({ field, message });
+  if (raw === undefined || raw === null) return { ok: true, config: base };
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    return { ok: false, errors: [{ field: "config", message: "must be an object" }] };
+  }
+  const c: Config = { ...base };
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    switch (k) {
+      case "binary":
+        if (typeof v !== "string" || v.trim() === "") bad(k, "must be a non-empty string");
+        else if (v.startsWith("-")) bad(k, "must not start with '-'");
+        else c.binary = v;
+        break;
+      case "extra_args":
+        if (!isStringArray(v)) bad(k, "must be an array of strings");
+        else c.extra_args = v;
+        break;
+      case "supported_models":
+        if (!isStringArray(v) || v.length === 0 || v.some((m) => m === "")) {
+          bad(k, "must be a non-empty array of non-empty strings");
+        } else if (v.some((m) => m.startsWith("-"))) bad(k, "model ids must not start with '-'");
+        else c.supported_models = [...new Set(v)];
+        break;
+      case "model_args":
+        if (typeof v !== "object" || v === null || Array.isArray(v)) {
+          bad(k, "must be an object mapping model id to --model value");
+        } else {
+          for (const [m, arg] of Object.entries(v)) {
+            if (typeof arg !== "string" || arg === "") {
+              bad(`${k}.${m}`, "must be a non-empty string");
+            } else if (arg.startsWith("-")) {
+              bad(`${k}.${m}`, "must not start with '-' (Codex would read it as a flag)");
+            }
+          }
+          c.model_args = v as Record<string, string>;
+        }
+        break;
+      case "idle_timeout_s":
+        if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+          bad(k, "must be a positive number of seconds");
+        } else c.idle_timeout_s = v;
+        break;
+      case "log_level":
+        if (!LOG_LEVELS.includes(v as LogLevel)) bad(k, `must be one of ${LOG_LEVELS.join(", ")}`);
+        else c.log_level = v as LogLevel;
+        break;
+      case "log_format":
+        if (v !== "text" && v !== "json") bad(k, "must be text or json");
+        else c.log_format = v;
+        break;
+      case "emit_activity":
+        if (typeof v !== "boolean") bad(k, "must be a boolean");
+        else c.emit_activity = v;
+        break;
+      case "api_key":
+        bad(
+          k,
+          "is not accepted: Codex authenticates from ~/.codex or OPENAI_API_KEY in the plugin's environment",
+        );
+        break;
+      default:
+        bad(k, "is not a known config key");
+    }
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, config: c };
+}

@@ -1,0 +1,178 @@
+/**
+ * Runs one `codex` process: in its own process group, prompt on stdin (then
+ * closed), stdout read as JSONL through {@linkcode LineStream}, a bounded tail
+ * of stderr kept for error messages.
+ *
+ * Cancel (the `signal`) and the idle timeout (no output on stdout or stderr for
+ * `idleTimeoutMs`) send SIGTERM to the whole group and SIGKILL after a grace
+ * period. When the process ends, whatever is left of its group is killed too.
+ *
+ * @example
+ * ```ts
+ * const r = await runCodex({ binary: "codex", args: ["exec", "--json", "-"], cwd: "/w",
+ *   stdin: "hello", idleTimeoutMs: 600_000, log, onEvent: (ev) => console.log(ev) });
+ * // r.code, r.timedOut, r.cancelled, r.stderrTail
+ * ```
+ */
+import { decodeLine, LineStream } from "./lines.ts";
+import type { Logger } from "./log.ts";
+
+/** How long TERM gets before KILL. */
+export const KILL_GRACE_MS = 2000;
+const STDERR_TAIL = 8192;
+
+/** Inputs of {@linkcode runCodex}. */
+export interface RunOptions {
+  binary: string;
+  args: string[];
+  cwd: string;
+  /** Written to stdin, which is then closed. */
+  stdin: string;
+  idleTimeoutMs: number;
+  signal?: AbortSignal;
+  log: Logger;
+  /** Each valid JSON object printed on stdout. */
+  onEvent(ev: Record<string, unknown>): void;
+  /** Environment additions (tests); the plugin's own environment is inherited. */
+  env?: Record<string, string>;
+}
+
+/** How the process ended. */
+export interface RunResult {
+  /** Exit code; null when killed by a signal or never started. */
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** Last few KiB of stderr. */
+  stderrTail: string;
+  /** Set when the binary could not be started (not found, not executable). */
+  spawnError?: Error;
+}
+
+/** Keeps the last `max` characters of a stream of text. */
+class Tail {
+  #s = "";
+  constructor(private max: number) {}
+  push(t: string) {
+    this.#s = (this.#s + t).slice(-this.max);
+  }
+  toString() {
+    return this.#s;
+  }
+}
+
+function killGroup(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, sig);
+  } catch { /* group already gone */ }
+}
+
+/** Run codex once; resolves when it has exited and its group is gone. */
+export async function runCodex(o: RunOptions): Promise<RunResult> {
+  const result: RunResult = {
+    code: null,
+    signal: null,
+    timedOut: false,
+    cancelled: false,
+    stderrTail: "",
+  };
+  if (o.signal?.aborted) return { ...result, cancelled: true };
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(o.binary, {
+      args: o.args,
+      cwd: o.cwd,
+      env: o.env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true, // setsid: codex and its commands form one group we can end
+    }).spawn();
+  } catch (e) {
+    return { ...result, spawnError: e as Error };
+  }
+  const pid = child.pid;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    if (killTimer !== undefined) return;
+    killGroup(pid, "SIGTERM");
+    killTimer = setTimeout(() => killGroup(pid, "SIGKILL"), KILL_GRACE_MS);
+  };
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const touch = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      result.timedOut = true;
+      o.log.warn("codex idle timeout: ending its process group", {
+        pid,
+        idle_timeout_ms: o.idleTimeoutMs,
+      });
+      stop();
+    }, o.idleTimeoutMs);
+  };
+  const onAbort = () => {
+    result.cancelled = true;
+    stop();
+  };
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  touch();
+
+  const writeStdin = (async () => {
+    const w = child.stdin.getWriter();
+    try {
+      await w.write(new TextEncoder().encode(o.stdin));
+      await w.close();
+    } catch { /* codex exited without reading its prompt; its exit says why */ }
+  })();
+
+  const tail = new Tail(STDERR_TAIL);
+  const readStderr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      touch();
+      tail.push(chunk);
+    }
+  })();
+
+  const readStdout = (async () => {
+    const lines = child.stdout.pipeThrough(
+      new LineStream({
+        onOverflow: (n) =>
+          o.log.warn("codex printed a line too long to parse; skipped", { bytes: n }),
+      }),
+    );
+    for await (const bytes of lines) {
+      touch();
+      if (bytes.length === 0) continue;
+      const text = decodeLine(bytes);
+      let ev: unknown;
+      try {
+        ev = text === undefined ? undefined : JSON.parse(text);
+      } catch { /* reported below */ }
+      if (ev && typeof ev === "object" && !Array.isArray(ev)) {
+        o.onEvent(ev as Record<string, unknown>);
+      } else {
+        o.log.warn("skipped a line from codex that is not a JSON object", {
+          bytes: bytes.length,
+          reason: text === undefined ? "invalid UTF-8" : "not JSON",
+        });
+      }
+    }
+  })();
+
+  const status = await child.status;
+  // Stragglers (commands codex started and left running) would hold the pipes open.
+  killGroup(pid, "SIGKILL");
+  for (const r of await Promise.allSettled([readStdout, readStderr, writeStdin])) {
+    if (r.status === "rejected") {
+      o.log.warn("reading codex output failed", { error: String(r.reason) });
+    }
+  }
+  clearTimeout(idle);
+  clearTimeout(killTimer);
+  o.signal?.removeEventListener("abort", onAbort);
+  result.code = status.signal ? null : status.code;
+  result.signal = status.signal;
+  result.stderrTail = tail.toString();
+  return result;
+}

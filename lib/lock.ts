@@ -1,0 +1,62 @@
+/**
+ * An exclusive lock on `<workspace>/.plexum-codex.lock` (flock), held for a
+ * turn, so two plugin processes never run Codex in one workspace at once.
+ * Waiting can be abandoned through an AbortSignal.
+ *
+ * @example
+ * ```ts
+ * const lock = await lockWorkspace("/srv/agent", signal);
+ * try { ... } finally { lock?.release(); }
+ * ```
+ */
+
+/** File name of the lock inside the workspace. */
+export const LOCK_FILE = ".plexum-codex.lock";
+
+/** A held lock. */
+export interface WorkspaceLock {
+  release(): void;
+}
+
+/**
+ * Take the lock, waiting for another process to release it. Resolves
+ * `undefined` when the lock file cannot be created (read-only workspace: there
+ * is nothing to protect) and rejects with the signal's reason when aborted.
+ */
+export async function lockWorkspace(
+  workspace: string,
+  signal?: AbortSignal,
+): Promise<WorkspaceLock | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(`${workspace}/${LOCK_FILE}`, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+  } catch {
+    return undefined;
+  }
+  const release = () => {
+    try {
+      file.close(); // closing drops the flock
+    } catch { /* closed */ }
+  };
+  const locked = file.lock(true).then(() => ({ release }));
+  if (!signal) return locked;
+  signal.throwIfAborted();
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([locked, aborted]);
+  } catch (e) {
+    locked.then(release, release); // give it back whenever it arrives
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * JSON-RPC 2.0 over lines: parse one incoming line, serialize outgoing
+ * messages, write them to stdout in order. Nothing else lives here.
+ *
+ * @example
+ * ```ts
+ * const out = new MessageWriter(Deno.stdout);
+ * const msg = parseMessage('{"jsonrpc":"2.0","id":1,"method":"models","params":{}}');
+ * if ("request" in msg) out.send(result(msg.request.id, { models: [] }));
+ * ```
+ */
+
+/** JSON-RPC error codes used by the plugin (PROTOCOL.md lists them). */
+export const ErrorCodes = {
+  PARSE: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL: -32603,
+  NOT_INITIALIZED: -32002,
+} as const;
+
+/** A request id. */
+export type Id = string | number | null;
+
+/** A valid incoming request (or notification when `id` is absent). */
+export interface Request {
+  id?: Id;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** Result of {@linkcode parseMessage}: a request, or the error response to send. */
+export type Parsed = { request: Request } | { error: Record<string, unknown> } | { ignore: true };
+
+/** A response with a result. */
+export function result(id: Id, value: unknown): Record<string, unknown> {
+  return { jsonrpc: "2.0", id, result: value };
+}
+
+/** A response with an error. */
+export function error(
+  id: Id,
+  code: number,
+  message: string,
+  data?: unknown,
+): Record<string, unknown> {
+  const e: Record<string, unknown> = { code, message };
+  if (data !== undefined) e.data = data;
+  return { jsonrpc: "2.0", id, error: e };
+}
+
+/** A notification. */
+export function notification(method: string, params: unknown): Record<string, unknown> {
+  return { jsonrpc: "2.0", method, params };
+}
+
+const validId = (v: unknown): v is Id =>
+  typeof v === "string" || typeof v === "number" || v === null;
+
+/** Parse one line from the host. */
+export function parseMessage(line: string): Parsed {
+  if (line.trim() === "") return { ignore: true };
+  let msg: unknown;
+  try {
+    msg = JSON.parse(line);
+  } catch (e) {
+    return { error: error(null, ErrorCodes.PARSE, `parse error: ${(e as Error).message}`) };
+  }
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+    return {
+      error: error(
+        null,
+        ErrorCodes.INVALID_REQUEST,
+        "a message must be a JSON object (batches are not supported)",
+      ),
+    };
+  }
+  const m = msg as Record<string, unknown>;
+  const id = validId(m.id) ? m.id : null;
+  if (!("method" in m) && ("result" in m || "error" in m)) return { ignore: true }; // a response: we send no requests
+  if (m.jsonrpc !== "2.0") {
+    return { error: error(id, ErrorCodes.INVALID_REQUEST, 'jsonrpc must be "2.0"') };
+  }
+  if ("id" in m && !validId(m.id)) {
+    return {
+      error: error(null, ErrorCodes.INVALID_REQUEST, "id must be a string, a number or null"),
+    };
+  }
+  if (typeof m.method !== "string") {
+    return { error: error(id, ErrorCodes.INVALID_REQUEST, "method must be a string") };
+  }
+  const params = m.params ?? {};
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    return { error: error(id, ErrorCodes.INVALID_REQUEST, "params must be an object") };
+  }
+  return {
+    request: {
+      id: "id" in m ? id : undefined,
+      method: m.method,
+      params: params as Record<string, unknown>,
+    },
+  };
+}
+
+/**
+ * Writes messages as lines, in order, without blocking the event loop. When
+ * the host stops reading (EPIPE), `closed` resolves and later sends are dropped.
+ */
+export class MessageWriter {
+  #chain: Promise<void> = Promise.resolve();
+  #enc = new TextEncoder();
+  #broken = false;
+  #onClose!: () => void;
+  /** Resolves when the output is gone. */
+  readonly closed = new Promise<void>((r) => (this.#onClose = r));
+
+  constructor(private out: { write(p: Uint8Array): Promise<number> }) {}
+
+  /** Queue one message. */
+  send(msg: unknown): Promise<void> {
+    const bytes = this.#enc.encode(JSON.stringify(msg) + "\n");
+    this.#chain = this.#chain.then(async () => {
+      if (this.#broken) return;
+      try {
+        for (let at = 0; at < bytes.length;) at += await this.out.write(bytes.subarray(at));
+      } catch {
+        this.#broken = true;
+        this.#onClose();
+      }
+    });
+    return this.#chain;
+  }
+
+  /** Resolves when everything queued so far is written. */
+  flush(): Promise<void> {
+    return this.#chain;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * `serve`: the protocol on stdin/stdout until `shutdown`, stdin EOF, SIGTERM,
+ * SIGINT or a host that stops reading. Each way out cancels the turns in
+ * flight (their Codex process groups end), answers them, and exits 0.
+ *
+ * @example
+ * ```ts
+ * await serve(config, log, "0.1.0"); // never returns
+ * ```
+ */
+import type { Config } from "./config.ts";
+import { decodeLine, LineStream } from "./lines.ts";
+import type { Logger, LogLevel } from "./log.ts";
+import { error, ErrorCodes, MessageWriter } from "./rpc.ts";
+import { Server } from "./server.ts";
+
+/** Largest request line accepted (a chat with a huge prompt still fits). */
+export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+
+/** Apply a config's log settings; `PLEXUM_LOG` wins over `log_level`. */
+export function applyLogConfig(log: Logger, config: Config): void {
+  const env = Deno.env.get("PLEXUM_LOG") as LogLevel | undefined;
+  log.level = env && ["error", "warn", "info", "debug"].includes(env) ? env : config.log_level;
+  log.format = config.log_format;
+}
+
+/** Serve the protocol on stdin/stdout. */
+export async function serve(baseConfig: Config, log: Logger, version: string): Promise<never> {
+  const writer = new MessageWriter(Deno.stdout);
+  let stopping: Promise<never> | undefined;
+  const stop = (why: string): Promise<never> =>
+    stopping ??= (async () => {
+      log.info("stopping", { reason: why, turns_in_flight: server.inFlight });
+      await server.shutdown();
+      Deno.exit(0);
+    })();
+  const server = new Server({
+    writer,
+    log,
+    baseConfig,
+    version,
+    onConfig: (c) => applyLogConfig(log, c),
+    onShutdownRequest: () => Deno.exit(0),
+  });
+  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => stop(sig));
+  writer.closed.then(() => stop("stdout closed"));
+  log.info("serving", { version, pid: Deno.pid });
+
+  const lines = Deno.stdin.readable.pipeThrough(
+    new LineStream({
+      maxLineBytes: MAX_REQUEST_BYTES,
+      onOverflow: (n) =>
+        writer.send(
+          error(
+            null,
+            ErrorCodes.PARSE,
+            `message of ${n} bytes is over the ${MAX_REQUEST_BYTES} byte limit`,
+          ),
+        ),
+    }),
+  );
+  try {
+    for await (const bytes of lines) {
+      const line = decodeLine(bytes);
+      if (line === undefined) {
+        writer.send(error(null, ErrorCodes.PARSE, "parse error: the line is not valid UTF-8"));
+        continue;
+      }
+      // After a shutdown request the server exits once it has answered.
+      if (server.handle(line) === "shutdown") return new Promise<never>(() => {});
+    }
+  } catch (e) {
+    log.warn("reading stdin failed", { error: String(e) });
+  }
+  return stop("stdin closed");
+}

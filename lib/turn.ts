@@ -1,0 +1,194 @@
+/**
+ * One chat turn through `codex exec`: the workspace's thread is resumed (or a
+ * new one started), Codex's events become Plexum events, the thread id and
+ * usage totals are saved. A thread Codex no longer knows is replaced by a new
+ * one within the same turn.
+ *
+ * Protocol code sees only {@linkcode Backend}, so another way of running Codex
+ * (a long-lived `codex app-server`) can be added beside this one.
+ *
+ * @example
+ * ```ts
+ * const backend = new ExecBackend(config, log);
+ * const r = await backend.runTurn({ workspace: "/w", prompt: "hi", model: "codex",
+ *   reset: false, signal: new AbortController().signal, emit: (ev) => console.log(ev) });
+ * ```
+ */
+import { execArgs, modelArg } from "./argv.ts";
+import type { Config } from "./config.ts";
+import { type CodexEvent, type PlexumEvent, TurnMapper, type Usage, usageDelta } from "./events.ts";
+import { runCodex, type RunResult } from "./exec.ts";
+import { locateBinary } from "./locate.ts";
+import type { Logger } from "./log.ts";
+import { readThreadId, readTotals, writeThreadId, writeTotals } from "./session.ts";
+
+/** What one turn needs. */
+export interface TurnRequest {
+  /** Absolute path of an existing directory. */
+  workspace: string;
+  /** The text sent to Codex (the last user message). */
+  prompt: string;
+  /** Plexum model id (advertised). */
+  model: string;
+  /** Developer instructions for a new thread. */
+  system?: string;
+  /** Start a new thread even when one is stored. */
+  reset: boolean;
+  signal: AbortSignal;
+  emit(ev: PlexumEvent): void;
+}
+
+/** How a turn ended. */
+export interface TurnResult {
+  stop_reason: "end_turn" | "cancelled" | "error";
+  thread_id: string | null;
+  usage: Usage | null;
+}
+
+/** A way of running turns. */
+export interface Backend {
+  runTurn(req: TurnRequest): Promise<TurnResult>;
+}
+
+const STALE = /no rollout found for thread id|thread not found|no such thread/i;
+
+/** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
+export function stderrSummary(tail: string): string {
+  const lines = tail.split("\n").map((l) => l.trimEnd());
+  const err = lines.findIndex((l) => l.startsWith("Error:"));
+  if (err >= 0) return lines[err].slice("Error:".length).trim();
+  return lines.filter((l) => l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:").slice(-5).join(
+    "\n",
+  )
+    .slice(-2000);
+}
+
+/** Runs turns with one `codex exec` process each. */
+export class ExecBackend implements Backend {
+  #binary: string | undefined;
+
+  constructor(private config: Config, private log: Logger) {}
+
+  /** Resolve the binary once; retried while it is missing. */
+  binary(): { path: string } | { error: string } {
+    if (this.#binary) return { path: this.#binary };
+    const r = locateBinary(this.config.binary);
+    if (r.error !== undefined) return { error: r.error };
+    this.log.info("using codex binary", { path: r.path, found_via: r.via });
+    this.#binary = r.path;
+    return { path: r.path };
+  }
+
+  async runTurn(req: TurnRequest): Promise<TurnResult> {
+    const fail = (
+      code: Parameters<typeof errorEvent>[0],
+      message: string,
+      threadId: string | null,
+    ) => {
+      req.emit(errorEvent(code, message));
+      return { stop_reason: "error", thread_id: threadId, usage: null } as TurnResult;
+    };
+    const bin = this.binary();
+    if ("error" in bin) return fail("codex_not_found", bin.error, null);
+
+    const stored = req.reset ? undefined : await readThreadId(req.workspace);
+    let attempt = await this.#attempt(bin.path, req, stored);
+    if (
+      stored && attempt.mapper.threadId === undefined && attempt.run.code !== 0 &&
+      !attempt.run.cancelled && STALE.test(attempt.run.stderrTail)
+    ) {
+      this.log.warn("codex no longer knows the stored thread; starting a new one", {
+        workspace: req.workspace,
+        thread_id: stored,
+      });
+      attempt = await this.#attempt(bin.path, req, undefined);
+    }
+    const { run, mapper } = attempt;
+    const threadId = mapper.threadId ?? stored ?? null;
+    if (mapper.threadId && mapper.threadId !== stored) {
+      await this.#save(req.workspace, mapper.threadId);
+    }
+
+    if (run.spawnError) {
+      this.#binary = undefined;
+      return fail(
+        "codex_not_found",
+        `could not start ${bin.path}: ${run.spawnError.message}`,
+        null,
+      );
+    }
+    if (run.cancelled) return { stop_reason: "cancelled", thread_id: threadId, usage: null };
+    if (run.timedOut) {
+      return fail(
+        "timeout",
+        `codex printed nothing for ${this.config.idle_timeout_s}s; turn ended`,
+        threadId,
+      );
+    }
+    if (mapper.failure !== undefined) return fail("turn_failed", mapper.failure, threadId);
+    if (!mapper.completed) {
+      const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
+      const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
+      return fail("codex_exit", `codex ${why} before the turn completed: ${detail}`, threadId);
+    }
+    let usage: Usage | null = null;
+    if (mapper.totals && threadId) {
+      const fresh = mapper.threadId !== undefined && mapper.threadId !== stored;
+      const before = fresh ? undefined : await readTotals(req.workspace, threadId);
+      if (!fresh && !before) {
+        this.log.info("no usage baseline for a resumed thread; usage is the thread's total", {
+          thread_id: threadId,
+        });
+      }
+      usage = usageDelta(mapper.totals, before);
+      req.emit({ type: "usage", ...usage });
+      await writeTotals(req.workspace, threadId, mapper.totals).catch(() => {});
+    }
+    return { stop_reason: "end_turn", thread_id: threadId, usage };
+  }
+
+  async #attempt(binary: string, req: TurnRequest, threadId: string | undefined) {
+    const mapper = new TurnMapper({
+      emitActivity: this.config.emit_activity,
+      onNote: (msg, ev) => this.log.debug(msg, { event: ev }),
+    });
+    const run: RunResult = await runCodex({
+      binary,
+      args: execArgs({
+        model: modelArg(this.config, req.model),
+        developerInstructions: threadId ? undefined : req.system,
+        extraArgs: this.config.extra_args,
+        threadId,
+      }),
+      cwd: req.workspace,
+      stdin: req.prompt,
+      idleTimeoutMs: this.config.idle_timeout_s * 1000,
+      signal: req.signal,
+      log: this.log,
+      onEvent: (ev) => {
+        if (ev.type === "error") this.log.warn("codex error event", { message: ev.message });
+        for (const out of mapper.push(ev as CodexEvent)) req.emit(out);
+      },
+    });
+    return { run, mapper };
+  }
+
+  async #save(workspace: string, threadId: string) {
+    try {
+      await writeThreadId(workspace, threadId);
+    } catch (e) {
+      this.log.warn("could not save the codex thread id; the next turn starts a new thread", {
+        workspace,
+        error: (e as Error).message,
+      });
+      await Deno.remove(`${workspace}/.plexum-codex-session`).catch(() => {});
+    }
+  }
+}
+
+function errorEvent(
+  code: Extract<PlexumEvent, { type: "error" }>["code"],
+  message: string,
+): PlexumEvent {
+  return { type: "error", code, message };
+}

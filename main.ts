@@ -1,0 +1,110 @@
+/**
+ * plexum-openai-provider-plugin: lets the Plexum agent daemon use OpenAI's
+ * Codex CLI as a model provider.
+ *
+ *   (no subcommand) | serve   the Plexum plugin protocol on stdin/stdout (lib/serve.ts)
+ *   chat                      one turn from the command line (lib/chat.ts)
+ *   doctor                    check the install, one line per check (lib/doctor.ts)
+ *
+ * Where things live: lib/server.ts is the protocol, lib/turn.ts one Codex
+ * turn, lib/exec.ts the Codex process, lib/events.ts the event mapping,
+ * lib/session.ts the workspace's thread file, lib/locate.ts finding codex.
+ *
+ * @module
+ */
+import meta from "./deno.json" with { type: "json" };
+import { chat } from "./lib/chat.ts";
+import { CONFIG_KEYS } from "./lib/config.ts";
+import { loadConfigFile } from "./lib/config_file.ts";
+import { doctor } from "./lib/doctor.ts";
+import { parseFlags } from "./lib/flags.ts";
+import { createLogger } from "./lib/log.ts";
+import { applyLogConfig, serve } from "./lib/serve.ts";
+
+/** The plugin's version, from deno.json (embedded by `deno compile`). */
+export const VERSION: string = meta.version;
+
+/** `--help` text: every subcommand, flag and config key. */
+export function usage(): string {
+  const keys = Object.entries(CONFIG_KEYS).map(([k, d]) => `  ${k.padEnd(18)} ${d}`).join("\n");
+  return `plexum-openai-provider-plugin ${VERSION}: OpenAI Codex CLI as a Plexum model provider
+
+Usage:
+  plexum-openai-provider-plugin [serve] [--config FILE]
+      Speak the Plexum plugin protocol (JSON-RPC 2.0 lines) on stdin/stdout.
+  plexum-openai-provider-plugin chat --workspace DIR [--model M] [--config FILE] [--reset] MESSAGE
+      Run one turn; text to stdout, usage to stderr; exit 0 only on success.
+  plexum-openai-provider-plugin doctor [--workspace DIR] [--config FILE]
+      Check codex, its version, login, and the workspace; exit 0 when a turn can run.
+
+Flags:
+  --config FILE      HostConfig as JSONC (comments and trailing commas allowed)
+  --workspace DIR    the agent workspace (chat, doctor)
+  --model M          a model id from supported_models (chat)
+  --reset            start a new Codex thread (chat)
+  -V, --version      print the version
+  -h, --help         print this help
+
+Config keys (--config file, or "config" in initialize, which overrides the file key by key):
+${keys}
+
+Environment:
+  PLEXUM_LOG         log level, overrides log_level
+  OPENAI_API_KEY     passed to Codex (else Codex uses its ChatGPT login in ~/.codex)
+  CODEX_HOME         passed to Codex (default ~/.codex)
+`;
+}
+
+if (import.meta.main) {
+  const log = createLogger();
+  let flags;
+  try {
+    flags = parseFlags(Deno.args);
+  } catch (e) {
+    console.error(`${(e as Error).message}\nSee --help.`);
+    Deno.exit(2);
+  }
+  const { values, positionals } = flags;
+  if (values.version) {
+    console.log(VERSION);
+    Deno.exit(0);
+  }
+  if (values.help) {
+    console.log(usage());
+    Deno.exit(0);
+  }
+  const loaded = await loadConfigFile(values.config);
+  if (!loaded.ok) {
+    console.error(loaded.message);
+    Deno.exit(2);
+  }
+  applyLogConfig(log, loaded.config);
+  const [command = "serve", ...rest] = positionals;
+  switch (command) {
+    case "serve":
+      await serve(loaded.config, log, VERSION);
+      break;
+    case "chat": {
+      if (!values.workspace || rest.length === 0) {
+        console.error("usage: chat --workspace DIR [--model M] [--config FILE] [--reset] MESSAGE");
+        Deno.exit(2);
+      }
+      const message = rest.join(" ");
+      Deno.exit(
+        await chat(loaded.config, log, VERSION, {
+          workspace: values.workspace,
+          message,
+          model: values.model,
+          reset: values.reset,
+        }),
+      );
+      break;
+    }
+    case "doctor":
+      Deno.exit(await doctor(loaded.config, { workspace: values.workspace }));
+      break;
+    default:
+      console.error(`unknown subcommand: ${command}\nSee --help.`);
+      Deno.exit(2);
+  }
+}

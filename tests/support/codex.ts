@@ -1,0 +1,36 @@
+/**
+ * The real Codex CLI for end-to-end tests: `@openai/codex@VERSION` installed
+ * from npm into `.tools/codex-VERSION/` on first use (CI starts without it).
+ *
+ * @example
+ * ```ts
+ * const bin = await ensureCodex("0.169.0");
+ * ```
+ */
+
+/** Versions the end-to-end suite runs against: the newest pinned and the oldest supported. */
+export const CODEX_VERSIONS = ["0.169.0", "0.135.0"] as const;
+/** The version most tests use. */
+export const CODEX_VERSION = CODEX_VERSIONS[0];
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** Absolute path of the codex binary of `version`, installing it if needed. */
+export async function ensureCodex(version: string = CODEX_VERSION): Promise<string> {
+  const prefix = `${root}.tools/codex-${version}`;
+  const bin = `${prefix}/node_modules/.bin/codex`;
+  try {
+    await Deno.stat(bin);
+    return bin;
+  } catch { /* install below */ }
+  await Deno.mkdir(prefix, { recursive: true });
+  const npm = await new Deno.Command("npm", {
+    args: ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, `@openai/codex@${version}`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!npm.success) {
+    throw new Error(`npm install @openai/codex@${version} failed:\n${new TextDecoder().decode(npm.stderr)}`);
+  }
+  return bin;
+}

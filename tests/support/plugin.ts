@@ -1,0 +1,126 @@
+/**
+ * Drives the plugin the way Plexum does: `main.ts` as a subprocess, started
+ * with exactly the permission flags of deno.json's `compile` task, JSON-RPC
+ * lines on its stdin/stdout.
+ *
+ * @example
+ * ```ts
+ * const p = startPlugin();
+ * await p.request("initialize", { protocol_version: 1, config: {...} });
+ * const r = await p.request("chat", {...});
+ * p.eventsOf("t1"); // the turn's event notifications
+ * await p.close();
+ * ```
+ */
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** Permission flags of the compile task: the one source of truth. */
+export function permissionFlags(): string[] {
+  const deno = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
+  const flags = (deno.tasks.compile as string).split(/\s+/).filter((a) => /^--(allow|deny)-/.test(a));
+  if (flags.length === 0 || flags.includes("--allow-all") || flags.includes("-A")) {
+    throw new Error("compile task must list explicit permissions");
+  }
+  return flags;
+}
+
+/** argv (after `deno`) that runs main.ts as the compiled binary would. */
+export function pluginArgs(args: string[] = []): string[] {
+  return ["run", "--no-prompt", ...permissionFlags(), `${root}main.ts`, ...args];
+}
+
+/** A JSON-RPC message as received. */
+export type Msg = Record<string, any>; // deno-lint-ignore no-explicit-any
+
+/** A running plugin. */
+export interface Plugin {
+  child: Deno.ChildProcess;
+  /** Every message received so far, in order. */
+  messages: Msg[];
+  /** stderr so far. */
+  stderr(): string;
+  /** Send a raw line. */
+  sendLine(line: string): Promise<void>;
+  /** Send a request and wait for its response. */
+  request(method: string, params?: unknown, id?: string | number): Promise<Msg>;
+  /** Send a request without waiting; returns the id. */
+  send(method: string, params?: unknown, id?: string | number): Promise<string | number>;
+  /** Resolve with the first message matching `pred` (already received or future). */
+  waitFor(pred: (m: Msg) => boolean, timeoutMs?: number): Promise<Msg>;
+  /** The `event` payloads of one turn. */
+  eventsOf(turnId: string): Msg[];
+  /** Close stdin and wait for exit. */
+  close(): Promise<Deno.CommandStatus>;
+}
+
+let nextId = 1;
+
+/** Start the plugin; `env` is added to the test's environment. */
+export function startPlugin(opts: { env?: Record<string, string>; args?: string[]; cwd?: string } = {}): Plugin {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: pluginArgs(opts.args),
+    env: opts.env,
+    cwd: opts.cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const messages: Msg[] = [];
+  const waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
+  let err = "";
+  (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) err += chunk;
+  })();
+  (async () => {
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let m: Msg;
+        try {
+          m = JSON.parse(line);
+        } catch {
+          m = { __not_json: line };
+        }
+        messages.push(m);
+        for (let i = waiters.length - 1; i >= 0; i--) {
+          if (waiters[i].pred(m)) waiters.splice(i, 1)[0].resolve(m);
+        }
+      }
+    }
+  })();
+  const writer = child.stdin.getWriter();
+  const enc = new TextEncoder();
+  const p: Plugin = {
+    child,
+    messages,
+    stderr: () => err,
+    sendLine: (line) => writer.write(enc.encode(line + "\n")),
+    async send(method, params = {}, id = nextId++) {
+      await p.sendLine(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+      return id;
+    },
+    async request(method, params = {}, id) {
+      const sent = await p.send(method, params, id);
+      return p.waitFor((m) => m.id === sent && !("method" in m), 60_000);
+    },
+    waitFor(pred, timeoutMs = 60_000) {
+      const have = messages.find(pred);
+      if (have) return Promise.resolve(have);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for a message; stderr:\n${err.slice(-3000)}`)), timeoutMs);
+        waiters.push({ pred, resolve: (m) => (clearTimeout(t), resolve(m)) });
+      });
+    },
+    eventsOf: (turnId) => messages.filter((m) => m.method === "event" && m.params?.turn_id === turnId).map((m) => m.params.event),
+    async close() {
+      await writer.close().catch(() => {});
+      return await child.status;
+    },
+  };
+  return p;
+}
