@@ -29,6 +29,8 @@ export interface MockApi {
   baseUrl: string;
   /** Bodies of every `POST /v1/responses` so far, parsed. */
   requests: Record<string, unknown>[];
+  /** For each request (same index): when it arrived and when its response ended (`performance.now()`). */
+  timings: { start: number; end?: number }[];
   /** Replace the script; the next request gets its first reply. */
   setScript(script: MockReply[]): void;
   /** Stop serving and drop open streams. */
@@ -118,11 +120,21 @@ function events(reply: MockReply, respId: string): Uint8Array[] {
   return out;
 }
 
+/** Options of {@linkcode startMockApi}. */
+export interface MockOptions {
+  /** Choose the reply from the request body (e.g. echo a tag); `undefined` falls back to the script. */
+  reply?: (body: Record<string, unknown>) => MockReply | undefined;
+}
+
 /** Start the mock on an ephemeral port of 127.0.0.1. */
-export function startMockApi(initial: MockReply[] = [{ text: "ok" }]): MockApi {
+export function startMockApi(
+  initial: MockReply[] = [{ text: "ok" }],
+  opts: MockOptions = {},
+): MockApi {
   let script = initial;
   let next = 0;
   const requests: Record<string, unknown>[] = [];
+  const timings: { start: number; end?: number }[] = [];
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -131,9 +143,14 @@ export function startMockApi(initial: MockReply[] = [{ text: "ok" }]): MockApi {
       if (req.method !== "POST" || !url.pathname.endsWith("/responses")) {
         return new Response("not found", { status: 404 });
       }
-      requests.push(await req.json().catch(() => ({})));
-      const reply = script[Math.min(next++, script.length - 1)];
+      const parsed = await req.json().catch(() => ({}));
+      requests.push(parsed);
+      const timing: { start: number; end?: number } = { start: performance.now() };
+      timings.push(timing);
+      const scripted = script[Math.min(next++, script.length - 1)];
+      const reply = opts.reply?.(parsed) ?? scripted;
       if ("status" in reply) {
+        timing.end = performance.now();
         const body = reply.body ??
           JSON.stringify({
             error: {
@@ -166,6 +183,7 @@ export function startMockApi(initial: MockReply[] = [{ text: "ok" }]): MockApi {
             }
           }
           streams.delete(c);
+          timing.end = performance.now();
           c.close();
         },
         cancel() {
@@ -179,6 +197,7 @@ export function startMockApi(initial: MockReply[] = [{ text: "ok" }]): MockApi {
   return {
     baseUrl: `http://127.0.0.1:${addr.port}/v1`,
     requests,
+    timings,
     setScript(s) {
       script = s;
       next = 0;

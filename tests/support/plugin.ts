@@ -57,9 +57,11 @@ export interface Plugin {
 let nextId = 1;
 
 /** Start the plugin; `env` is added to the test's environment. */
-export function startPlugin(opts: { env?: Record<string, string>; args?: string[]; cwd?: string } = {}): Plugin {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: pluginArgs(opts.args),
+export function startPlugin(opts: { env?: Record<string, string>; args?: string[]; cwd?: string; wrap?: string[] } = {}): Plugin {
+  // `wrap`: a command that execs its arguments (e.g. setpriv with fewer capabilities).
+  const argv = [...(opts.wrap ?? []), Deno.execPath(), ...pluginArgs(opts.args)];
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: opts.env,
     cwd: opts.cwd,
     stdin: "piped",
