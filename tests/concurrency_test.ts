@@ -4,10 +4,10 @@
  * time in arrival order, a queued turn can be cancelled without ever running,
  * and the workspace lock file keeps two plugin processes apart.
  *
- * Timelines come from the test's clock: when each request reached the mock
- * (polled every few ms) and when each response reached the test. The mock
- * streams slowly (`delayMs` between events), so a turn lasts seconds and the
- * orderings asserted here are far apart compared with the polling.
+ * Timelines come from the mock (when each request arrived, when its stream
+ * ended) and from the test (when each response arrived), all on this
+ * process's `performance.now()`. The mock streams slowly (`delayMs` between
+ * events), so each turn holds the API for about two seconds.
  */
 import assert from "node:assert/strict";
 import { ensureCodex } from "./support/codex.ts";
@@ -18,26 +18,13 @@ const CODEX = "0.169.0";
 /** About eight SSE events 250 ms apart: a turn streams for ~2 s. */
 const SLOW: MockReply = { text: "a slow reply", chunks: 4, delayMs: 250 };
 
-/** When each mock request arrived, keyed by its prompt (the last user message). */
-class RequestClock implements Disposable {
-  arrivals: { prompt: string; at: number }[] = [];
-  #timer: ReturnType<typeof setInterval>;
-  constructor(api: MockApi) {
-    this.#timer = setInterval(() => {
-      while (this.arrivals.length < api.requests.length) {
-        const req = api.requests[this.arrivals.length];
-        this.arrivals.push({ prompt: lastUser(req), at: performance.now() });
-      }
-    }, 5);
-  }
-  at(prompt: string): number {
-    const a = this.arrivals.find((x) => x.prompt === prompt);
-    assert.ok(a, `the mock got a request for ${JSON.stringify(prompt)}`);
-    return a.at;
-  }
-  [Symbol.dispose]() {
-    clearInterval(this.#timer);
-  }
+/** The mock's interval for the request whose prompt is `prompt`: arrival to end of stream. */
+function span(api: MockApi, prompt: string): { start: number; end: number } {
+  const i = api.requests.findIndex((r) => lastUser(r) === prompt);
+  assert.ok(i >= 0, `the mock got a request for ${JSON.stringify(prompt)}`);
+  const { start, end } = api.timings[i];
+  assert.ok(end !== undefined, `the mock finished answering ${JSON.stringify(prompt)}`);
+  return { start, end };
 }
 
 function lastUser(req: Record<string, unknown>): string {
@@ -48,7 +35,6 @@ function lastUser(req: Record<string, unknown>): string {
 
 interface Rig extends AsyncDisposable {
   api: MockApi;
-  clock: RequestClock;
   plugins: Plugin[];
   workspaces: string[];
 }
@@ -63,14 +49,11 @@ async function rig(script: MockReply[], nWorkspaces: number, nPlugins = 1): Prom
   }
   const { args, env } = mockCodexSetup(api.baseUrl, home);
   const plugins: Plugin[] = [];
-  const clock = new RequestClock(api);
   const r: Rig = {
     api,
-    clock,
     plugins,
     workspaces,
     async [Symbol.asyncDispose]() {
-      clock[Symbol.dispose]();
       await Promise.all(plugins.map((p) => p.close()));
       await api.close();
       for (const d of [home, ...workspaces]) await Deno.remove(d, { recursive: true });
@@ -131,11 +114,14 @@ Deno.test("turns in two workspaces run at the same time", async () => {
   assert.equal(a.msg.result.stop_reason, "end_turn");
   assert.equal(b.msg.result.stop_reason, "end_turn");
   assert.notEqual(a.msg.result.thread_id, b.msg.result.thread_id);
-  const reqA = r.clock.at("prompt A");
-  const reqB = r.clock.at("prompt B");
-  // Each turn's request reached the mock before the other turn was answered.
-  assert.ok(reqB < a.at, `B's request (${reqB}) came before A's answer (${a.at})`);
-  assert.ok(reqA < b.at, `A's request (${reqA}) came before B's answer (${b.at})`);
+  // The mock streamed both answers at once: the two intervals overlap.
+  const sa = span(r.api, "prompt A");
+  const sb = span(r.api, "prompt B");
+  assert.ok(
+    sb.start < sa.end && sa.start < sb.end,
+    `A ${JSON.stringify(sa)} B ${JSON.stringify(sb)}`,
+  );
+  assert.ok(sb.start < a.at && sa.start < b.at, "each began before the other was answered");
 });
 
 Deno.test("turns to one workspace run one at a time in arrival order", async () => {
@@ -148,8 +134,17 @@ Deno.test("turns to one workspace run one at a time in arrival order", async () 
   const order = p.messages.filter((m) => m.result?.turn_id).map((m) => m.result.turn_id);
   assert.deepEqual(order, ["t1", "t2", "t3"]);
   // Never overlapping: turn n+1 reaches Codex's API only after turn n was answered.
-  assert.ok(r.clock.at("prompt 2") > done[0].at, "turn 2 started after turn 1 ended");
-  assert.ok(r.clock.at("prompt 3") > done[1].at, "turn 3 started after turn 2 ended");
+  const spans = ["prompt 1", "prompt 2", "prompt 3"].map((x) => span(r.api, x));
+  for (const n of [1, 2]) {
+    assert.ok(
+      spans[n].start > spans[n - 1].end,
+      `turn ${n + 1} reached the API after turn ${n}'s reply`,
+    );
+    assert.ok(
+      spans[n].start > done[n - 1].at,
+      `turn ${n + 1} started after turn ${n} was answered`,
+    );
+  }
   // They share the workspace's thread.
   assert.equal(new Set(done.map((d) => d.msg.result.thread_id)).size, 1);
 });
@@ -190,9 +185,14 @@ Deno.test("two plugin processes never run codex in one workspace at once (lock f
   ]);
   assert.equal(one.msg.result.stop_reason, "end_turn");
   assert.equal(two.msg.result.stop_reason, "end_turn");
-  const [first, second] = r.clock.arrivals;
-  const firstDone = first.prompt === "from plugin 1" ? one : two;
-  assert.ok(second.at > firstDone.at, "the second process's turn began after the first's ended");
+  const [first, second] = r.api.requests.map(lastUser);
+  assert.deepEqual([first, second].sort(), ["from plugin 1", "from plugin 2"]);
+  const firstDone = first === "from plugin 1" ? one : two;
+  assert.ok(span(r.api, second).start > span(r.api, first).end, "the API calls never overlapped");
+  assert.ok(
+    span(r.api, second).start > firstDone.at,
+    "the second process began after the first ended",
+  );
   // The second turn found the first's thread in the session file and resumed it.
   assert.equal(one.msg.result.thread_id, two.msg.result.thread_id);
   assert.ok((await Deno.stat(`${ws}/.plexum-codex.lock`)).isFile);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { ensureCodex } from "./support/codex.ts";
 import { type MockApi, mockCodexSetup, type MockReply, startMockApi } from "./support/mock_api.ts";
 import { type Msg, type Plugin, startPlugin } from "./support/plugin.ts";
+import { pidsInDir } from "./support/proc.ts";
 
 const CODEX = "0.169.0";
 
@@ -59,20 +60,6 @@ async function harness(
   };
 }
 
-/** Pids of live processes whose cwd is `dir` or below it. */
-function processesIn(dir: string): number[] {
-  const real = Deno.realPathSync(dir);
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cwd = Deno.readLinkSync(`/proc/${e.name}/cwd`);
-      if (cwd === real || cwd.startsWith(`${real}/`)) pids.push(Number(e.name));
-    } catch { /* gone, a zombie, or not ours to read */ }
-  }
-  return pids;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait until `cond()` holds (polling), or fail with `what`. */
@@ -87,7 +74,7 @@ async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Pro
 /** Wait until Codex is running in `h.ws` and has sent its request to the mock. */
 async function codexRunning(h: Harness, requests = 1): Promise<void> {
   await until(() => h.api.requests.length >= requests, "codex reached the mock API");
-  assert.ok(processesIn(h.ws).length > 0, "codex runs in the workspace (the /proc scan sees it)");
+  assert.ok(pidsInDir(h.ws).length > 0, "codex runs in the workspace (the /proc scan sees it)");
 }
 
 /** Text of every input message of `role` in one mock request. */
@@ -214,7 +201,7 @@ Deno.test("cancel ends a running turn within seconds and leaves no codex process
   assert.equal(r.result.stop_reason, "cancelled");
   assert.equal(r.result.turn_id, "t1");
   assert.ok(ms < 10_000, `answered ${ms} ms after cancel`);
-  await until(() => processesIn(h.ws).length === 0, "no process runs in the workspace", 5_000);
+  await until(() => pidsInDir(h.ws).length === 0, "no process runs in the workspace", 5_000);
   assert.ok(!h.plugin.eventsOf("t1").some((e) => e.type === "error"), "a cancel is not an error");
   assert.deepEqual((await h.plugin.request("cancel", { turn_id: "t1" })).result, {
     cancelled: false,
@@ -253,7 +240,7 @@ Deno.test("idle timeout ends a silent turn with one timeout error and no codex l
   assert.equal(r.result.stop_reason, "error");
   const errors = h.plugin.eventsOf("t1").filter((e) => e.type === "error");
   assert.deepEqual(errors.map((e) => e.code), ["timeout"]);
-  await until(() => processesIn(h.ws).length === 0, "no process runs in the workspace", 5_000);
+  await until(() => pidsInDir(h.ws).length === 0, "no process runs in the workspace", 5_000);
 });
 
 Deno.test("activity events are sent only when emit_activity is true", async (t) => {
@@ -286,7 +273,7 @@ Deno.test("stdin EOF with a turn in flight: answered cancelled, exit 0, no codex
   assert.ok(ms < 10_000, `exited ${ms} ms after EOF`);
   const r = h.plugin.messages.find((m) => m.id === id);
   assert.equal(r?.result?.stop_reason, "cancelled");
-  await until(() => processesIn(h.ws).length === 0, "no process runs in the workspace", 5_000);
+  await until(() => pidsInDir(h.ws).length === 0, "no process runs in the workspace", 5_000);
 });
 
 Deno.test("shutdown with turns in flight: each answered cancelled, then {}, exit 0, no codex left", async () => {
@@ -308,7 +295,7 @@ Deno.test("shutdown with turns in flight: each answered cancelled, then {}, exit
   }
   assert.deepEqual(h.plugin.messages.find((m) => m.id === shutdown)?.result, {});
   assert.equal(h.api.requests.length, 1, "the queued turn never ran");
-  await until(() => processesIn(h.ws).length === 0, "no process runs in the workspace", 5_000);
+  await until(() => pidsInDir(h.ws).length === 0, "no process runs in the workspace", 5_000);
 });
 
 Deno.test("SIGTERM mid-turn: turn answered cancelled, exit 0 within seconds, no codex left", async () => {
@@ -323,5 +310,5 @@ Deno.test("SIGTERM mid-turn: turn answered cancelled, exit 0 within seconds, no 
   assert.equal(status.signal, null);
   assert.ok(ms < 10_000, `exited ${ms} ms after SIGTERM`);
   assert.equal(h.plugin.messages.find((m) => m.id === id)?.result?.stop_reason, "cancelled");
-  await until(() => processesIn(h.ws).length === 0, "no process runs in the workspace", 5_000);
+  await until(() => pidsInDir(h.ws).length === 0, "no process runs in the workspace", 5_000);
 });
