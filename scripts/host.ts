@@ -1,0 +1,324 @@
+/**
+ * A small reference host for the Plexum plugin protocol (PROTOCOL.md): starts
+ * the plugin, initializes it, sends each message as one `chat` turn to one
+ * workspace, prints what comes back, and shuts the plugin down.
+ *
+ * Model text goes to stdout as it streams; everything else (turn headers,
+ * usage, errors, activity, the plugin's warnings) goes to stderr.
+ *
+ * ```sh
+ * deno run -A scripts/host.ts --workspace /srv/agent "Say hello." "What did you just say?"
+ * deno run -A scripts/host.ts --plugin ./plexum-openai-provider-plugin --config host.json "hi"
+ * ```
+ *
+ * Flags: `--plugin PATH` (a compiled plugin; default `deno run` main.ts with
+ * the compile task's permissions), `--config FILE` (JSON/JSONC, sent as
+ * `initialize`'s `config`), `--workspace DIR` (default a new temp dir),
+ * `--model M`, `--system TEXT`, `--reset` (first turn starts a new thread),
+ * `--activity` (sets `emit_activity`), `--verbose` (the plugin's info logs).
+ * Ctrl-C cancels the turn in flight. Exit code 0 when every turn ended with
+ * `end_turn`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parseJsonc } from "../lib/jsonc.ts";
+import { pluginArgs } from "../tests/support/plugin.ts";
+import { decodeLine, LineStream } from "../lib/lines.ts";
+
+/** What {@linkcode runHost} does. */
+export interface HostOptions {
+  /** Compiled plugin binary; default: `deno run` main.ts with the compile task's permissions. */
+  plugin?: string;
+  /** Sent as `initialize`'s `config`. */
+  config?: Record<string, unknown>;
+  /** Absolute path of the agent's workspace. */
+  workspace: string;
+  /** One turn per message, in order. */
+  messages: string[];
+  model?: string;
+  /** A system message sent with every turn (Codex uses it when a thread starts). */
+  system?: string;
+  /** The first turn starts a new thread. */
+  reset?: boolean;
+  /** Added to the plugin's environment. */
+  env?: Record<string, string>;
+  /** Show the plugin's info logs (default: warnings and errors only). */
+  verbose?: boolean;
+}
+
+/** How one turn went, as the host saw it. */
+export interface TurnOutcome {
+  turn_id: string;
+  stop_reason: string;
+  thread_id: string | null;
+  usage: Record<string, number> | null;
+  /** Every `text_delta`, joined. */
+  text: string;
+  /** Every `error` event. */
+  errors: { code: string; message: string }[];
+}
+
+const enc = new TextEncoder();
+let midLine = false; // model text was printed without a final newline
+const out = (s: string) => {
+  if (s) midLine = !s.endsWith("\n");
+  Deno.stdout.writeSync(enc.encode(s));
+};
+/** stderr, after ending a line of model text on stdout, so the two read well together. */
+const note = (s: string) => {
+  if (midLine) out("\n");
+  Deno.stderr.writeSync(enc.encode(s));
+};
+
+type Json = Record<string, unknown>;
+
+/**
+ * The host's side of the wire: spawns the plugin, writes requests as lines,
+ * routes responses to their request and `event` notifications to the handler
+ * of their turn. The plugin's stderr is passed through.
+ *
+ * @example
+ * ```ts
+ * const c = PluginClient.start(Deno.execPath(), pluginArgs(), {});
+ * const init = await c.request("initialize", { protocol_version: 1 });
+ * await c.request("shutdown", {});
+ * await c.close();
+ * ```
+ */
+export class PluginClient {
+  #child: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #next = 1;
+  #pending = new Map<number, { resolve(v: Json): void; reject(e: Error): void }>();
+  #onEvent = new Map<string, (ev: Json) => void>();
+  #reading: Promise<void>;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#reading = this.#read();
+  }
+
+  /** Spawn `cmd args` with `env` added to this process's environment. */
+  static start(cmd: string, args: string[], env: Record<string, string>): PluginClient {
+    const child = new Deno.Command(cmd, {
+      args,
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    return new PluginClient(child);
+  }
+
+  async #read() {
+    for await (const bytes of this.#child.stdout.pipeThrough(new LineStream())) {
+      const line = decodeLine(bytes);
+      let msg: Json;
+      try {
+        msg = JSON.parse(line ?? "");
+      } catch {
+        note(`[host] the plugin printed a line that is not JSON-RPC: ${line}\n`);
+        continue;
+      }
+      if (msg.method === "event") {
+        const p = msg.params as { turn_id: string; event: Json };
+        this.#onEvent.get(p.turn_id)?.(p.event);
+        continue;
+      }
+      const waiter = this.#pending.get(msg.id as number);
+      if (!waiter) continue;
+      this.#pending.delete(msg.id as number);
+      const err = msg.error as { code: number; message: string; data?: unknown } | undefined;
+      if (err) {
+        const data = err.data === undefined ? "" : ` ${JSON.stringify(err.data)}`;
+        waiter.reject(new Error(`${err.code} ${err.message}${data}`));
+      } else waiter.resolve(msg.result as Json);
+    }
+    for (const w of this.#pending.values()) w.reject(new Error("the plugin closed its stdout"));
+    this.#pending.clear();
+  }
+
+  /** Send a request; `onEvent` gets the events of `params.turn_id` until the response. */
+  async request(method: string, params: Json, onEvent?: (ev: Json) => void): Promise<Json> {
+    const id = this.#next++;
+    const turnId = params.turn_id as string | undefined;
+    if (onEvent && turnId) this.#onEvent.set(turnId, onEvent);
+    const answer = new Promise<Json>((resolve, reject) =>
+      this.#pending.set(id, { resolve, reject })
+    );
+    const line = JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n";
+    await this.#writer.write(new TextEncoder().encode(line));
+    try {
+      return await answer;
+    } finally {
+      if (onEvent && turnId) this.#onEvent.delete(turnId);
+    }
+  }
+
+  /** Close the plugin's stdin and wait for it to exit. */
+  async close(): Promise<Deno.CommandStatus> {
+    await this.#writer.close().catch(() => {});
+    const status = await this.#child.status;
+    await this.#reading;
+    return status;
+  }
+}
+
+/** Render one event for people; text goes to stdout, the rest to stderr. */
+export function printEvent(ev: Record<string, unknown>): void {
+  switch (ev.type) {
+    case "text_delta":
+      out(String(ev.text));
+      break;
+    case "usage": {
+      const { type: _, ...u } = ev;
+      note(`[usage] ${Object.entries(u).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
+      break;
+    }
+    case "error":
+      note(`[error ${ev.code}] ${ev.message}\n`);
+      break;
+    case "activity": {
+      const item = ev.item as Record<string, unknown>;
+      const what = item.command ?? item.query ?? item.tool ?? item.id;
+      note(`[activity ${ev.phase}] ${item.type}: ${what}\n`);
+      break;
+    }
+    default:
+      note(`[event] ${JSON.stringify(ev)}\n`);
+  }
+}
+
+/** The command that starts the plugin. */
+function pluginCommand(o: HostOptions): { cmd: string; args: string[] } {
+  if (o.plugin) return { cmd: o.plugin, args: [] };
+  return { cmd: Deno.execPath(), args: pluginArgs() };
+}
+
+/** Run the turns; resolves the `initialize` result and each turn's outcome. */
+export async function runHost(
+  o: HostOptions,
+): Promise<{ init: Record<string, unknown>; turns: TurnOutcome[] }> {
+  const { cmd, args } = pluginCommand(o);
+  const env = { ...o.env };
+  if (!o.verbose && !Deno.env.get("PLEXUM_LOG")) env.PLEXUM_LOG = "warn";
+  const client = PluginClient.start(cmd, args, env);
+  const turns: TurnOutcome[] = [];
+  let current: string | undefined;
+  const onSigint = () => {
+    if (current) {
+      note(`\n[host] cancelling ${current}\n`);
+      client.request("cancel", { turn_id: current }).catch(() => {});
+    }
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    const init = await client.request("initialize", {
+      protocol_version: 1,
+      host: { name: "plexum-reference-host", version: "1" },
+      config: o.config,
+    });
+    const plugin = init.plugin as { name: string; version: string };
+    note(
+      `[host] ${plugin.name} ${plugin.version}, provider ${init.provider}, ` +
+        `models ${(init.models as string[]).join(", ")}\n[host] workspace ${o.workspace}\n`,
+    );
+    for (const [i, message] of o.messages.entries()) {
+      const turnId = `turn-${i + 1}-${crypto.randomUUID().slice(0, 8)}`;
+      note(`\n[turn ${i + 1}] > ${message}\n`);
+      const t: TurnOutcome = {
+        turn_id: turnId,
+        stop_reason: "",
+        thread_id: null,
+        usage: null,
+        text: "",
+        errors: [],
+      };
+      const messages = [{ role: "user", content: message }];
+      if (o.system) messages.unshift({ role: "system", content: o.system });
+      current = turnId;
+      const r = await client.request("chat", {
+        turn_id: turnId,
+        agent: { id: "reference-host", workspace: o.workspace },
+        model: o.model,
+        reset: i === 0 && o.reset === true,
+        messages,
+      }, (ev) => {
+        if (ev.type === "text_delta") t.text += ev.text;
+        if (ev.type === "error") t.errors.push(ev as TurnOutcome["errors"][number]);
+        printEvent(ev);
+      });
+      current = undefined;
+      Object.assign(t, { stop_reason: r.stop_reason, thread_id: r.thread_id, usage: r.usage });
+      note(`[turn ${i + 1}] stop_reason=${t.stop_reason} thread_id=${t.thread_id}\n`);
+      turns.push(t);
+    }
+    await client.request("shutdown", {});
+    return { init, turns };
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    const status = await client.close();
+    if (status.code !== 0) note(`[host] the plugin exited with code ${status.code}\n`);
+  }
+}
+
+async function readConfig(path: string): Promise<Record<string, unknown>> {
+  const parsed = parseJsonc(await Deno.readTextFile(path));
+  if (!parsed.ok) throw new Error(`${path}: ${parsed.message}`);
+  if (typeof parsed.value !== "object" || parsed.value === null || Array.isArray(parsed.value)) {
+    throw new Error(`${path}: the config must be a JSON object`);
+  }
+  return parsed.value as Record<string, unknown>;
+}
+
+const USAGE = `usage: host.ts [--plugin PATH] [--config FILE] [--workspace DIR] [--model M]
+               [--system TEXT] [--reset] [--activity] [--verbose] MESSAGE...`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      plugin: { type: "string" },
+      config: { type: "string" },
+      workspace: { type: "string" },
+      model: { type: "string" },
+      system: { type: "string" },
+      reset: { type: "boolean" },
+      activity: { type: "boolean" },
+      verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    console.error(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = values.config ? await readConfig(values.config) : {};
+  if (values.activity) config.emit_activity = true;
+  const workspace = values.workspace
+    ? await Deno.realPath(values.workspace)
+    : await Deno.makeTempDir({ prefix: "plexum-host-" });
+  const { turns } = await runHost({
+    plugin: values.plugin,
+    config,
+    workspace,
+    messages: positionals,
+    model: values.model,
+    system: values.system,
+    reset: values.reset,
+    verbose: values.verbose,
+  });
+  return turns.every((t) => t.stop_reason === "end_turn") ? 0 : 1;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`host: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
