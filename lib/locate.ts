@@ -1,20 +1,27 @@
 /**
- * Finds the codex executable. systemd's PATH lacks nvm, `~/.local/bin` and
- * npm's global prefix, so a bare name that is not on PATH is also looked for
- * where installs put it. When nothing is found the error lists every place
- * searched and says to set `binary` to an absolute path.
+ * Finds the codex executable. systemd's PATH (`/usr/bin:/bin`) lacks nvm,
+ * `~/.local/bin` and npm's global prefix, so a bare name that is not on PATH
+ * is also looked for where installs put it ({@linkcode fallbackDirs}). The
+ * path returned is always absolute. When nothing is found the error lists
+ * every place searched and says to set `binary` to an absolute path.
  *
  * @example
  * ```ts
  * const r = locateBinary("codex");
- * if (r.path) console.log("using", r.path); else console.error(r.error);
+ * if (r.path) console.log("using", r.path, "found via", r.via);
+ * else console.error(r.error);
  * ```
  */
+
+/** Reads an environment variable (injectable for tests). */
+export type Env = (name: string) => string | undefined;
 
 /** Result of {@linkcode locateBinary}: a path, or an error naming every place searched. */
 export type Located =
   | { path: string; via: "path" | "explicit" | "fallback"; searched: string[]; error?: undefined }
   | { path?: undefined; searched: string[]; error: string };
+
+const defaultEnv: Env = (k) => Deno.env.get(k);
 
 function isExecutable(p: string): boolean {
   try {
@@ -27,61 +34,120 @@ function isExecutable(p: string): boolean {
 
 function listDir(dir: string): string[] {
   try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name);
+    return [...Deno.readDirSync(dir)].filter((e) => e.isDirectory || e.isSymlink).map((e) =>
+      e.name
+    );
   } catch {
     return [];
   }
 }
 
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Compare two "v1.2.3" names, newest first. */
 function byVersionDesc(a: string, b: string): number {
-  const pa = a.replace(/^v/, "").split(".").map(Number);
-  const pb = b.replace(/^v/, "").split(".").map(Number);
+  const pa = a.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
+  const pb = b.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
   for (let i = 0; i < 3; i++) if ((pb[i] ?? 0) !== (pa[i] ?? 0)) return (pb[i] ?? 0) - (pa[i] ?? 0);
   return 0;
 }
 
-/** The directories searched after PATH, in order. */
-export function fallbackDirs(
-  env: (k: string) => string | undefined = (k) => Deno.env.get(k),
-): string[] {
+/** `~/x` and `${VAR}` expanded the way npm expands `.npmrc` values. */
+function expand(value: string, env: Env): string {
   const home = env("HOME");
-  const dirs: string[] = [];
-  if (home) dirs.push(`${home}/.local/bin`, `${home}/.npm-global/bin`);
-  const prefix = env("NPM_CONFIG_PREFIX") ?? env("npm_config_prefix");
-  if (prefix) dirs.push(`${prefix}/bin`);
-  const nvm = env("NVM_DIR") ?? (home ? `${home}/.nvm` : undefined);
-  if (nvm) {
-    for (const v of listDir(`${nvm}/versions/node`).sort(byVersionDesc)) {
-      dirs.push(`${nvm}/versions/node/${v}/bin`);
-    }
-  }
-  if (home) dirs.push(`${home}/.bun/bin`, `${home}/.volta/bin`);
-  dirs.push("/usr/local/bin", "/opt/homebrew/bin", "/usr/bin");
-  return [...new Set(dirs)];
+  let v = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, k) => env(k) ?? "");
+  if (home && (v === "~" || v.startsWith("~/"))) v = home + v.slice(1);
+  return v;
 }
 
 /**
- * Resolve `binary`: a name with a `/` is used as is (it must be executable);
- * a bare name is looked up on PATH, then in {@linkcode fallbackDirs}.
+ * npm's global prefix without running npm: `NPM_CONFIG_PREFIX` (or its
+ * lower-case form), else the last `prefix=` line of `~/.npmrc`.
+ *
+ * @example
+ * ```ts
+ * npmPrefix((k) => ({ NPM_CONFIG_PREFIX: "/opt/npm" })[k]); // "/opt/npm"
+ * ```
  */
-export function locateBinary(
-  binary: string,
-  env: (k: string) => string | undefined = (k) => Deno.env.get(k),
-): Located {
+export function npmPrefix(env: Env = defaultEnv): string | undefined {
+  const fromEnv = env("NPM_CONFIG_PREFIX") ?? env("npm_config_prefix");
+  if (fromEnv) return expand(fromEnv, env);
+  const home = env("HOME");
+  const rc = home ? readText(`${home}/.npmrc`) : undefined;
+  let prefix: string | undefined;
+  for (const line of (rc ?? "").split(/\r?\n/)) {
+    const m = line.match(/^\s*prefix\s*=\s*(.*?)\s*$/);
+    if (m && m[1]) prefix = m[1].replace(/^(["'])(.*)\1$/, "$2");
+  }
+  return prefix ? expand(prefix, env) : undefined;
+}
+
+/**
+ * The directories searched after PATH, in order: `~/.local/bin`,
+ * `~/.npm-global/bin`, npm's global prefix, nvm's node versions (newest
+ * first), `~/.bun/bin`, `~/.volta/bin`, `/usr/local/bin`, `/opt/homebrew/bin`,
+ * `/usr/bin`.
+ *
+ * @example
+ * ```ts
+ * fallbackDirs((k) => ({ HOME: "/home/u" })[k])[0]; // "/home/u/.local/bin"
+ * ```
+ */
+export function fallbackDirs(env: Env = defaultEnv): string[] {
+  const home = env("HOME");
+  const dirs: string[] = [];
+  if (home) dirs.push(`${home}/.local/bin`, `${home}/.npm-global/bin`);
+  const prefix = npmPrefix(env);
+  if (prefix) dirs.push(`${prefix.replace(/\/+$/, "")}/bin`);
+  const nvm = env("NVM_DIR") ?? (home ? `${home}/.nvm` : undefined);
+  if (nvm) {
+    const versions = listDir(`${nvm}/versions/node`).sort(byVersionDesc);
+    for (const v of versions) dirs.push(`${nvm}/versions/node/${v}/bin`);
+    // Named even when absent, so "not found" tells that nvm was considered.
+    if (versions.length === 0) dirs.push(`${nvm}/versions/node/*/bin`);
+  }
+  if (home) dirs.push(`${home}/.bun/bin`, `${home}/.volta/bin`);
+  dirs.push("/usr/local/bin", "/opt/homebrew/bin", "/usr/bin");
+  return [...new Set(dirs.filter((d) => d.startsWith("/")))];
+}
+
+function absolute(p: string): string {
+  if (p.startsWith("/")) return p;
+  let cwd = "/";
+  try {
+    cwd = Deno.cwd();
+  } catch { /* no read permission for cwd: keep / */ }
+  return `${cwd.replace(/\/$/, "")}/${p.replace(/^\.\//, "")}`;
+}
+
+/**
+ * Resolve `binary`: a name with a `/` (or starting with `~/`) is used as is
+ * and must be executable; a bare name is looked up on PATH, then in
+ * {@linkcode fallbackDirs}.
+ */
+export function locateBinary(binary: string, env: Env = defaultEnv): Located {
   if (binary.includes("/")) {
-    if (isExecutable(binary)) return { path: binary, via: "explicit", searched: [binary] };
+    const home = env("HOME");
+    const p = absolute(home && binary.startsWith("~/") ? home + binary.slice(1) : binary);
+    if (isExecutable(p)) return { path: p, via: "explicit", searched: [p] };
     return {
-      searched: [binary],
-      error: `codex binary ${binary} does not exist or is not executable. ` +
-        `Install Codex CLI (npm install -g @openai/codex) or fix "binary" in the plugin config.`,
+      searched: [p],
+      error: `codex binary ${p} (the "binary" setting) does not exist or is not executable. ` +
+        `Install Codex CLI (npm install -g @openai/codex) and set "binary" in the plugin config ` +
+        `to the absolute path of its codex executable.`,
     };
   }
   const searched: string[] = [];
-  const pathDirs = (env("PATH") ?? "").split(":").filter(Boolean);
+  const pathDirs = (env("PATH") ?? "").split(":").filter(Boolean).map(absolute);
   for (const [dirs, via] of [[pathDirs, "path"], [fallbackDirs(env), "fallback"]] as const) {
     for (const dir of dirs) {
-      const p = `${dir}/${binary}`;
+      const p = `${dir.replace(/\/+$/, "")}/${binary}`;
       if (searched.includes(p)) continue;
       searched.push(p);
       if (isExecutable(p)) return { path: p, via, searched };
@@ -89,8 +155,9 @@ export function locateBinary(
   }
   return {
     searched,
-    error: `codex binary "${binary}" not found. Searched PATH and: ${searched.join(", ")}. ` +
+    error: `codex binary "${binary}" not found on PATH (${env("PATH") ?? "unset"}) ` +
+      `nor in the usual install places. Searched: ${searched.join(", ")}. ` +
       `Install Codex CLI (npm install -g @openai/codex) and set "binary" in the plugin config ` +
-      `to its absolute path (find it with: command -v ${binary}).`,
+      `to its absolute path (as the user the plugin runs as: command -v ${binary}).`,
   };
 }
