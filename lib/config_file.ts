@@ -1,16 +1,27 @@
 /**
- * Loads HostConfig from a JSONC file (`--config FILE`).
+ * Loads HostConfig from a JSONC file (`--config FILE`), the same keys as the
+ * `config` of `initialize` (which overrides the file key by key). Every error
+ * names the file and, where it can, the line and column.
  *
  * @example
  * ```ts
  * const r = await loadConfigFile("/etc/plexum/openai.jsonc");
  * if (!r.ok) console.error(r.message);
+ * // config file /etc/plexum/openai.jsonc: expected ',' at line 4, column 3
  * ```
  */
 import { type Config, DEFAULTS, validateConfig } from "./config.ts";
-import { parseJsonc } from "./jsonc.ts";
+import { parseJsonc, positionOf } from "./jsonc.ts";
 
-/** The validated config, or one message saying what is wrong and where. */
+/**
+ * The validated config (defaults when `path` is undefined), or one message
+ * saying what is wrong and where.
+ *
+ * @example
+ * ```ts
+ * const r = await loadConfigFile(undefined); // { ok: true, config: DEFAULTS }
+ * ```
+ */
 export async function loadConfigFile(
   path: string | undefined,
 ): Promise<{ ok: true; config: Config } | { ok: false; message: string }> {
@@ -25,10 +36,11 @@ export async function loadConfigFile(
   if (!parsed.ok) return { ok: false, message: `config file ${path}: ${parsed.message}` };
   const v = validateConfig(parsed.value);
   if (!v.ok) {
-    return {
-      ok: false,
-      message: `config file ${path}: ${v.errors.map((e) => `${e.field} ${e.message}`).join("; ")}`,
-    };
+    const problems = v.errors.map((e) => {
+      const at = e.field === "config" ? undefined : positionOf(text, [e.field.split(".")[0]]);
+      return `${at ? `line ${at.line}, column ${at.column}: ` : ""}${e.field} ${e.message}`;
+    });
+    return { ok: false, message: `config file ${path}: ${problems.join("; ")}` };
   }
   return v;
 }
