@@ -3,7 +3,9 @@
  * `info`, `debug`; `text` (default) or `json` format, one line per record.
  *
  * Secret values from the environment (any variable whose name ends in `KEY`,
- * `TOKEN` or `SECRET`) are masked in every record, whatever the level.
+ * `TOKEN`, `SECRET` or `PASSWORD`, with a value of 6 characters or more, such
+ * as `OPENAI_API_KEY`) are masked as `***` in every record, whatever the level.
+ * Prompt text is only ever logged at `debug` (callers' duty).
  *
  * @example
  * ```ts
@@ -33,14 +35,19 @@ export interface Logger {
 
 const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD)$/i;
 
+/** Values to mask: each secret as is and as it appears inside a JSON string. */
 function secrets(): string[] {
+  let env: Record<string, string>;
   try {
-    return Object.entries(Deno.env.toObject())
-      .filter(([k, v]) => SECRET_NAME.test(k) && v.length >= 6)
-      .map(([, v]) => v);
+    env = Deno.env.toObject();
   } catch {
     return [];
   }
+  const values = Object.entries(env)
+    .filter(([k, v]) => SECRET_NAME.test(k) && v.length >= 6)
+    .flatMap(([, v]) => [v, JSON.stringify(v).slice(1, -1)]);
+  // Longest first, so a secret that contains another is masked whole.
+  return [...new Set(values)].sort((a, b) => b.length - a.length);
 }
 
 /** Create a logger; `write` defaults to stderr. */
