@@ -7,7 +7,7 @@
  * Timelines come from the mock (when each request arrived, when its stream
  * ended) and from the test (when each response arrived), all on this
  * process's `performance.now()`. The mock streams slowly (`delayMs` between
- * events), so each turn holds the API for about two seconds.
+ * events), so each turn holds the API for seconds.
  */
 import assert from "node:assert/strict";
 import { ensureCodex } from "./support/codex.ts";
@@ -17,6 +17,8 @@ import { type Msg, type Plugin, startPlugin } from "./support/plugin.ts";
 const CODEX = "0.169.0";
 /** About eight SSE events 250 ms apart: a turn streams for ~2 s. */
 const SLOW: MockReply = { text: "a slow reply", chunks: 4, delayMs: 250 };
+/** ~4 s of streaming: room for the other turn's Codex to start even on a busy machine. */
+const SLOWER: MockReply = { text: "a slower reply", chunks: 4, delayMs: 500 };
 
 /** The mock's interval for the request whose prompt is `prompt`: arrival to end of stream. */
 function span(api: MockApi, prompt: string): { start: number; end: number } {
@@ -105,7 +107,7 @@ const answered = (p: Plugin, turnId: string) =>
   p.messages.find((m) => !("method" in m) && m.result?.turn_id === turnId);
 
 Deno.test("turns in two workspaces run at the same time", async () => {
-  await using r = await rig([SLOW], 2);
+  await using r = await rig([SLOWER], 2);
   const [p] = r.plugins;
   const [a, b] = await Promise.all([
     turn(p, "ta", r.workspaces[0], "prompt A"),
