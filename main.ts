@@ -48,10 +48,12 @@ Flags:
 Config keys (--config file, or "config" in initialize, which overrides the file key by key):
 ${keys}
 
-Environment:
-  PLEXUM_LOG         log level, overrides log_level
-  OPENAI_API_KEY     passed to Codex (else Codex uses its ChatGPT login in ~/.codex)
-  CODEX_HOME         passed to Codex (default ~/.codex)
+Environment (the plugin passes its whole environment on to Codex):
+  PLEXUM_LOG         log level (error|warn|info|debug), overrides log_level
+  CODEX_HOME         Codex's state and login (default ~/.codex)
+  CODEX_API_KEY      an API key codex exec uses instead of its login
+  OPENAI_API_KEY     NOT read by codex exec: store it with codex login --with-api-key
+  PATH, HOME         where a bare "binary" is looked for (see doctor)
 `;
 }
 
@@ -80,6 +82,10 @@ if (import.meta.main) {
   }
   applyLogConfig(log, loaded.config);
   const [command = "serve", ...rest] = positionals;
+  if ((command === "serve" || command === "doctor") && rest.length > 0) {
+    console.error(`${command}: unexpected argument ${rest[0]}\nSee --help.`);
+    Deno.exit(2);
+  }
   switch (command) {
     case "serve":
       await serve(loaded.config, log, VERSION);

@@ -32,22 +32,30 @@ export async function chat(
   let exitCode = 1;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
-  const write = (s: string, to = Deno.stdout) => to.writeSync(enc.encode(s));
+  let text = ""; // the last bit of reply written, to end it with a newline
+  const write = (s: string, to = Deno.stdout) => {
+    const bytes = enc.encode(s);
+    try {
+      for (let at = 0; at < bytes.length;) at += to.writeSync(bytes.subarray(at));
+    } catch { /* reader gone (EPIPE): keep going so the turn still ends and exits */ }
+  };
   const sink = {
     // deno-lint-ignore require-await
     async write(bytes: Uint8Array): Promise<number> {
       const msg = JSON.parse(new TextDecoder().decode(bytes));
       const ev = msg.params?.event;
-      if (ev?.type === "text_delta") write(ev.text);
-      else if (ev?.type === "usage") {
+      if (ev?.type === "text_delta") {
+        write(ev.text);
+        text = ev.text;
+      } else if (ev?.type === "usage") {
         const { type: _, ...usage } = ev;
-        write(`\nusage: ${JSON.stringify(usage)}\n`, Deno.stderr);
-      } else if (ev?.type === "error") write(`\nerror (${ev.code}): ${ev.message}\n`, Deno.stderr);
+        write(`usage: ${JSON.stringify(usage)}\n`, Deno.stderr);
+      } else if (ev?.type === "error") write(`error (${ev.code}): ${ev.message}\n`, Deno.stderr);
       else if (msg.error) {
         write(`error: ${msg.error.message}\n`, Deno.stderr);
         if (msg.id === "chat" || msg.id === "init") done();
       } else if (msg.id === "chat") {
-        write("\n");
+        if (text && !text.endsWith("\n")) write("\n");
         const r = msg.result;
         write(`stop_reason: ${r.stop_reason} thread_id: ${r.thread_id}\n`, Deno.stderr);
         exitCode = r.stop_reason === "end_turn" ? 0 : 1;
