@@ -1,0 +1,136 @@
+/**
+ * The permissions the plugin runs with: one set, in deno.json's compile task,
+ * shared by the start task, compile:all and every test that starts the plugin
+ * (tests/support/plugin.ts), so a missing permission fails here, not in
+ * production. The set is sufficient (a real turn, doctor and chat pass under
+ * it) and minimal (without any one flag doctor cannot pass).
+ */
+import assert from "node:assert/strict";
+import deno from "../deno.json" with { type: "json" };
+import { compileTask } from "../scripts/compile_all.ts";
+import { ensureCodex } from "./support/codex.ts";
+import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
+import { permissionFlags, startPlugin } from "./support/plugin.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+/** The permission flags of a `deno run|compile ...` task line. */
+function taskPermissions(task: string): string[] {
+  return task.split(/\s+/).filter((w) => /^--(allow|deny)-|^-A$/.test(w));
+}
+
+Deno.test("start and compile tasks grant identical permissions, and none is allow-all", () => {
+  const start = taskPermissions(deno.tasks.start);
+  const compile = taskPermissions(deno.tasks.compile);
+  assert.deepEqual(start, compile);
+  assert.deepEqual(compile, ["--allow-run", "--allow-read", "--allow-write", "--allow-env"]);
+  for (const f of compile) assert.ok(f !== "--allow-all" && f !== "-A", f);
+  // compile:all and the test harness read the very same flags.
+  assert.deepEqual(compileTask(deno.tasks.compile).flags, compile);
+  assert.deepEqual(permissionFlags(), compile);
+  assert.ok(!/--allow-all|\s-A\s/.test(deno.tasks["compile:all"]));
+});
+
+/** A logged-in CODEX_HOME (offline: `codex login --with-api-key`), a mock, a workspace. */
+async function rig() {
+  const bin = await ensureCodex("0.169.0");
+  const api = startMockApi([{ text: "under the compile flags" }]);
+  const dir = await Deno.makeTempDir();
+  const ws = `${dir}/ws`;
+  await Deno.mkdir(ws);
+  const mock = mockCodexSetup(api.baseUrl, `${dir}/codex-home`);
+  await Deno.mkdir(`${dir}/codex-home`);
+  const login = new Deno.Command(bin, {
+    args: ["login", "--with-api-key"],
+    env: mock.env,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const w = login.stdin.getWriter();
+  await w.write(new TextEncoder().encode("sk-permissions-test\n"));
+  await w.close();
+  assert.equal((await login.status).code, 0);
+  const config = `${dir}/plugin.jsonc`;
+  await Deno.writeTextFile(config, JSON.stringify({ binary: bin, extra_args: mock.args }));
+  return {
+    bin,
+    api,
+    ws,
+    config,
+    env: mock.env,
+    async close() {
+      await api.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Run main.ts with exactly `flags` and `--no-prompt` (a missing permission is an error). */
+async function runWith(flags: string[], args: string[], env: Record<string, string>) {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...flags, `${root}main.ts`, ...args],
+    env,
+    stdin: "null",
+  }).output();
+  return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+}
+
+Deno.test("under exactly the compile flags: a real turn, doctor and chat all work", async () => {
+  const r = await rig();
+  const plugin = startPlugin({ args: ["--config", r.config], env: r.env });
+  try {
+    await plugin.request("initialize", { protocol_version: 1 });
+    const turn = await plugin.request("chat", {
+      turn_id: "t1",
+      agent: { id: "a", workspace: r.ws },
+      messages: [{ role: "user", content: "hi" }],
+    });
+    assert.equal(turn.result.stop_reason, "end_turn", plugin.stderr());
+    assert.ok(turn.result.thread_id, "the thread id was saved");
+    assert.deepEqual(plugin.eventsOf("t1").map((e) => e.type), ["text_delta", "usage"]);
+    const status = await plugin.close();
+    assert.equal(status.code, 0);
+    assert.doesNotMatch(plugin.stderr(), /NotCapable|Requires \w+ access/);
+
+    const flags = permissionFlags();
+    const doctor = await runWith(
+      flags,
+      ["doctor", "--config", r.config, "--workspace", r.ws],
+      r.env,
+    );
+    assert.equal(doctor.code, 0, doctor.out);
+    assert.match(doctor.out, /resumes thread/);
+    const chat = await runWith(
+      flags,
+      ["chat", "--config", r.config, "--workspace", r.ws, "hi"],
+      r.env,
+    );
+    assert.equal(chat.code, 0, chat.out);
+    assert.match(chat.out, /under the compile flags/);
+    assert.doesNotMatch(doctor.out + chat.out, /NotCapable|Requires \w+ access/);
+  } finally {
+    await plugin.close();
+    await r.close();
+  }
+});
+
+Deno.test("each compile flag is needed: without any one, doctor fails naming that access", async () => {
+  const r = await rig();
+  try {
+    const flags = permissionFlags();
+    for (const dropped of flags) {
+      const kind = dropped.replace("--allow-", "");
+      const o = await runWith(
+        flags.filter((f) => f !== dropped),
+        ["doctor", "--config", r.config, "--workspace", r.ws],
+        r.env,
+      );
+      assert.notEqual(o.code, 0, `doctor passed without ${dropped}:\n${o.out}`);
+      assert.match(o.out, new RegExp(`Requires ${kind} access`), `without ${dropped}:\n${o.out}`);
+    }
+  } finally {
+    await r.close();
+  }
+});
