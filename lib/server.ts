@@ -255,8 +255,12 @@ export class Server {
         if (!ROLES.has(m.role)) bad(`messages[${i}].role`, "must be system, user or assistant");
         if (typeof m.content !== "string") bad(`messages[${i}].content`, "must be a string");
       });
+      const last = p.messages.findLastIndex((m) => m?.role === "user");
       if (!p.messages.some((m) => m?.role === "user" && typeof m.content === "string")) {
         bad("messages", "must contain a user message");
+      } else if (typeof p.messages[last].content === "string" && !p.messages[last].content.trim()) {
+        // Codex refuses an empty prompt ("No prompt provided"): say so before starting it.
+        bad(`messages[${last}].content`, "must not be empty: the last user message is the prompt");
       }
     }
     return errors;

@@ -299,6 +299,13 @@ Deno.test("each invalid chat is -32602 naming its fields, and no turn starts", a
         ...good,
         messages: [{ role: "system", content: "s" }, { role: "assistant", content: "a" }],
       }, ["messages"]],
+      ["empty prompt", { ...good, messages: [{ role: "user", content: " \n" }] }, [
+        "messages[0].content",
+      ]],
+      ["last user message empty", {
+        ...good,
+        messages: [...user, { role: "assistant", content: "a" }, { role: "user", content: "" }],
+      }, ["messages[2].content"]],
       ["bad role", { ...good, messages: [...user, { role: "tool", content: "x" }] }, [
         "messages[1].role",
       ]],
