@@ -199,3 +199,29 @@ Deno.test("two plugin processes never run codex in one workspace at once (lock f
   assert.equal(one.msg.result.thread_id, two.msg.result.thread_id);
   assert.ok((await Deno.stat(`${ws}/.plexum-codex.lock`)).isFile);
 });
+
+Deno.test("a turn waiting for another process's workspace lock can be cancelled", async () => {
+  await using r = await rig([{ hang: true }], 1, 2);
+  const ws = r.workspaces[0];
+  const [holder, waiter] = r.plugins;
+  const held = turn(holder, "holder", ws, "holds the lock");
+  await until(() => r.api.requests.length === 1, "the first process's codex reached the mock");
+  const waiting = turn(waiter, "waiter", ws, "waits for the lock");
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal(
+    answered(waiter, "waiter"),
+    undefined,
+    "it waits while the other process holds the lock",
+  );
+  const t0 = performance.now();
+  assert.deepEqual((await waiter.request("cancel", { turn_id: "waiter" })).result, {
+    cancelled: true,
+  });
+  const w = await waiting;
+  assert.equal(w.msg.result.stop_reason, "cancelled");
+  assert.ok(w.at - t0 < 10_000, `answered ${w.at - t0} ms after cancel`);
+  assert.equal(r.api.requests.length, 1, "the waiting turn never ran codex");
+  assert.equal(answered(holder, "holder"), undefined, "the holder runs on");
+  await holder.request("cancel", { turn_id: "holder" });
+  assert.equal((await held).msg.result.stop_reason, "cancelled");
+});
