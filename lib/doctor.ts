@@ -20,7 +20,7 @@
  * ```
  */
 import type { Config } from "./config.ts";
-import { type Env, locateBinary } from "./locate.ts";
+import { type Env, launchEnv, locateBinary } from "./locate.ts";
 import { isThreadId, SESSION_FILE } from "./session.ts";
 
 /** Oldest Codex CLI this plugin supports. */
@@ -58,10 +58,12 @@ interface Ran {
   text: string;
 }
 
-async function run(bin: string, args: string[]): Promise<Ran> {
+/** Run codex the way a turn does (same PATH addition), with a time limit. */
+async function run(bin: string, args: string[], env: Env): Promise<Ran> {
   try {
     const o = await new Deno.Command(bin, {
       args,
+      env: launchEnv(bin, env),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -99,9 +101,9 @@ function binaryCheck(config: Config, env: Env): { check: Check; path?: string } 
   };
 }
 
-async function versionCheck(bin: string): Promise<Check> {
+async function versionCheck(bin: string, env: Env): Promise<Check> {
   const name = "codex version";
-  const v = await run(bin, ["--version"]);
+  const v = await run(bin, ["--version"], env);
   const version =
     (v.stdout.match(/codex[\w-]*\s+v?(\d+\.\d+\.\d+)/) ?? v.text.match(/(\d+\.\d+\.\d+)/))
       ?.[1];
@@ -137,7 +139,7 @@ function extraProvider(extraArgs: string[]): string | undefined {
 async function authCheck(bin: string, config: Config, env: Env): Promise<Check> {
   const name = "codex auth";
   const provider = extraProvider(config.extra_args);
-  const s = await run(bin, ["login", "status"]);
+  const s = await run(bin, ["login", "status"], env);
   if (s.code === 0) {
     const line = s.text.split("\n").find((l) => /logged in/i.test(l)) ?? s.text.split("\n")[0];
     return { ok: true, name, detail: one(line || "logged in") };
@@ -298,7 +300,7 @@ export async function checks(
   const env = opts.env ?? ((k: string) => Deno.env.get(k));
   const bin = binaryCheck(config, env);
   const out = [bin.check];
-  if (bin.path) out.push(await versionCheck(bin.path), await authCheck(bin.path, config, env));
+  if (bin.path) out.push(await versionCheck(bin.path, env), await authCheck(bin.path, config, env));
   if (opts.workspace !== undefined) out.push(...await workspaceChecks(opts.workspace, env));
   return out;
 }

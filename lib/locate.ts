@@ -161,3 +161,26 @@ export function locateBinary(binary: string, env: Env = defaultEnv): Located {
       `to its absolute path (as the user the plugin runs as: command -v ${binary}).`,
   };
 }
+
+/**
+ * Environment additions for running `binaryPath`: its directory first on PATH
+ * when it is not there already. npm installs codex as a `#!/usr/bin/env node`
+ * script, and nvm puts `node` beside it, so a codex found outside PATH (or set
+ * as an absolute `binary`) still starts under systemd's PATH.
+ *
+ * @example
+ * ```ts
+ * launchEnv("/home/u/.nvm/versions/node/v22.1.0/bin/codex", (k) => ({ PATH: "/usr/bin" })[k]);
+ * // { PATH: "/home/u/.nvm/versions/node/v22.1.0/bin:/usr/bin" }
+ * ```
+ */
+export function launchEnv(
+  binaryPath: string,
+  env: Env = defaultEnv,
+): Record<string, string> | undefined {
+  const dir = binaryPath.slice(0, binaryPath.lastIndexOf("/")) || "/";
+  const path = env("PATH") ?? "";
+  const dirs = path.split(":").filter(Boolean).map(absolute);
+  if (dirs.includes(dir)) return undefined;
+  return { PATH: path ? `${dir}:${path}` : dir };
+}

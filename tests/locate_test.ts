@@ -5,10 +5,19 @@
 import assert from "node:assert/strict";
 import { ensureCodex } from "./support/codex.ts";
 import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
-import { startPlugin } from "./support/plugin.ts";
-import { fallbackDirs, locateBinary, npmPrefix } from "../lib/locate.ts";
+import { pluginArgs, startPlugin } from "./support/plugin.ts";
+import { fallbackDirs, launchEnv, locateBinary, npmPrefix } from "../lib/locate.ts";
 
 const SYSTEMD_PATH = "/usr/bin:/bin";
+
+function existsSync(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const envOf = (vars: Record<string, string>) => (k: string) => vars[k];
 
@@ -128,27 +137,28 @@ Deno.test("locateBinary: nothing found names every place searched and asks for a
   }
 });
 
-Deno.test("plugin under a systemd PATH finds codex in nvm's node bin, logs it, and runs the turn", async () => {
-  const home = await Deno.makeTempDir();
+/** nvm's layout under `home`: bin/node and bin/codex (npm's `#!/usr/bin/env node` script). */
+async function nvmInstall(home: string): Promise<string> {
+  const bin = `${home}/.nvm/versions/node/v22.1.0/bin`;
+  await Deno.mkdir(bin, { recursive: true });
+  await Deno.symlink(await nodePath(), `${bin}/node`);
+  await Deno.symlink(await Deno.realPath(await ensureCodex()), `${bin}/codex`);
+  return `${bin}/codex`;
+}
+
+/** Run one turn through the plugin with `env`; resolves the plugin's stderr. */
+async function turnWith(env: Record<string, string>, home: string): Promise<string> {
   const ws = await Deno.makeTempDir();
   const api = startMockApi([{ text: "found you" }]);
+  const mock = mockCodexSetup(api.baseUrl, `${home}/.codex`);
+  await Deno.mkdir(`${home}/.codex`, { recursive: true });
   const plugin = startPlugin({
-    env: {
-      PATH: SYSTEMD_PATH,
-      HOME: home,
-      DENO_DIR: await denoDir(),
-      ...mockCodexSetup(api.baseUrl, `${home}/.codex`).env,
-    },
+    env: { ...env, HOME: home, DENO_DIR: await denoDir(), ...mock.env },
   });
   try {
-    await Deno.mkdir(`${home}/.codex`);
-    // nvm's layout; the launcher runs the real codex with an absolute node path.
-    const codex = `${home}/.nvm/versions/node/v22.1.0/bin/codex`;
-    const real = await Deno.realPath(await ensureCodex());
-    await makeExecutable(codex, `#!/bin/sh\nexec "${await nodePath()}" "${real}" "$@"\n`);
     const init = await plugin.request("initialize", {
       protocol_version: 1,
-      config: { extra_args: mockCodexSetup(api.baseUrl, "").args },
+      config: { extra_args: mock.args },
     });
     assert.equal(init.error, undefined);
     const r = await plugin.request("chat", {
@@ -160,15 +170,54 @@ Deno.test("plugin under a systemd PATH finds codex in nvm's node bin, logs it, a
     assert.deepEqual(plugin.eventsOf("t1").filter((e) => e.type === "text_delta"), [
       { type: "text_delta", text: "found you" },
     ]);
-    assert.match(
-      plugin.stderr(),
-      new RegExp(`using codex binary path=${codex} found_via=fallback`),
-    );
+    return plugin.stderr();
   } finally {
     await plugin.close();
     await api.close();
-    await Deno.remove(home, { recursive: true });
     await Deno.remove(ws, { recursive: true });
+  }
+}
+
+Deno.test("launchEnv: the binary's directory goes first on PATH unless it is there", () => {
+  const env = envOf({ PATH: "/usr/bin:/bin" });
+  assert.deepEqual(launchEnv("/h/.nvm/versions/node/v22.1.0/bin/codex", env), {
+    PATH: "/h/.nvm/versions/node/v22.1.0/bin:/usr/bin:/bin",
+  });
+  assert.equal(launchEnv("/usr/bin/codex", env), undefined);
+  assert.deepEqual(launchEnv("/opt/codex", envOf({})), { PATH: "/opt" });
+});
+
+Deno.test("plugin under a systemd PATH finds codex in nvm's node bin, logs it, and runs the turn", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const codex = await nvmInstall(home);
+    const stderr = await turnWith({ PATH: SYSTEMD_PATH }, home);
+    assert.match(stderr, new RegExp(`using codex binary path=${codex} found_via=fallback`));
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("an nvm codex runs with nvm's node even when PATH has no node at all", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const noNode = "/usr/sbin:/sbin";
+    for (const d of noNode.split(":")) {
+      assert.ok(!existsSync(`${d}/node`), `precondition: ${d}/node must not exist`);
+    }
+    const codex = await nvmInstall(home);
+    const stderr = await turnWith({ PATH: noNode }, home);
+    assert.match(stderr, new RegExp(`using codex binary path=${codex} found_via=fallback`));
+    // doctor runs codex the same way.
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: pluginArgs(["doctor"]),
+      env: { PATH: noNode, HOME: home, DENO_DIR: await denoDir(), CODEX_API_KEY: "sk-x-123456" },
+    }).output();
+    const out = new TextDecoder().decode(o.stdout);
+    assert.equal(o.code, 0, out);
+    assert.match(out, /^ok {3}codex version: 0\.169\.0/m);
+  } finally {
+    await Deno.remove(home, { recursive: true });
   }
 });
 
