@@ -18,7 +18,7 @@ import { execArgs, modelArg } from "./argv.ts";
 import type { Config } from "./config.ts";
 import { type CodexEvent, type PlexumEvent, TurnMapper, type Usage, usageDelta } from "./events.ts";
 import { runCodex, type RunResult } from "./exec.ts";
-import { locateBinary } from "./locate.ts";
+import { launchEnv, locateBinary } from "./locate.ts";
 import type { Logger } from "./log.ts";
 import { readThreadId, readTotals, writeThreadId, writeTotals } from "./session.ts";
 
@@ -161,6 +161,7 @@ export class ExecBackend implements Backend {
         threadId,
       }),
       cwd: req.workspace,
+      env: launchEnv(binary), // node beside an nvm-installed codex, under systemd's PATH
       stdin: req.prompt,
       idleTimeoutMs: this.config.idle_timeout_s * 1000,
       signal: req.signal,
