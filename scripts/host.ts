@@ -16,8 +16,9 @@
  * `initialize`'s `config`), `--workspace DIR` (default a new temp dir),
  * `--model M`, `--system TEXT`, `--reset` (first turn starts a new thread),
  * `--activity` (sets `emit_activity`), `--verbose` (the plugin's info logs).
- * Ctrl-C cancels the turn in flight. Exit code 0 when every turn ended with
- * `end_turn`.
+ * A temp workspace is kept, so its session files can be looked at. Ctrl-C
+ * cancels the turn in flight and ends the run. Exit code 0 when every turn
+ * ended with `end_turn`.
  *
  * @module
  */
@@ -207,7 +208,11 @@ export async function runHost(
   const client = PluginClient.start(cmd, args, env);
   const turns: TurnOutcome[] = [];
   let current: string | undefined;
+  let interrupted = false;
+  // A terminal's Ctrl-C reaches the plugin too (same process group), which then
+  // cancels its turns and exits; the cancel below covers a plugin started elsewhere.
   const onSigint = () => {
+    interrupted = true;
     if (current) {
       note(`\n[host] cancelling ${current}\n`);
       client.request("cancel", { turn_id: current }).catch(() => {});
@@ -254,8 +259,10 @@ export async function runHost(
       Object.assign(t, { stop_reason: r.stop_reason, thread_id: r.thread_id, usage: r.usage });
       note(`[turn ${i + 1}] stop_reason=${t.stop_reason} thread_id=${t.thread_id}\n`);
       turns.push(t);
+      if (interrupted) break;
     }
-    await client.request("shutdown", {});
+    if (interrupted) await client.request("shutdown", {}).catch(() => {});
+    else await client.request("shutdown", {});
     return { init, turns };
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
