@@ -87,7 +87,10 @@ export class Server {
     const parsed = parseMessage(line);
     if ("ignore" in parsed) return;
     if ("error" in parsed) {
-      this.#o.log.warn("bad message from host", { error: parsed.error.error });
+      // The parse error quotes part of the line (prompt text): only at debug.
+      const { code, message } = parsed.error.error as { code: number; message: string };
+      this.#o.log.warn("bad message from host", { code });
+      this.#o.log.debug("bad message from host", { error: message });
       this.#send(parsed.error);
       return;
     }

@@ -169,3 +169,19 @@ Deno.test("logs never hold OPENAI_API_KEY at any level, nor prompt text above de
     assert.ok(!debug.stderr.includes(SECRET), debug.stderr);
   }
 });
+
+Deno.test("a malformed host line is logged without the prompt text it quotes", async () => {
+  const plugin = startPlugin({ env: { PLEXUM_LOG: "" } });
+  try {
+    await plugin.sendLine(
+      `{"jsonrpc":"2.0","id":1,"method":"chat","params":{"messages":[{"role":"user","content":${MARKER} x"}]}}`,
+    );
+    const reply = await plugin.waitFor((m) => m.error?.code === -32700);
+    assert.match(reply.error.message, /^parse error: /);
+    await plugin.close();
+    assert.match(plugin.stderr(), /WARN bad message from host code=-32700/);
+    assert.ok(!plugin.stderr().includes(MARKER.slice(0, 8)), plugin.stderr());
+  } finally {
+    await plugin.close();
+  }
+});
