@@ -351,10 +351,12 @@ export class Server {
       model: t.model,
       thread_id: r.thread_id,
       duration_ms: Math.round(performance.now() - started),
-      input_tokens: r.usage?.input_tokens,
-      cached_input_tokens: r.usage?.cached_input_tokens,
-      output_tokens: r.usage?.output_tokens,
-      reasoning_tokens: r.usage?.reasoning_tokens,
+      ...(r.usage && { // token counts, when the turn completed
+        input_tokens: r.usage.input_tokens,
+        cached_input_tokens: r.usage.cached_input_tokens,
+        output_tokens: r.usage.output_tokens,
+        reasoning_tokens: r.usage.reasoning_tokens,
+      }),
       outcome: r.stop_reason,
     });
     turn.finish(r);
