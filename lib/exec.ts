@@ -16,6 +16,7 @@
  */
 import { decodeLine, LineStream } from "./lines.ts";
 import type { Logger } from "./log.ts";
+import { ProcessTree } from "./reap.ts";
 
 /** How long TERM gets before KILL. */
 export const KILL_GRACE_MS = 2000;
@@ -62,10 +63,24 @@ class Tail {
   }
 }
 
-function killGroup(pid: number, sig: Deno.Signal): void {
+/** True once `work` settles; false if `lastActivity()` gets `quietMs` old first. */
+async function settlesBeforeQuiet(
+  work: Promise<unknown>,
+  lastActivity: () => number,
+  quietMs: number,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = work.then(() => true);
   try {
-    Deno.kill(-pid, sig);
-  } catch { /* group already gone */ }
+    for (;;) {
+      const wait = Math.max(0, lastActivity() + quietMs - performance.now());
+      const quiet = new Promise<false>((r) => (timer = setTimeout(() => r(false), wait)));
+      if (await Promise.race([done, quiet])) return true;
+      if (performance.now() - lastActivity() >= quietMs) return false;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Run codex once; resolves when it has exited and its group is gone. */
@@ -93,14 +108,23 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     return { ...result, spawnError: e as Error };
   }
   const pid = child.pid;
+  // The group, plus helpers codex starts in sessions of their own (lib/reap.ts).
+  const tree = new ProcessTree(pid);
   let killTimer: ReturnType<typeof setTimeout> | undefined;
+  let signalling: Promise<void> = Promise.resolve();
   const stop = () => {
     if (killTimer !== undefined) return;
-    killGroup(pid, "SIGTERM");
-    killTimer = setTimeout(() => killGroup(pid, "SIGKILL"), KILL_GRACE_MS);
+    killTimer = setTimeout(() => {
+      signalling = signalling.then(() => tree.signal("SIGKILL"));
+    }, KILL_GRACE_MS);
+    signalling = tree.signal("SIGTERM");
   };
   let idle: ReturnType<typeof setTimeout> | undefined;
+  let exited = false;
+  let lastOutput = performance.now();
   const touch = () => {
+    lastOutput = performance.now();
+    if (exited) return;
     clearTimeout(idle);
     idle = setTimeout(() => {
       result.timedOut = true;
@@ -118,8 +142,10 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   o.signal?.addEventListener("abort", onAbort, { once: true });
   touch();
 
+  // Aborted only when something other than codex keeps its pipes open (see below).
+  const stopReading = new AbortController();
+  const w = child.stdin.getWriter();
   const writeStdin = (async () => {
-    const w = child.stdin.getWriter();
     try {
       await w.write(new TextEncoder().encode(o.stdin));
       await w.close();
@@ -128,7 +154,11 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
 
   const tail = new Tail(STDERR_TAIL);
   const readStderr = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    for await (
+      const chunk of child.stderr.pipeThrough(new TextDecoderStream(), {
+        signal: stopReading.signal,
+      })
+    ) {
       touch();
       tail.push(chunk);
     }
@@ -140,6 +170,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
         onOverflow: (n) =>
           o.log.warn("codex printed a line too long to parse; skipped", { bytes: n }),
       }),
+      { signal: stopReading.signal },
     );
     for await (const bytes of lines) {
       touch();
@@ -161,10 +192,22 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   })();
 
   const status = await child.status;
+  exited = true;
+  clearTimeout(idle);
   // Stragglers (commands codex started and left running) would hold the pipes open.
-  killGroup(pid, "SIGKILL");
-  for (const r of await Promise.allSettled([readStdout, readStderr, writeStdin])) {
-    if (r.status === "rejected") {
+  clearTimeout(killTimer);
+  await signalling;
+  await tree.signal("SIGKILL");
+  // One that escaped (a session of its own whose parent is gone) could hold them
+  // forever: once they have been quiet for the grace period, stop reading.
+  const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
+  if (!(await settlesBeforeQuiet(reads, () => lastOutput, KILL_GRACE_MS))) {
+    o.log.warn("a process codex started keeps its output open; stopped reading it", { pid });
+    stopReading.abort();
+    w.abort().catch(() => {});
+  }
+  for (const r of await reads) {
+    if (r.status === "rejected" && !stopReading.signal.aborted) {
       o.log.warn("reading codex output failed", { error: String(r.reason) });
     }
   }

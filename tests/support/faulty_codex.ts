@@ -43,6 +43,16 @@ export interface FaultPlan {
   steps: Step[];
   /** Start `sleep 300` in the same process group (it shares stdout) before the steps. */
   sleeper?: boolean;
+  /**
+   * Start `setsid sleep 300`: a session of its own, as codex does with the login
+   * shell that snapshots the environment, so a group kill alone misses it.
+   */
+  escapee?: boolean;
+  /**
+   * Leave `sleep 300` behind in a session of its own, its parent already gone,
+   * holding this process's stdout and stderr: nothing ties it to codex any more.
+   */
+  orphanHoldingPipes?: boolean;
   /** Ignore SIGTERM (so only SIGKILL ends it). */
   ignoreTerm?: boolean;
   /** Exit code after the steps (default 0). */
@@ -121,6 +131,13 @@ async function main() {
   await Deno.writeTextFile(`${dir}/calls.jsonl`, JSON.stringify(call) + "\n", { append: true });
   if (plan.ignoreTerm) Deno.addSignalListener("SIGTERM", () => {});
   if (plan.sleeper) new Deno.Command("sleep", { args: ["300"], stdin: "null" }).spawn();
+  if (plan.orphanHoldingPipes) {
+    const sh = new Deno.Command("sh", { args: ["-c", "setsid sleep 300 &"], stdin: "null" });
+    await sh.spawn().status; // stdout and stderr inherited: the orphan holds them
+  }
+  if (plan.escapee) {
+    new Deno.Command("setsid", { args: ["sleep", "300"], stdin: "null", stdout: "null" }).spawn();
+  }
   for (const step of plan.steps) {
     if ("line" in step) await writeAll(Deno.stdout, enc.encode(step.line + "\n"));
     else if ("bytes" in step) {
