@@ -52,7 +52,7 @@ Environment (the plugin passes its whole environment on to Codex):
   PLEXUM_LOG         log level (error|warn|info|debug), overrides log_level
   CODEX_HOME         Codex's state and login (default ~/.codex)
   CODEX_API_KEY      an API key codex exec uses instead of its login
-  OPENAI_API_KEY     NOT read by codex exec: store it with codex login --with-api-key
+  OPENAI_API_KEY     an API key; passed to codex as CODEX_API_KEY unless codex is logged in
   PATH, HOME         where a bare "binary" is looked for (see doctor)
 `;
 }

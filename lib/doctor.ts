@@ -4,12 +4,9 @@
  *
  * Checks: which codex binary and where it was found; its version (at least
  * {@linkcode MIN_CODEX_VERSION}); that Codex can authenticate (`codex login
- * status`, or `CODEX_API_KEY`); with a workspace, that it is a writable
- * directory and what its session file holds.
- *
- * Codex's `exec` does not read `OPENAI_API_KEY` from the environment (measured
- * with 0.135.0 and 0.169.0: no Authorization header is sent), so that variable
- * alone does not pass: the remedy says how to store the key with `codex login`.
+ * status`, `CODEX_API_KEY`, or `OPENAI_API_KEY`, which the plugin hands to
+ * Codex as `CODEX_API_KEY`: see `launchEnv`); with a workspace, that it is a
+ * writable directory and what its session file holds.
  *
  * @example
  * ```ts
@@ -158,17 +155,22 @@ async function authCheck(bin: string, config: Config, env: Env): Promise<Check> 
       detail: `extra_args select model provider "${provider}"; its credentials are not checked`,
     };
   }
+  if (env("OPENAI_API_KEY")) {
+    return {
+      ok: true,
+      name,
+      detail: "OPENAI_API_KEY is set; the plugin passes it to codex as CODEX_API_KEY " +
+        "(codex exec does not read OPENAI_API_KEY itself)",
+    };
+  }
   const home = env("CODEX_HOME") ?? `${env("HOME") ?? "~"}/.codex`;
-  const openaiKey = env("OPENAI_API_KEY")
-    ? " OPENAI_API_KEY is set, but codex exec does not read it from the environment: " +
-      "store it with `printenv OPENAI_API_KEY | codex login --with-api-key`."
-    : "";
   return {
     ok: false,
     name,
-    detail: `not logged in (${one(s.text) || `exit ${s.code}`}; CODEX_HOME ${home}).${openaiKey} ` +
+    detail: `not logged in (${one(s.text) || `exit ${s.code}`}; CODEX_HOME ${home}). ` +
       "Run `codex login` (or `codex login --with-api-key` reading the key on stdin) as the user " +
-      "the plugin runs as, with the same CODEX_HOME, or set CODEX_API_KEY in its environment",
+      "the plugin runs as, with the same CODEX_HOME, or set OPENAI_API_KEY (or CODEX_API_KEY) " +
+      "in its environment",
   };
 }
 

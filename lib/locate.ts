@@ -163,10 +163,15 @@ export function locateBinary(binary: string, env: Env = defaultEnv): Located {
 }
 
 /**
- * Environment additions for running `binaryPath`: its directory first on PATH
- * when it is not there already. npm installs codex as a `#!/usr/bin/env node`
- * script, and nvm puts `node` beside it, so a codex found outside PATH (or set
- * as an absolute `binary`) still starts under systemd's PATH.
+ * Environment additions for running `binaryPath`:
+ * - its directory first on PATH when it is not there already. npm installs
+ *   codex as a `#!/usr/bin/env node` script, and nvm puts `node` beside it, so
+ *   a codex found outside PATH (or set as an absolute `binary`) still starts
+ *   under systemd's PATH;
+ * - `CODEX_API_KEY` from `OPENAI_API_KEY` when Codex has no login of its own
+ *   (no `auth.json` in `CODEX_HOME`) and `CODEX_API_KEY` is unset: `codex exec`
+ *   does not read `OPENAI_API_KEY` (openai/codex#7323), yet that variable is
+ *   how operators give an API key. A stored login is never overridden.
  *
  * @example
  * ```ts
@@ -178,9 +183,23 @@ export function launchEnv(
   binaryPath: string,
   env: Env = defaultEnv,
 ): Record<string, string> | undefined {
+  const add: Record<string, string> = {};
   const dir = binaryPath.slice(0, binaryPath.lastIndexOf("/")) || "/";
   const path = env("PATH") ?? "";
   const dirs = path.split(":").filter(Boolean).map(absolute);
-  if (dirs.includes(dir)) return undefined;
-  return { PATH: path ? `${dir}:${path}` : dir };
+  if (!dirs.includes(dir)) add.PATH = path ? `${dir}:${path}` : dir;
+  const key = env("OPENAI_API_KEY");
+  if (key && !env("CODEX_API_KEY") && !hasStoredLogin(env)) add.CODEX_API_KEY = key;
+  return Object.keys(add).length ? add : undefined;
+}
+
+/** True when `CODEX_HOME` (default `~/.codex`) holds Codex's `auth.json`. */
+export function hasStoredLogin(env: Env = defaultEnv): boolean {
+  const home = env("CODEX_HOME") ?? (env("HOME") ? `${env("HOME")}/.codex` : undefined);
+  if (!home) return false;
+  try {
+    return Deno.statSync(`${home}/auth.json`).isFile;
+  } catch {
+    return false;
+  }
 }

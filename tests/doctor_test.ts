@@ -132,22 +132,26 @@ Deno.test("doctor: a healthy setup with the real codex 0.169.0 passes every chec
   });
 });
 
-Deno.test("doctor: OPENAI_API_KEY alone is no login (codex exec ignores it); CODEX_API_KEY is", async () => {
+Deno.test("doctor: auth passes with OPENAI_API_KEY (handed to codex) or CODEX_API_KEY, fails with neither", async () => {
   await withCleanup(async (cleanup) => {
     const bin = await ensureCodex("0.169.0");
     const codexHome = await tempDir(cleanup);
     const config = await writeConfig(codexHome, { binary: bin });
     const env = { CODEX_HOME: codexHome, OPENAI_API_KEY: "", CODEX_API_KEY: "" };
-    const bare = await cli(["doctor", "--config", config], {
+    const none = await cli(["doctor", "--config", config], env);
+    assert.equal(none.code, 1, none.stdout);
+    assert.match(line(none, "codex auth"), /^FAIL codex auth: not logged in/);
+    assert.match(line(none, "codex auth"), /codex login/);
+    const openai = await cli(["doctor", "--config", config], {
       ...env,
       OPENAI_API_KEY: "sk-only-in-env-123",
     });
-    assert.equal(bare.code, 1, bare.stdout);
-    const l = line(bare, "codex auth");
-    assert.match(l, /^FAIL codex auth: not logged in/);
-    assert.match(l, /OPENAI_API_KEY is set, but codex exec does not read it/);
-    assert.match(l, /codex login --with-api-key/);
-    assert.ok(!bare.stdout.includes("sk-only-in-env-123"), "the key is never printed");
+    assert.equal(openai.code, 0, openai.stdout);
+    assert.match(
+      line(openai, "codex auth"),
+      /^ok {3}codex auth: OPENAI_API_KEY is set; the plugin passes it/,
+    );
+    assert.ok(!openai.stdout.includes("sk-only-in-env-123"), "the key is never printed");
     const withCodexKey = await cli(["doctor", "--config", config], {
       ...env,
       CODEX_API_KEY: "sk-codex-env-456",

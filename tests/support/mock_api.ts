@@ -29,6 +29,8 @@ export interface MockApi {
   baseUrl: string;
   /** Bodies of every `POST /v1/responses` so far, parsed. */
   requests: Record<string, unknown>[];
+  /** The `Authorization` header of each of those requests (null when absent). */
+  authorizations: (string | null)[];
   /** For each request (same index): when it arrived and when its response ended (`performance.now()`). */
   timings: { start: number; end?: number }[];
   /** Replace the script; the next request gets its first reply. */
@@ -134,6 +136,7 @@ export function startMockApi(
   let script = initial;
   let next = 0;
   const requests: Record<string, unknown>[] = [];
+  const authorizations: (string | null)[] = [];
   const timings: { start: number; end?: number }[] = [];
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const server = Deno.serve(
@@ -145,6 +148,7 @@ export function startMockApi(
       }
       const parsed = await req.json().catch(() => ({}));
       requests.push(parsed);
+      authorizations.push(req.headers.get("authorization"));
       const timing: { start: number; end?: number } = { start: performance.now() };
       timings.push(timing);
       const scripted = script[Math.min(next++, script.length - 1)];
@@ -197,6 +201,7 @@ export function startMockApi(
   return {
     baseUrl: `http://127.0.0.1:${addr.port}/v1`,
     requests,
+    authorizations,
     timings,
     setScript(s) {
       script = s;
