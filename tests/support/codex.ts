@@ -25,12 +25,22 @@ export async function ensureCodex(version: string = CODEX_VERSION): Promise<stri
   } catch { /* install below */ }
   await Deno.mkdir(prefix, { recursive: true });
   const npm = await new Deno.Command("npm", {
-    args: ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, `@openai/codex@${version}`],
+    args: [
+      "install",
+      "--no-save",
+      "--no-audit",
+      "--no-fund",
+      "--prefix",
+      prefix,
+      `@openai/codex@${version}`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!npm.success) {
-    throw new Error(`npm install @openai/codex@${version} failed:\n${new TextDecoder().decode(npm.stderr)}`);
+    throw new Error(
+      `npm install @openai/codex@${version} failed:\n${new TextDecoder().decode(npm.stderr)}`,
+    );
   }
   return bin;
 }

@@ -18,7 +18,9 @@ const root = new URL("../../", import.meta.url).pathname;
 /** Permission flags of the compile task: the one source of truth. */
 export function permissionFlags(): string[] {
   const deno = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
-  const flags = (deno.tasks.compile as string).split(/\s+/).filter((a) => /^--(allow|deny)-/.test(a));
+  const flags = (deno.tasks.compile as string).split(/\s+/).filter((a) =>
+    /^--(allow|deny)-/.test(a)
+  );
   if (flags.length === 0 || flags.includes("--allow-all") || flags.includes("-A")) {
     throw new Error("compile task must list explicit permissions");
   }
@@ -30,8 +32,9 @@ export function pluginArgs(args: string[] = []): string[] {
   return ["run", "--no-prompt", ...permissionFlags(), `${root}main.ts`, ...args];
 }
 
-/** A JSON-RPC message as received. */
-export type Msg = Record<string, any>; // deno-lint-ignore no-explicit-any
+/** A JSON-RPC message as received (loosely typed: tests inspect any field). */
+// deno-lint-ignore no-explicit-any
+export type Msg = Record<string, any>;
 
 /** A running plugin. */
 export interface Plugin {
@@ -57,7 +60,9 @@ export interface Plugin {
 let nextId = 1;
 
 /** Start the plugin; `env` is added to the test's environment. */
-export function startPlugin(opts: { env?: Record<string, string>; args?: string[]; cwd?: string; wrap?: string[] } = {}): Plugin {
+export function startPlugin(
+  opts: { env?: Record<string, string>; args?: string[]; cwd?: string; wrap?: string[] } = {},
+): Plugin {
   // `wrap`: a command that execs its arguments (e.g. setpriv with fewer capabilities).
   const argv = [...(opts.wrap ?? []), Deno.execPath(), ...pluginArgs(opts.args)];
   const child = new Deno.Command(argv[0], {
@@ -114,11 +119,17 @@ export function startPlugin(opts: { env?: Record<string, string>; args?: string[
       const have = messages.find(pred);
       if (have) return Promise.resolve(have);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for a message; stderr:\n${err.slice(-3000)}`)), timeoutMs);
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for a message; stderr:\n${err.slice(-3000)}`)),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (m) => (clearTimeout(t), resolve(m)) });
       });
     },
-    eventsOf: (turnId) => messages.filter((m) => m.method === "event" && m.params?.turn_id === turnId).map((m) => m.params.event),
+    eventsOf: (turnId) =>
+      messages.filter((m) => m.method === "event" && m.params?.turn_id === turnId).map((m) =>
+        m.params.event
+      ),
     async close() {
       await writer.close().catch(() => {});
       return await child.status;
