@@ -6,6 +6,9 @@
  * Cancel (the `signal`) and the idle timeout (no output on stdout or stderr for
  * `idleTimeoutMs`) send SIGTERM to the whole group and SIGKILL after a grace
  * period. When the process ends, whatever is left of its group is killed too.
+ * "Group" includes the helpers codex starts in sessions of their own
+ * ({@linkcode ProcessTree}). If something still holds the pipes after that,
+ * reading stops once they have been quiet for the grace period.
  *
  * @example
  * ```ts
