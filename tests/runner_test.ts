@@ -278,7 +278,13 @@ Deno.test("a missing binary gives codex_not_found", async () => {
 
 Deno.test("codex silent for idle_timeout_s is ended and the turn reports timeout", async () => {
   await withFake({ fixture: PLAIN, lines: 2, hang: true, sleeper: true }, async ({ ws, turn }) => {
-    const { result, events, ms } = await turn({ config: { idle_timeout_s: 1 } });
+    // A broken idle timeout must fail the test, not hang it: give up after 30 s.
+    const guard = new AbortController();
+    const giveUp = setTimeout(() => guard.abort(), 30_000);
+    const { result, events, ms } = await turn({
+      config: { idle_timeout_s: 1 },
+      signal: guard.signal,
+    }).finally(() => clearTimeout(giveUp));
     const errors = errorsOf(events) as { code: string; message: string }[];
     assert.equal(errors.length, 1);
     assert.equal(errors[0].code, "timeout");
@@ -301,6 +307,14 @@ Deno.test("cancel ends the whole process group (codex and the command it started
     assert.equal(processesIn(ws).length, 2, "fake codex and its sleep should be running");
     const t0 = performance.now();
     ac.abort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<"stuck">((r) => timer = setTimeout(() => r("stuck"), 30_000));
+    if (await Promise.race([running, stuck]) === "stuck") {
+      for (const pid of processesIn(ws)) Deno.kill(pid, "SIGKILL"); // end the test, then fail
+      await running;
+      assert.fail("cancel did not end the turn within 30 s");
+    }
+    clearTimeout(timer);
     const { result, events } = await running;
     const ms = performance.now() - t0;
     assert.equal(result.stop_reason, "cancelled");

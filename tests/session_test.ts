@@ -114,7 +114,18 @@ Deno.test("a FIFO as session file is not opened (the read does not block)", asyn
   await withWorkspace(async (ws) => {
     const mk = await new Deno.Command("mkfifo", { args: [`${ws}/${SESSION_FILE}`] }).output();
     assert.equal(mk.code, 0);
-    assert.equal(await readThreadId(ws), undefined);
+    const read = readThreadId(ws);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"blocked">((r) => timer = setTimeout(() => r("blocked"), 5000));
+    const first = await Promise.race([read, late]);
+    clearTimeout(timer);
+    if (first === "blocked") {
+      // Unblock the reader so the test ends, then fail.
+      await Deno.writeTextFile(`${ws}/${SESSION_FILE}`, `${ID}\n`);
+      await read;
+      assert.fail("reading a FIFO session file blocked");
+    }
+    assert.equal(first, undefined);
   });
 });
 
