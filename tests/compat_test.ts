@@ -12,10 +12,15 @@ import { CODEX_VERSIONS, ensureCodex } from "./support/codex.ts";
 import type { MockReply } from "./support/mock_api.ts";
 import { chat, startRig } from "./support/rig.ts";
 
-/** What each version does differently (checked below, not assumed). */
-const DIFFERENCES: Record<string, { commandPhases: string[]; cacheWrite: boolean }> = {
-  "0.135.0": { commandPhases: ["started"], cacheWrite: false },
-  "0.169.0": { commandPhases: ["started", "completed"], cacheWrite: true },
+/**
+ * What each version does differently (checked below, not assumed).
+ * `commandPhases` lists every activity sequence a command turn may give:
+ * 0.135.0 always reports the command started but reports its completion only
+ * some of the time (measured: in 2 to 4 runs of 6), 0.169.0 always both.
+ */
+const DIFFERENCES: Record<string, { commandPhases: string[][]; cacheWrite: boolean }> = {
+  "0.135.0": { commandPhases: [["started"], ["started", "completed"]], cacheWrite: false },
+  "0.169.0": { commandPhases: [["started", "completed"]], cacheWrite: true },
 };
 
 /** A rig whose plugin runs codex `version` (emit_activity on). */
@@ -80,7 +85,7 @@ for (const v of CODEX_VERSIONS) {
     assert.match(r.errors[0].message, /401/);
   });
 
-  Deno.test(`codex ${v}: a command turn sends activity ${diff?.commandPhases.join("+")}`, async () => {
+  Deno.test(`codex ${v}: a command turn sends activity ${diff?.commandPhases.map((p) => p.join("+")).join(" or ")}`, async () => {
     const { rig, ws, plugin } = await rigFor(v, [
       { shell: "echo compat-$((40+2))", via: "function" },
       { text: "The command printed compat-42." },
@@ -90,7 +95,11 @@ for (const v of CODEX_VERSIONS) {
     assert.equal(r.response.result.stop_reason, "end_turn");
     assert.equal(r.text, "The command printed compat-42.");
     const activity = r.events.filter((e) => e.type === "activity");
-    assert.deepEqual(activity.map((e) => e.phase), diff.commandPhases);
+    const phases = activity.map((e) => e.phase);
+    assert.ok(
+      diff.commandPhases.some((p) => JSON.stringify(p) === JSON.stringify(phases)),
+      `phases ${JSON.stringify(phases)} not among ${JSON.stringify(diff.commandPhases)}`,
+    );
     for (const e of activity) {
       assert.equal(e.item.type, "command_execution");
       assert.match(e.item.command, /echo compat-\$\(\(40\+2\)\)/);
