@@ -47,7 +47,6 @@ export type ErrorCode =
   | "codex_exit"
   | "turn_failed"
   | "timeout"
-  | "workspace_busy"
   | "internal";
 
 /** Plexum's canonical events, sent as `event` notifications. */
