@@ -142,3 +142,9 @@ Deno.test("decodeLine decodes valid UTF-8 and rejects invalid UTF-8", () => {
     assert.equal(decodeLine(Uint8Array.from(bad)), undefined, JSON.stringify(bad));
   }
 });
+
+Deno.test("decodeLine keeps a U+FFFD that the line really encodes", () => {
+  // A replacement character in Codex's output (e.g. a command printed one) is valid UTF-8.
+  assert.equal(decodeLine(enc.encode('{"out":"a\uFFFDb"}')), '{"out":"a\uFFFDb"}');
+  assert.equal(decodeLine(Uint8Array.from([0xef, 0xbf, 0xbd, 0xff])), undefined);
+});
