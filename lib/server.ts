@@ -13,6 +13,7 @@
  * await server.shutdown();
  * ```
  */
+import { parseChatParams } from "./chat_params.ts";
 import { type Config, validateConfig } from "./config.ts";
 import type { PlexumEvent } from "./events.ts";
 import { lockWorkspace } from "./lock.ts";
@@ -61,8 +62,6 @@ interface Turn {
 }
 
 type FieldErrors = { field: string; message: string }[];
-
-const ROLES = new Set(["system", "user", "assistant"]);
 
 /** Serves one host. */
 export class Server {
@@ -220,73 +219,22 @@ export class Server {
     });
   }
 
-  #validateChat(p: Record<string, unknown>): FieldErrors {
-    const errors: FieldErrors = [];
-    const bad = (field: string, message: string) => errors.push({ field, message });
-    if (typeof p.turn_id !== "string" || p.turn_id === "") {
-      bad("turn_id", "must be a non-empty string");
-    } else if (this.#turns.has(p.turn_id)) bad("turn_id", "is already in flight");
-    const agent = p.agent as Record<string, unknown> | undefined;
-    if (typeof agent !== "object" || agent === null || Array.isArray(agent)) {
-      bad("agent", "must be an object {id, workspace}");
-    } else {
-      if (typeof agent.id !== "string" || agent.id === "") {
-        bad("agent.id", "must be a non-empty string");
-      }
-      const ws = agent.workspace;
-      if (typeof ws !== "string" || !ws.startsWith("/")) {
-        bad("agent.workspace", "must be an absolute path");
-      } else {
-        try {
-          if (!Deno.statSync(ws).isDirectory) bad("agent.workspace", "is not a directory");
-        } catch {
-          bad("agent.workspace", "does not exist");
-        }
-      }
-    }
-    const models = this.#config!.supported_models;
-    if (p.model !== undefined && (typeof p.model !== "string" || !models.includes(p.model))) {
-      bad("model", `must be one of the advertised models: ${models.join(", ")}`);
-    }
-    if (p.reset !== undefined && typeof p.reset !== "boolean") bad("reset", "must be a boolean");
-    if (!Array.isArray(p.messages)) bad("messages", "must be an array");
-    else {
-      p.messages.forEach((m, i) => {
-        if (typeof m !== "object" || m === null) {
-          return bad(`messages[${i}]`, "must be an object {role, content}");
-        }
-        if (!ROLES.has(m.role)) bad(`messages[${i}].role`, "must be system, user or assistant");
-        if (typeof m.content !== "string") bad(`messages[${i}].content`, "must be a string");
-      });
-      const last = p.messages.findLastIndex((m) => m?.role === "user");
-      if (!p.messages.some((m) => m?.role === "user" && typeof m.content === "string")) {
-        bad("messages", "must contain a user message");
-      } else if (typeof p.messages[last].content === "string" && !p.messages[last].content.trim()) {
-        // Codex refuses an empty prompt ("No prompt provided"): say so before starting it.
-        bad(`messages[${last}].content`, "must not be empty: the last user message is the prompt");
-      }
-    }
-    return errors;
-  }
-
   #chat(req: Request) {
     const p = req.params;
     if (this.#closing) {
       this.#reply(req, undefined, [ErrorCodes.INVALID_REQUEST, "shutting down"]);
       return;
     }
-    const errors = this.#validateChat(p);
-    if (errors.length) return this.#invalid(req, errors);
-    const workspace = (p.agent as { workspace: string }).workspace;
-    const messages = p.messages as { role: string; content: string }[];
-    const prompt = messages.filter((m) => m.role === "user").at(-1)!.content;
-    const system = messages.filter((m) => m.role === "system").map((m) => m.content).join("\n\n") ||
-      undefined;
-    const model = (p.model as string | undefined) ?? this.#config!.supported_models[0];
+    const parsed = parseChatParams(p, {
+      models: this.#config!.supported_models,
+      inFlight: (id) => this.#turns.has(id),
+    });
+    if (!parsed.ok) return this.#invalid(req, parsed.errors);
+    const { turnId, workspace, ...t } = parsed.chat;
 
     let resolveDone!: () => void;
     const turn: Turn = {
-      id: p.turn_id as string,
+      id: turnId,
       requestId: req.id ?? null,
       workspace,
       controller: new AbortController(),
@@ -311,7 +259,7 @@ export class Server {
       }
     })();
     const run = (this.#queues.get(key) ?? Promise.resolve()).then(() =>
-      this.#run(turn, { workspace, prompt, system, model, reset: p.reset === true })
+      this.#run(turn, { workspace, ...t })
     );
     this.#queues.set(key, run);
     run.then(() => {

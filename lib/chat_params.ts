@@ -1,0 +1,97 @@
+/**
+ * The params of a `chat` request: validated field by field (one error per
+ * bad field, as `-32602` `data.errors` wants them) and reduced to what a turn
+ * needs. The prompt is the last user message (Codex keeps the history); the
+ * system messages, joined, become developer instructions for a new thread.
+ *
+ * @example
+ * ```ts
+ * const r = parseChatParams(params, { models: ["codex"], inFlight: (id) => turns.has(id) });
+ * if (!r.ok) reply(-32602, r.errors); else start(r.chat);
+ * ```
+ */
+import type { FieldError } from "./config.ts";
+
+/** A valid chat request, ready to run. */
+export interface ChatParams {
+  turnId: string;
+  /** Absolute path of an existing directory. */
+  workspace: string;
+  prompt: string;
+  system?: string;
+  /** An advertised model id (the first advertised when the request names none). */
+  model: string;
+  reset: boolean;
+}
+
+const ROLES = new Set(["system", "user", "assistant"]);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Validate `p`; `models` are the advertised ids, `inFlight` tells a turn id in use. */
+export function parseChatParams(
+  p: Record<string, unknown>,
+  opts: { models: string[]; inFlight: (turnId: string) => boolean },
+): { ok: true; chat: ChatParams } | { ok: false; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const bad = (field: string, message: string) => errors.push({ field, message });
+  if (typeof p.turn_id !== "string" || p.turn_id === "") {
+    bad("turn_id", "must be a non-empty string");
+  } else if (opts.inFlight(p.turn_id)) bad("turn_id", "is already in flight");
+  const agent = p.agent;
+  if (!isObject(agent)) {
+    bad("agent", "must be an object {id, workspace}");
+  } else {
+    if (typeof agent.id !== "string" || agent.id === "") {
+      bad("agent.id", "must be a non-empty string");
+    }
+    const ws = agent.workspace;
+    if (typeof ws !== "string" || !ws.startsWith("/")) {
+      bad("agent.workspace", "must be an absolute path");
+    } else {
+      try {
+        if (!Deno.statSync(ws).isDirectory) bad("agent.workspace", "is not a directory");
+      } catch {
+        bad("agent.workspace", "does not exist");
+      }
+    }
+  }
+  const { models } = opts;
+  if (p.model !== undefined && (typeof p.model !== "string" || !models.includes(p.model))) {
+    bad("model", `must be one of the advertised models: ${models.join(", ")}`);
+  }
+  if (p.reset !== undefined && typeof p.reset !== "boolean") bad("reset", "must be a boolean");
+  if (!Array.isArray(p.messages)) bad("messages", "must be an array");
+  else {
+    p.messages.forEach((m, i) => {
+      if (!isObject(m)) return bad(`messages[${i}]`, "must be an object {role, content}");
+      if (!ROLES.has(m.role as string)) {
+        bad(`messages[${i}].role`, "must be system, user or assistant");
+      }
+      if (typeof m.content !== "string") bad(`messages[${i}].content`, "must be a string");
+    });
+    const last = p.messages.findLastIndex((m) => m?.role === "user");
+    if (!p.messages.some((m) => m?.role === "user" && typeof m.content === "string")) {
+      bad("messages", "must contain a user message");
+    } else if (typeof p.messages[last].content === "string" && !p.messages[last].content.trim()) {
+      // Codex refuses an empty prompt ("No prompt provided"): say so before starting it.
+      bad(`messages[${last}].content`, "must not be empty: the last user message is the prompt");
+    }
+  }
+  if (errors.length) return { ok: false, errors };
+  const messages = p.messages as { role: string; content: string }[];
+  return {
+    ok: true,
+    chat: {
+      turnId: p.turn_id as string,
+      workspace: (agent as { workspace: string }).workspace,
+      prompt: messages.filter((m) => m.role === "user").at(-1)!.content,
+      system: messages.filter((m) => m.role === "system").map((m) => m.content).join("\n\n") ||
+        undefined,
+      model: (p.model as string | undefined) ?? models[0],
+      reset: p.reset === true,
+    },
+  };
+}
