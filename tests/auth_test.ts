@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { hasStoredLogin, launchEnv } from "../lib/locate.ts";
-import { CODEX_VERSIONS, ensureCodex } from "./support/codex.ts";
+import { CODEX_VERSIONS, ensureCodex, loginWithApiKey } from "./support/codex.ts";
 import { startMockApi } from "./support/mock_api.ts";
 import { startPlugin } from "./support/plugin.ts";
 
@@ -40,20 +40,6 @@ async function authorizationOfOneTurn(
   }
 }
 
-async function storeLogin(bin: string, codexHome: string, key: string) {
-  const c = new Deno.Command(bin, {
-    args: ["login", "--with-api-key"],
-    env: { CODEX_HOME: codexHome },
-    stdin: "piped",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const w = c.stdin.getWriter();
-  await w.write(new TextEncoder().encode(key + "\n"));
-  await w.close();
-  assert.ok((await c.status).success, "codex login --with-api-key");
-}
-
 for (const version of CODEX_VERSIONS) {
   Deno.test(`auth ${version}: OPENAI_API_KEY alone reaches the API (passed as CODEX_API_KEY)`, async () => {
     const home = await Deno.makeTempDir();
@@ -72,7 +58,7 @@ for (const version of CODEX_VERSIONS) {
 Deno.test("auth: a stored codex login is never overridden by OPENAI_API_KEY", async () => {
   const home = await Deno.makeTempDir();
   try {
-    await storeLogin(await ensureCodex(), home, "sk-stored-789012");
+    await loginWithApiKey(await ensureCodex(), home, "sk-stored-789012");
     assert.ok(hasStoredLogin((k) => ({ CODEX_HOME: home })[k]));
     const auth = await authorizationOfOneTurn(CODEX_VERSIONS[0], {
       CODEX_HOME: home,

@@ -3,7 +3,7 @@
  * permissions, one line per check, exit 0 only when a turn can run.
  */
 import assert from "node:assert/strict";
-import { ensureCodex } from "./support/codex.ts";
+import { ensureCodex, loginWithApiKey } from "./support/codex.ts";
 import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
 import { pluginArgs } from "./support/plugin.ts";
 
@@ -55,22 +55,6 @@ async function withCleanup(fn: (cleanup: (() => Promise<void>)[]) => Promise<voi
   }
 }
 
-/** A CODEX_HOME logged in with an API key, the offline way: `codex login --with-api-key`. */
-async function loggedInCodexHome(bin: string, home: string): Promise<void> {
-  const child = new Deno.Command(bin, {
-    args: ["login", "--with-api-key"],
-    env: { CODEX_HOME: home },
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode("sk-doctor-test-key\n"));
-  await w.close();
-  const o = await child.output();
-  assert.equal(o.code, 0, dec.decode(o.stderr));
-}
-
 async function writeConfig(dir: string, config: Record<string, unknown>): Promise<string> {
   const path = `${dir}/plugin.jsonc`;
   await Deno.writeTextFile(path, `// doctor test\n${JSON.stringify(config, null, 2)}\n`);
@@ -115,7 +99,7 @@ Deno.test("doctor: a healthy setup with the real codex 0.169.0 passes every chec
     const bin = await ensureCodex("0.169.0");
     const codexHome = await tempDir(cleanup);
     const ws = await tempDir(cleanup);
-    await loggedInCodexHome(bin, codexHome);
+    await loginWithApiKey(bin, codexHome, "sk-doctor-test-key");
     const config = await writeConfig(codexHome, { binary: bin });
     const out = await cli(["doctor", "--config", config, "--workspace", ws], {
       CODEX_HOME: codexHome,
@@ -166,7 +150,7 @@ Deno.test("doctor: a workspace the user cannot write fails with an ownership rem
     const bin = await ensureCodex("0.169.0");
     const codexHome = await tempDir(cleanup);
     const ws = await tempDir(cleanup);
-    await loggedInCodexHome(bin, codexHome);
+    await loginWithApiKey(bin, codexHome, "sk-doctor-test-key");
     await Deno.chmod(ws, 0o555);
     const config = await writeConfig(codexHome, { binary: bin });
     const out = await cli(
@@ -194,7 +178,7 @@ Deno.test("doctor: what the session file holds, after a real turn and in odd sta
     const ws = await tempDir(cleanup);
     const api = startMockApi([{ text: "hello" }]);
     cleanup.push(() => api.close());
-    await loggedInCodexHome(bin, codexHome);
+    await loginWithApiKey(bin, codexHome, "sk-doctor-test-key");
     const mock = mockCodexSetup(api.baseUrl, codexHome);
     const config = await writeConfig(codexHome, { binary: bin, extra_args: mock.args });
     const env = { ...mock.env };

@@ -39,6 +39,14 @@ function collect(ws: string, seen: Set<number>): number[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Every 20 ms, add the processes working in `ws` to `seen`, until `done()`. */
+async function watch(ws: string, seen: Set<number>, done: () => boolean): Promise<void> {
+  while (!done()) {
+    collect(ws, seen);
+    await sleep(20);
+  }
+}
+
 /**
  * Wait (at most 300 ms) until none of `pids` is alive; returns how long it took. SIGKILL is
  * sent before the plugin answers or exits, but dying takes the kernel a moment.
@@ -98,12 +106,7 @@ Deno.test("a silent codex is ended by the idle timeout: timeout error, its whole
         const params = chatParams(ws, "say nothing");
         const t0 = performance.now();
         const id = await p.send("chat", params);
-        const watcher = (async () => {
-          while (!p.messages.some((m) => m.id === id)) {
-            collect(ws, seen);
-            await sleep(20);
-          }
-        })();
+        const watcher = watch(ws, seen, () => p.messages.some((m) => m.id === id));
         const response = await p.waitFor((m) => m.id === id && !("method" in m));
         const r = outcome(p, params.turn_id as string, response, performance.now() - t0);
         await watcher;
@@ -156,12 +159,7 @@ Deno.test("the mock never finishing its response (real codex) ends in timeout wi
   const params = chatParams(ws, "this answer never ends");
   const t0 = performance.now();
   const id = await p.send("chat", params);
-  const watcher = (async () => {
-    while (!p.messages.some((m) => m.id === id)) {
-      collect(ws, seen);
-      await sleep(20);
-    }
-  })();
+  const watcher = watch(ws, seen, () => p.messages.some((m) => m.id === id));
   const response = await p.waitFor((m) => m.id === id && !("method" in m));
   const ms = performance.now() - t0;
   await watcher;
@@ -434,16 +432,11 @@ Deno.test("the host vanishing mid-turn: the plugin cancels its turns, reaps code
       await raw.reader.cancel(); // the host stops reading: the pipe's read end closes
       if (how.startsWith("stdin")) await raw.writer.close();
       const t0 = performance.now();
-      const watch = (async () => {
-        while (isAlive(raw.child.pid)) {
-          collect(ws, seen);
-          await sleep(20);
-        }
-      })();
+      const watcher = watch(ws, seen, () => !isAlive(raw.child.pid));
       const timer = setTimeout(() => raw.child.kill("SIGKILL"), 60_000);
       const status = await raw.child.status;
       clearTimeout(timer);
-      await watch;
+      await watcher;
       const ms = performance.now() - t0;
       await raw.writer.close().catch(() => {});
       const stderr = await raw.stderr;

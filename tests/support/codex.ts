@@ -44,3 +44,29 @@ export async function ensureCodex(version: string = CODEX_VERSION): Promise<stri
   }
   return bin;
 }
+
+/**
+ * Log `codexHome` in with an API key, the offline way (`codex login
+ * --with-api-key`, the key on stdin); throws with codex's stderr on failure.
+ *
+ * @example
+ * ```ts
+ * await loginWithApiKey(await ensureCodex(), codexHome, "sk-test-key");
+ * ```
+ */
+export async function loginWithApiKey(bin: string, codexHome: string, key: string): Promise<void> {
+  const child = new Deno.Command(bin, {
+    args: ["login", "--with-api-key"],
+    env: { CODEX_HOME: codexHome },
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(key + "\n"));
+  await w.close();
+  const o = await child.output();
+  if (!o.success) {
+    throw new Error(`codex login --with-api-key failed: ${new TextDecoder().decode(o.stderr)}`);
+  }
+}
