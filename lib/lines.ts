@@ -65,8 +65,8 @@ export class LineStream extends TransformStream<Uint8Array, Uint8Array> {
             overflowed = true;
             parts = [];
           } else {
-            // No copy: a chunk belongs to the stream once enqueued (byte streams transfer it).
-            parts.push(rest);
+            // Copy: the producer may reuse its buffer.
+            parts.push(rest.slice());
           }
         }
       },
