@@ -17,7 +17,7 @@
  * // r.code, r.timedOut, r.cancelled, r.stderrTail
  * ```
  */
-import { decodeLine, LineStream } from "./lines.ts";
+import { LineStream } from "./lines.ts";
 import type { Logger } from "./log.ts";
 import { ProcessTree } from "./reap.ts";
 
@@ -175,10 +175,9 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       }),
       { signal: stopReading.signal },
     );
-    for await (const bytes of lines) {
+    for await (const text of lines) {
       touch();
-      if (bytes.length === 0) continue;
-      const text = decodeLine(bytes);
+      if (text === "") continue;
       let ev: unknown;
       try {
         ev = text === undefined ? undefined : JSON.parse(text);
@@ -187,7 +186,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
         o.onEvent(ev as Record<string, unknown>);
       } else {
         o.log.warn("skipped a line from codex that is not a JSON object", {
-          bytes: bytes.length,
+          chars: text?.length,
           reason: text === undefined ? "invalid UTF-8" : "not JSON",
         });
       }

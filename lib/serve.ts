@@ -9,7 +9,7 @@
  * ```
  */
 import type { Config } from "./config.ts";
-import { decodeLine, LineStream } from "./lines.ts";
+import { LineStream } from "./lines.ts";
 import type { Logger, LogLevel } from "./log.ts";
 import { error, ErrorCodes, MessageWriter } from "./rpc.ts";
 import { Server } from "./server.ts";
@@ -60,8 +60,7 @@ export async function serve(baseConfig: Config, log: Logger, version: string): P
     }),
   );
   try {
-    for await (const bytes of lines) {
-      const line = decodeLine(bytes);
+    for await (const line of lines) {
       if (line === undefined) {
         writer.send(error(null, ErrorCodes.PARSE, "parse error: the line is not valid UTF-8"));
         continue;

@@ -25,7 +25,7 @@
 import { parseArgs } from "node:util";
 import { parseJsonc } from "../lib/jsonc.ts";
 import { pluginArgs } from "../tests/support/plugin.ts";
-import { decodeLine, LineStream } from "../lib/lines.ts";
+import { LineStream } from "../lib/lines.ts";
 
 /** What {@linkcode runHost} does. */
 export interface HostOptions {
@@ -114,8 +114,7 @@ export class PluginClient {
   }
 
   async #read() {
-    for await (const bytes of this.#child.stdout.pipeThrough(new LineStream())) {
-      const line = decodeLine(bytes);
+    for await (const line of this.#child.stdout.pipeThrough(new LineStream())) {
       let msg: Json;
       try {
         msg = JSON.parse(line ?? "");

@@ -1,10 +1,13 @@
-/** LineStream (byte lines, TextLineStream semantics, bounded) and decodeLine (strict UTF-8). */
+/** LineStream: bytes to text lines (TextLineStream semantics), strict UTF-8 per line, bounded. */
 import assert from "node:assert/strict";
-import { decodeLine, LineStream } from "../lib/lines.ts";
+import { LineStream } from "../lib/lines.ts";
 
 const enc = new TextEncoder();
 
-/** Feed `chunks` through a LineStream; the lines, decoded leniently. */
+/** What the tests show for a line that was not valid UTF-8. */
+const INVALID = "<invalid UTF-8>";
+
+/** Feed `chunks` through a LineStream; the lines it yields. */
 async function lines(
   chunks: (string | Uint8Array)[],
   opts: ConstructorParameters<typeof LineStream>[0] = {},
@@ -12,7 +15,7 @@ async function lines(
   const bytes = chunks.map((c) => typeof c === "string" ? enc.encode(c) : c);
   const out: string[] = [];
   for await (const l of ReadableStream.from(bytes).pipeThrough(new LineStream(opts))) {
-    out.push(new TextDecoder().decode(l));
+    out.push(l ?? INVALID);
   }
   return out;
 }
@@ -65,13 +68,13 @@ Deno.test("a 64 MiB line (in 64 KiB chunks) comes out whole and parses", async (
   const chunks: Uint8Array[] = [];
   for (let at = 0; at < size; at += 64 * 1024) chunks.push(line.subarray(at, at + 64 * 1024));
   chunks.push(enc.encode('{"next":true}\n'));
-  const out: Uint8Array[] = [];
+  const out: (string | undefined)[] = [];
   for await (const l of ReadableStream.from(chunks).pipeThrough(new LineStream())) out.push(l);
   assert.equal(out.length, 2);
-  assert.equal(out[0].length, size - 1);
-  const ev = JSON.parse(decodeLine(out[0])!);
+  assert.equal(out[0]!.length, size - 1);
+  const ev = JSON.parse(out[0]!);
   assert.equal(ev.item.text.length, size - prefix.length - suffix.length);
-  assert.deepEqual(JSON.parse(decodeLine(out[1])!), { next: true });
+  assert.deepEqual(JSON.parse(out[1]!), { next: true });
 });
 
 Deno.test("a line over the limit is dropped, reported with its size, and the next line still comes out", async () => {
@@ -115,7 +118,7 @@ Deno.test("a producer reusing its chunk buffer does not corrupt a pending line",
   const w = ls.writable.getWriter();
   const reading = (async () => {
     const out: string[] = [];
-    for await (const l of ls.readable) out.push(new TextDecoder().decode(l));
+    for await (const l of ls.readable) out.push(l ?? INVALID);
     return out;
   })();
   const buf = enc.encode("abc");
@@ -126,9 +129,8 @@ Deno.test("a producer reusing its chunk buffer does not corrupt a pending line",
   assert.deepEqual(await reading, ["abcdef"]);
 });
 
-Deno.test("decodeLine decodes valid UTF-8 and rejects invalid UTF-8", () => {
-  assert.equal(decodeLine(enc.encode('{"t":"🦀 é 中"}')), '{"t":"🦀 é 中"}');
-  assert.equal(decodeLine(new Uint8Array()), "");
+Deno.test("valid UTF-8 lines decode; each invalid UTF-8 line comes out as undefined, alone", async () => {
+  assert.deepEqual(await lines(['{"t":"🦀 é 中"}\n', "\n"]), ['{"t":"🦀 é 中"}', ""]);
   for (
     const bad of [
       [0xff],
@@ -139,12 +141,35 @@ Deno.test("decodeLine decodes valid UTF-8 and rejects invalid UTF-8", () => {
       [0x61, 0x80, 0x62], // stray continuation byte
     ]
   ) {
-    assert.equal(decodeLine(Uint8Array.from(bad)), undefined, JSON.stringify(bad));
+    const got = await lines(["before\n", Uint8Array.from([...bad, 0x0a]), "after\n"]);
+    assert.deepEqual(got, ["before", INVALID, "after"], JSON.stringify(bad));
+    // At the end of input, without a newline, too.
+    assert.deepEqual(await lines(["before\n", Uint8Array.from(bad)]), ["before", INVALID]);
   }
 });
 
-Deno.test("decodeLine keeps a U+FFFD that the line really encodes", () => {
+Deno.test("a U+FFFD that the line really encodes is kept", async () => {
   // A replacement character in Codex's output (e.g. a command printed one) is valid UTF-8.
-  assert.equal(decodeLine(enc.encode('{"out":"a\uFFFDb"}')), '{"out":"a\uFFFDb"}');
-  assert.equal(decodeLine(Uint8Array.from([0xef, 0xbf, 0xbd, 0xff])), undefined);
+  assert.deepEqual(await lines(['{"out":"a\uFFFDb"}\n']), ['{"out":"a\uFFFDb"}']);
+  assert.deepEqual(await lines([Uint8Array.from([0xef, 0xbf, 0xbd, 0xff, 0x0a])]), [INVALID]);
+});
+
+Deno.test("validity is judged across chunk boundaries, split anywhere", async () => {
+  const cases: [number[], string][] = [
+    [[0x61, 0xef, 0xbf, 0xbd, 0x62], "a\uFFFDb"], // genuine U+FFFD
+    [[0x61, 0xf0, 0x9f, 0xa6, 0x80, 0x62], "a🦀b"],
+    [[0x61, 0xe2, 0x82, 0x62], INVALID], // sequence cut short by "b"
+    [[0x61, 0xe2, 0x82], INVALID], // sequence cut short by the line's end
+    [[0x61, 0x80], INVALID],
+  ];
+  for (const [bytes, want] of cases) {
+    for (let i = 0; i <= bytes.length; i++) {
+      const got = await lines([
+        Uint8Array.from(bytes.slice(0, i)),
+        Uint8Array.from([...bytes.slice(i), 0x0a]),
+        "z\n",
+      ]);
+      assert.deepEqual(got, [want, "z"], `${JSON.stringify(bytes)} split at ${i}`);
+    }
+  }
 });
