@@ -19,10 +19,12 @@
  */
 import { LineStream } from "./lines.ts";
 import type { Logger } from "./log.ts";
-import { ProcessTree } from "./reap.ts";
+import { ProcessTree, runMarker } from "./reap.ts";
 
 /** How long TERM gets before KILL. */
 export const KILL_GRACE_MS = 2000;
+/** How long what a stopped codex left running gets after TERM before KILL. */
+export const LEFTOVER_GRACE_MS = 500;
 const STDERR_TAIL = 8192;
 
 /** Inputs of {@linkcode runCodex}. */
@@ -96,12 +98,13 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     stderrTail: "",
   };
   if (o.signal?.aborted) return { ...result, cancelled: true };
+  const mark = runMarker(); // inherited by everything codex starts (lib/reap.ts)
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(o.binary, {
       args: o.args,
       cwd: o.cwd,
-      env: o.env,
+      env: { ...o.env, [mark.name]: mark.value },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -112,9 +115,9 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   }
   const pid = child.pid;
   // The group, plus helpers codex starts in sessions of their own (lib/reap.ts).
-  const tree = new ProcessTree(pid);
+  const tree = new ProcessTree(pid, mark.marker);
   let killTimer: ReturnType<typeof setTimeout> | undefined;
-  let signalling: Promise<void> = Promise.resolve();
+  let signalling: Promise<unknown> = Promise.resolve();
   const stop = () => {
     if (killTimer !== undefined) return;
     killTimer = setTimeout(() => {
@@ -199,7 +202,12 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // Stragglers (commands codex started and left running) would hold the pipes open.
   clearTimeout(killTimer);
   await signalling;
-  await tree.signal("SIGKILL");
+  // What codex left running (e.g. the login shell it snapshots the environment
+  // with) gets SIGTERM, so shells run their exit traps. After a normal exit that
+  // is all: they go on their own, and waiting would add to every turn. A codex
+  // that was stopped (cancel, timeout, shutdown) gets the full end: TERM, grace, KILL.
+  if (killTimer === undefined) await tree.signal("SIGTERM");
+  else await tree.end(LEFTOVER_GRACE_MS);
   // One that escaped (a session of its own whose parent is gone) could hold them
   // forever: once they have been quiet for the grace period, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);

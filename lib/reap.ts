@@ -12,11 +12,16 @@
  * (following parent links while they still exist), and every process of a
  * session a member leads (those survive their leader). Members are remembered
  * across scans, so helpers are still found after Codex has exited, and each
- * is signalled by pid. Without `ps` it falls back to the group kill alone.
+ * is signalled by pid. A helper started in a session of its own whose parent
+ * has died keeps no link to Codex, so each run is also tagged with a marker in
+ * its environment, which every process it starts inherits: a process carrying
+ * it is a member wherever it went. Without `ps` it falls back to the group
+ * kill alone.
  *
  * @example
  * ```ts
- * const tree = new ProcessTree(child.pid); // child spawned with detached: true
+ * const { name, value, marker } = runMarker(); // spawn with env { [name]: value }, detached: true
+ * const tree = new ProcessTree(child.pid, marker);
  * await tree.signal("SIGTERM");            // group, session and helpers
  * await tree.signal("SIGKILL");
  * ```
@@ -27,13 +32,16 @@ interface Proc {
   ppid: number;
   pgid: number;
   sid: number;
+  /** Carries the run's marker in its environment. */
+  marked: boolean;
 }
 
 /** Every live process (zombies left out); empty when `ps` is unavailable. */
-async function listProcesses(): Promise<Proc[]> {
+async function listProcesses(marker: string): Promise<Proc[]> {
   try {
     const out = await new Deno.Command("ps", {
-      args: ["-e", "-o", "pid=,ppid=,pgid=,sid=,stat="],
+      // `e` appends each process's environment (our own user's) after its arguments.
+      args: ["-e", "e", "-ww", "-o", "pid=,ppid=,pgid=,sid=,stat=,args="],
       stdin: "null",
       stdout: "piped",
       stderr: "null",
@@ -41,9 +49,9 @@ async function listProcesses(): Promise<Proc[]> {
     if (!out.success) return [];
     const procs: Proc[] = [];
     for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-      const [pid, ppid, pgid, sid, stat] = line.trim().split(/\s+/);
+      const [pid, ppid, pgid, sid, stat] = line.trim().split(/\s+/, 5);
       if (!stat || stat.startsWith("Z")) continue;
-      procs.push({ pid: +pid, ppid: +ppid, pgid: +pgid, sid: +sid });
+      procs.push({ pid: +pid, ppid: +ppid, pgid: +pgid, sid: +sid, marked: line.includes(marker) });
     }
     return procs;
   } catch {
@@ -51,16 +59,35 @@ async function listProcesses(): Promise<Proc[]> {
   }
 }
 
+/**
+ * A fresh environment marker for one run: set `name` to `value` in the
+ * environment of the process that {@linkcode ProcessTree} will watch.
+ *
+ * @example
+ * ```ts
+ * const m = runMarker(); // { name: "PLEXUM_CODEX_RUN", value: "…", marker: "PLEXUM_CODEX_RUN=…" }
+ * ```
+ */
+export function runMarker(): { name: string; value: string; marker: string } {
+  const value = crypto.randomUUID();
+  return { name: "PLEXUM_CODEX_RUN", value, marker: `PLEXUM_CODEX_RUN=${value}` };
+}
+
 /** The processes started by one group and session leader, found and signalled together. */
 export class ProcessTree {
   /** Members seen so far: pid → session id. */
   #known = new Map<number, number>();
 
-  constructor(readonly leader: number) {}
+  /**
+   * `leader`: the pid of a process spawned with setsid. `marker`: a
+   * `NAME=value` unique to this run, set in its environment (see
+   * {@linkcode runMarker}).
+   */
+  constructor(readonly leader: number, readonly marker: string) {}
 
   /** Scan now (while parent links still lead to members). Returns how many members are alive. */
   async refresh(): Promise<number> {
-    const procs = await listProcesses();
+    const procs = await listProcesses(this.marker);
     const live = new Map(procs.map((p) => [p.pid, p]));
     for (const [pid, sid] of this.#known) {
       if (live.get(pid)?.sid !== sid) this.#known.delete(pid); // exited (or a reused pid)
@@ -71,7 +98,7 @@ export class ProcessTree {
       for (const p of procs) {
         if (p.pid === Deno.pid || this.#known.has(p.pid)) continue;
         if (
-          p.pgid === this.leader || p.ppid === this.leader || sessions.has(p.sid) ||
+          p.marked || p.pgid === this.leader || p.ppid === this.leader || sessions.has(p.sid) ||
           this.#known.has(p.ppid)
         ) {
           this.#known.set(p.pid, p.sid);
@@ -86,11 +113,14 @@ export class ProcessTree {
   /**
    * Scan, then send `sig` to the group and to every member. With SIGKILL the
    * scan is repeated until no member is left (one may have started a child
-   * between the scan and the kill), at most a few times.
+   * between the scan and the kill), at most a few times. Resolves how many
+   * members the first scan found alive.
    */
-  async signal(sig: Deno.Signal): Promise<void> {
+  async signal(sig: Deno.Signal): Promise<number> {
+    let found = -1;
     for (let round = 0; round < 4; round++) {
       const members = await this.refresh();
+      if (found < 0) found = members;
       try {
         Deno.kill(-this.leader, sig);
       } catch { /* group already gone */ }
@@ -99,7 +129,33 @@ export class ProcessTree {
           Deno.kill(pid, sig);
         } catch { /* exited meanwhile */ }
       }
-      if (sig !== "SIGKILL" || members === 0) return;
+      if (sig !== "SIGKILL" || members === 0) break;
+    }
+    return found;
+  }
+
+  /**
+   * End every member: SIGTERM, up to `graceMs` for them to exit, then SIGKILL
+   * for what is left. TERM first lets shells run their exit traps (pyenv's
+   * rehash releases its lock there; a KILLed one leaves the lock behind and
+   * every later login shell waits on it). One scan when nothing is left.
+   */
+  async end(graceMs: number): Promise<void> {
+    if ((await this.signal("SIGTERM")) === 0 && !this.groupAlive()) return;
+    const deadline = performance.now() + graceMs;
+    while (performance.now() < deadline && (await this.refresh()) > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await this.signal("SIGKILL");
+  }
+
+  /** True while the leader's process group has a live member (probed, no `ps`). */
+  groupAlive(): boolean {
+    try {
+      Deno.kill(-this.leader, "SIGCONT"); // does nothing to a running process
+      return true;
+    } catch {
+      return false;
     }
   }
 }

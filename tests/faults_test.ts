@@ -10,6 +10,7 @@
  * silence): there tests/support/faulty_codex.ts stands in for it.
  */
 import assert from "node:assert/strict";
+import { KILL_GRACE_MS } from "../lib/exec.ts";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
 import { type Msg, pluginArgs } from "./support/plugin.ts";
 import { bytesRead, descendants, isAlive, memory, mib, pidsInDir, until } from "./support/proc.ts";
@@ -128,10 +129,28 @@ Deno.test("a silent codex is ended by the idle timeout: timeout error, its whole
   }
 });
 
-Deno.test("an orphan holding codex's pipes does not hang the turn: answered, one warning", async () => {
+Deno.test("an orphan that left codex's session is still found by the run's marker and ended", async () => {
   await using fake = await installFaultyCodex({
     steps: [...started, message("done anyway"), completed],
     orphanHoldingPipes: true,
+  });
+  await using rig = await startRig();
+  const ws = await rig.workspace();
+  const p = await rig.plugin({ binary: fake.binary });
+  const r = await chat(p, ws, "leave something behind");
+  assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
+  assert.equal(r.text, "done anyway");
+  assert.doesNotMatch(p.stderr(), / WARN /);
+  // Answered before the pipes' quiet grace period: the orphan was killed, not waited out.
+  assert.ok(r.ms < KILL_GRACE_MS, `answered in ${r.ms} ms`);
+  await until(() => pidsInDir(ws).length === 0, 2_000, "the orphan to be gone");
+  console.log(`orphan with the marker: answered in ${Math.round(r.ms)} ms, nothing left`);
+});
+
+Deno.test("an orphan that also dropped its environment, holding codex's pipes, does not hang the turn: answered, one warning", async () => {
+  await using fake = await installFaultyCodex({
+    steps: [...started, message("done anyway"), completed],
+    orphanHoldingPipes: "clean-env",
   });
   await using rig = await startRig();
   const ws = await rig.workspace();
@@ -144,9 +163,9 @@ Deno.test("an orphan holding codex's pipes does not hang the turn: answered, one
     assert.equal(warnings.length, 1, p.stderr());
     assert.match(warnings[0], /keeps its output open; stopped reading it/);
     assert.ok(r.ms < 20_000, `answered in ${r.ms} ms`);
-    console.log(`orphan holding the pipes: answered in ${Math.round(r.ms)} ms`);
+    console.log(`orphan without the marker: answered in ${Math.round(r.ms)} ms`);
   } finally {
-    // Nothing ties the orphan to codex any more, so the plugin cannot find it: we can.
+    // Nothing ties this orphan to codex any more, so the plugin cannot find it: we can.
     for (const pid of pidsInDir(ws)) Deno.kill(pid, "SIGKILL");
   }
 });
@@ -474,7 +493,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const status = await p.child.status;
     const ms = performance.now() - t0;
     assert.equal(status.code, 0, p.stderr());
-    const response = p.messages.find((m) => m.id === id && !("method" in m));
+    // Written before the exit; our reader may not have taken it in yet.
+    const response = await p.waitFor((m) => m.id === id && !("method" in m), 5_000);
     assert.equal(response?.result?.stop_reason, "cancelled", JSON.stringify(p.messages));
     const gone = await allGone(seen);
     assert.deepEqual(pidsInDir(ws), []);

@@ -50,9 +50,10 @@ export interface FaultPlan {
   escapee?: boolean;
   /**
    * Leave `sleep 300` behind in a session of its own, its parent already gone,
-   * holding this process's stdout and stderr: nothing ties it to codex any more.
+   * holding this process's stdout and stderr: only the run's environment marker
+   * still ties it to codex; with "clean-env" it drops that too.
    */
-  orphanHoldingPipes?: boolean;
+  orphanHoldingPipes?: boolean | "clean-env";
   /** Ignore SIGTERM (so only SIGKILL ends it). */
   ignoreTerm?: boolean;
   /** Exit code after the steps (default 0). */
@@ -132,7 +133,11 @@ async function main() {
   if (plan.ignoreTerm) Deno.addSignalListener("SIGTERM", () => {});
   if (plan.sleeper) new Deno.Command("sleep", { args: ["300"], stdin: "null" }).spawn();
   if (plan.orphanHoldingPipes) {
-    const sh = new Deno.Command("sh", { args: ["-c", "setsid sleep 300 &"], stdin: "null" });
+    // "clean-env": the orphan also drops its environment, and with it the run's marker.
+    const cmd = plan.orphanHoldingPipes === "clean-env"
+      ? 'env -i "$(command -v setsid)" "$(command -v sleep)" 300 &'
+      : "setsid sleep 300 &";
+    const sh = new Deno.Command("sh", { args: ["-c", cmd], stdin: "null" });
     await sh.spawn().status; // stdout and stderr inherited: the orphan holds them
   }
   if (plan.escapee) {
