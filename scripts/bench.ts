@@ -63,6 +63,10 @@ async function setup() {
   const api = startMockApi([{ text: "pong" }]);
   const home = tmp();
   const mock = mockCodexSetup(api.baseUrl, home);
+  // Both sides get the same empty HOME: Codex's environment snapshot runs a login
+  // shell, and the machine's own profile (pyenv init and rehash here) would add
+  // tens of noisy milliseconds to every turn of either side.
+  mock.env.HOME = home;
   const version = new TextDecoder().decode(
     (await new Deno.Command(bin, { args: ["--version"] }).output()).stdout,
   ).trim();
