@@ -14,7 +14,7 @@
  * ```
  */
 import { parseChatParams } from "./chat_params.ts";
-import { type Config, validateConfig } from "./config.ts";
+import { type Config, type FieldError, validateConfig } from "./config.ts";
 import type { PlexumEvent } from "./events.ts";
 import { lockWorkspace } from "./lock.ts";
 import type { Logger } from "./log.ts";
@@ -60,8 +60,6 @@ interface Turn {
   done: Promise<void>;
   finish(r: TurnResult): void;
 }
-
-type FieldErrors = { field: string; message: string }[];
 
 /** Serves one host. */
 export class Server {
@@ -161,7 +159,7 @@ export class Server {
     }
   }
 
-  #invalid(req: Request, errors: FieldErrors) {
+  #invalid(req: Request, errors: FieldError[]) {
     const what = errors.map((e) => `${e.field} ${e.message}`).join("; ");
     this.#reply(req, undefined, [ErrorCodes.INVALID_PARAMS, `invalid params: ${what}`, { errors }]);
   }
@@ -183,7 +181,7 @@ export class Server {
       ]);
       return;
     }
-    const errors: FieldErrors = [];
+    const errors: FieldError[] = [];
     if (
       p.host !== undefined &&
       (typeof p.host !== "object" || p.host === null || Array.isArray(p.host))

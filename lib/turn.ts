@@ -20,7 +20,7 @@ import { type CodexEvent, type PlexumEvent, TurnMapper, type Usage, usageDelta }
 import { runCodex, type RunResult } from "./exec.ts";
 import { launchEnv, locateBinary } from "./locate.ts";
 import type { Logger } from "./log.ts";
-import { readThreadId, readTotals, writeThreadId, writeTotals } from "./session.ts";
+import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "./session.ts";
 
 /** What one turn needs. */
 export interface TurnRequest {
@@ -182,7 +182,7 @@ export class ExecBackend implements Backend {
         workspace,
         error: (e as Error).message,
       });
-      await Deno.remove(`${workspace}/.plexum-codex-session`).catch(() => {});
+      await Deno.remove(`${workspace}/${SESSION_FILE}`).catch(() => {});
     }
   }
 }
