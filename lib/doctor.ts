@@ -18,7 +18,7 @@
  */
 import type { Config } from "./config.ts";
 import { type Env, launchEnv, locateBinary } from "./locate.ts";
-import { isThreadId, SESSION_FILE } from "./session.ts";
+import { readThreadId, SESSION_FILE } from "./session.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
@@ -220,16 +220,14 @@ async function sessionCheck(ws: string, env: Env): Promise<Check> {
       detail: `${file} is a directory, so the thread id can never be saved. Remove it`,
     };
   }
-  let text = "";
-  try {
-    if (info.isFile && info.size <= 4096) text = (await Deno.readTextFile(file)).trim();
-  } catch { /* unreadable: ignored like garbage */ }
-  if (!info.isFile || !isThreadId(text)) {
+  // The very reader a turn uses decides; lstat only says why there is no thread.
+  const text = await readThreadId(ws);
+  if (text === undefined) {
     const what = info.isSymlink
       ? "a symlink"
       : !info.isFile
       ? "not a regular file"
-      : text
+      : info.size > 0
       ? "no thread id"
       : "empty";
     return {
