@@ -221,8 +221,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       o.log.warn("reading codex output failed", { error: String(r.reason) });
     }
   }
-  clearTimeout(idle);
-  clearTimeout(killTimer);
+  clearTimeout(killTimer); // a cancel that came while the pipes drained
   o.signal?.removeEventListener("abort", onAbort);
   result.code = status.signal ? null : status.code;
   result.signal = status.signal;
