@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ensureCodex } from "./support/codex.ts";
 import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
 import { pluginArgs, startPlugin } from "./support/plugin.ts";
+import { chat } from "./support/rig.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { loadConfigFile } from "../lib/config_file.ts";
 
@@ -125,13 +126,9 @@ Deno.test("initialize overrides the file key by key: its supported_models, the f
     });
     assert.deepEqual(init.result.models, ["codex"]);
     assert.deepEqual((await plugin.request("models")).result.models, ["codex"]);
-    const r = await plugin.request("chat", {
-      turn_id: "t1",
-      agent: { id: "a", workspace: ws },
-      messages: [{ role: "user", content: "hi" }],
-    });
-    assert.equal(r.result.stop_reason, "end_turn", plugin.stderr());
-    assert.deepEqual(plugin.eventsOf("t1").filter((e) => e.type === "text_delta"), [
+    const r = await chat(plugin, ws, "hi");
+    assert.equal(r.response.result.stop_reason, "end_turn", plugin.stderr());
+    assert.deepEqual(r.events.filter((e) => e.type === "text_delta"), [
       { type: "text_delta", text: "through the mock" },
     ]);
     assert.equal(api.requests.length, 1);

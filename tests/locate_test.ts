@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ensureCodex } from "./support/codex.ts";
 import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
 import { pluginArgs, startPlugin } from "./support/plugin.ts";
+import { chat } from "./support/rig.ts";
 import { fallbackDirs, launchEnv, locateBinary, npmPrefix } from "../lib/locate.ts";
 
 const SYSTEMD_PATH = "/usr/bin:/bin";
@@ -161,13 +162,9 @@ async function turnWith(env: Record<string, string>, home: string): Promise<stri
       config: { extra_args: mock.args },
     });
     assert.equal(init.error, undefined);
-    const r = await plugin.request("chat", {
-      turn_id: "t1",
-      agent: { id: "a", workspace: ws },
-      messages: [{ role: "user", content: "hi" }],
-    });
-    assert.equal(r.result.stop_reason, "end_turn", plugin.stderr());
-    assert.deepEqual(plugin.eventsOf("t1").filter((e) => e.type === "text_delta"), [
+    const r = await chat(plugin, ws, "hi");
+    assert.equal(r.response.result.stop_reason, "end_turn", plugin.stderr());
+    assert.deepEqual(r.events.filter((e) => e.type === "text_delta"), [
       { type: "text_delta", text: "found you" },
     ]);
     return plugin.stderr();
