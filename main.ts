@@ -13,13 +13,13 @@
  * @module
  */
 import meta from "./deno.json" with { type: "json" };
-import { chat } from "./lib/chat.ts";
+import { chat } from "./lib/cli/chat.ts";
 import { CONFIG_KEYS } from "./lib/config.ts";
 import { loadConfigFile } from "./lib/config_file.ts";
-import { doctor } from "./lib/doctor.ts";
-import { parseFlags } from "./lib/flags.ts";
+import { doctor } from "./lib/cli/doctor.ts";
+import { parseFlags } from "./lib/cli/flags.ts";
 import { createLogger } from "./lib/log.ts";
-import { applyLogConfig, serve } from "./lib/serve.ts";
+import { applyLogConfig, serve } from "./lib/protocol/stdio.ts";
 
 /** The plugin's version, from deno.json (embedded by `deno compile`). */
 export const VERSION: string = meta.version;

@@ -19,10 +19,10 @@
  * ```
  */
 import { parseArgs } from "node:util";
-import { execArgs } from "../lib/argv.ts";
-import { ensureCodex } from "../tests/support/codex.ts";
-import { mockCodexSetup, startMockApi } from "../tests/support/mock_api.ts";
-import { pluginArgs, startPlugin } from "../tests/support/plugin.ts";
+import { execArgs } from "../lib/codex/exec/argv.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
+import { pluginArgs, startPlugin } from "../dev/plugin.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,

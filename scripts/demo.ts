@@ -5,9 +5,9 @@
  *
  * - the real Codex CLI (0.169.0, installed from npm into `.tools/` when
  *   missing) talks to a local mock of the OpenAI Responses API
- *   (tests/support/mock_api.ts), which shows that turn 2 carried turn 1;
+ *   (dev/mock_api.ts), which shows that turn 2 carried turn 1;
  * - where that CLI cannot be had (or with `--fake`), a fake codex replays
- *   recorded Codex output from `fixtures/` (tests/support/fake_codex.ts).
+ *   recorded Codex output from `fixtures/` (dev/fake_codex.ts).
  *
  * Exits 0 only when both turns ended normally in the same thread (and, with the
  * real CLI, the mock saw turn 1's history in turn 2's request).
@@ -15,8 +15,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { CODEX_VERSION, ensureCodex } from "../tests/support/codex.ts";
-import { type MockApi, mockCodexSetup, startMockApi } from "../tests/support/mock_api.ts";
+import { CODEX_VERSION, ensureCodex } from "../dev/codex.ts";
+import { type MockApi, mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { runHost } from "./host.ts";
 
 const PROMPTS = ["Say hello.", "What did you just say?"];
@@ -57,7 +57,7 @@ async function realCodex(): Promise<Backend> {
 /** The fake codex; loaded at run time so a checkout without it still runs the real path. */
 async function fakeCodex(): Promise<Backend> {
   const fixtures = `${root}fixtures/${CODEX_VERSION}`;
-  const support = new URL("../tests/support/fake_codex.ts", import.meta.url);
+  const support = new URL("../dev/fake_codex.ts", import.meta.url);
   for (const need of [`${fixtures}/plain.jsonl`, `${fixtures}/resume.jsonl`, support.pathname]) {
     try {
       await Deno.stat(need);

@@ -24,7 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseJsonc } from "../lib/jsonc.ts";
-import { pluginArgs } from "../tests/support/plugin.ts";
+import { pluginArgs } from "../dev/plugin.ts";
 import { LineStream } from "../lib/lines.ts";
 
 /** What {@linkcode runHost} does. */

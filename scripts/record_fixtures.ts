@@ -1,6 +1,6 @@
 /**
  * Records `fixtures/<version>/` from the REAL Codex CLI running offline
- * against the mock Responses API (tests/support/mock_api.ts). Each scenario
+ * against the mock Responses API (dev/mock_api.ts). Each scenario
  * gives `NAME.jsonl` (codex's stdout, byte for byte) and `NAME.meta.json`
  * (exit code, stderr, codex version, argv, prompt, mock script).
  *
@@ -17,9 +17,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { execArgs } from "../lib/argv.ts";
-import { ensureCodex } from "../tests/support/codex.ts";
-import { mockCodexSetup, type MockReply, startMockApi } from "../tests/support/mock_api.ts";
+import { execArgs } from "../lib/codex/exec/argv.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 
 /** The sidecar written next to each `NAME.jsonl`. */
 export interface FixtureMeta {

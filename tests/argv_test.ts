@@ -1,6 +1,6 @@
 /** argv of `codex exec` (lib/argv.ts): exact order, prompt never in argv, model rules. */
 import assert from "node:assert/strict";
-import { execArgs, modelArg } from "../lib/argv.ts";
+import { execArgs, modelArg } from "../lib/codex/exec/argv.ts";
 import { DEFAULTS } from "../lib/config.ts";
 
 const BASE = [

@@ -6,10 +6,10 @@
  * header Codex sends.
  */
 import assert from "node:assert/strict";
-import { hasStoredLogin, launchEnv } from "../lib/locate.ts";
-import { CODEX_VERSIONS, ensureCodex, loginWithApiKey } from "./support/codex.ts";
-import { startMockApi } from "./support/mock_api.ts";
-import { startPlugin } from "./support/plugin.ts";
+import { hasStoredLogin, launchEnv } from "../lib/codex/locate.ts";
+import { CODEX_VERSIONS, ensureCodex, loginWithApiKey } from "../dev/codex.ts";
+import { startMockApi } from "../dev/mock_api.ts";
+import { startPlugin } from "../dev/plugin.ts";
 
 /** One turn with the built-in `openai` provider pointed at the mock; returns the header Codex sent. */
 async function authorizationOfOneTurn(

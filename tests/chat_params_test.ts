@@ -1,6 +1,6 @@
 /** parseChatParams: what a valid chat request becomes, and one error per bad field. */
 import assert from "node:assert/strict";
-import { parseChatParams } from "../lib/chat_params.ts";
+import { parseChatParams } from "../lib/protocol/chat_params.ts";
 
 const opts = { models: ["codex", "o4"], inFlight: (id: string) => id === "busy" };
 

@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
 import { CONFIG_KEYS } from "../lib/config.ts";
-import { FLAGS } from "../lib/flags.ts";
-import { ensureCodex } from "./support/codex.ts";
-import { mockCodexSetup, type MockReply, startMockApi } from "./support/mock_api.ts";
-import { pluginArgs } from "./support/plugin.ts";
+import { FLAGS } from "../lib/cli/flags.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
+import { pluginArgs } from "../dev/plugin.ts";
 
 const dec = new TextDecoder();
 

@@ -8,8 +8,8 @@
  * - 0.169.0 prints both command events and reports `cache_write_input_tokens`.
  */
 import assert from "node:assert/strict";
-import { CODEX_VERSIONS, ensureCodex } from "./support/codex.ts";
-import type { MockReply } from "./support/mock_api.ts";
+import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
+import type { MockReply } from "../dev/mock_api.ts";
 import { chat, startRig } from "./support/rig.ts";
 
 /**

@@ -10,9 +10,9 @@
  * events), so each turn holds the API for seconds.
  */
 import assert from "node:assert/strict";
-import { ensureCodex } from "./support/codex.ts";
-import { type MockApi, mockCodexSetup, type MockReply, startMockApi } from "./support/mock_api.ts";
-import { type Msg, type Plugin, startPlugin } from "./support/plugin.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { type MockApi, mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
+import { type Msg, type Plugin, startPlugin } from "../dev/plugin.ts";
 
 const CODEX = "0.169.0";
 /** About eight SSE events 250 ms apart: a turn streams for ~2 s. */

@@ -3,9 +3,9 @@
  * config overrides it key by key; every error says where.
  */
 import assert from "node:assert/strict";
-import { ensureCodex } from "./support/codex.ts";
-import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
-import { pluginArgs, startPlugin } from "./support/plugin.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
+import { pluginArgs, startPlugin } from "../dev/plugin.ts";
 import { chat } from "./support/rig.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { loadConfigFile } from "../lib/config_file.ts";

@@ -3,9 +3,9 @@
  * permissions, one line per check, exit 0 only when a turn can run.
  */
 import assert from "node:assert/strict";
-import { ensureCodex, loginWithApiKey } from "./support/codex.ts";
-import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
-import { pluginArgs } from "./support/plugin.ts";
+import { ensureCodex, loginWithApiKey } from "../dev/codex.ts";
+import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
+import { pluginArgs } from "../dev/plugin.ts";
 
 const dec = new TextDecoder();
 

@@ -5,7 +5,7 @@
  * a stale thread, cancel.
  */
 import assert from "node:assert/strict";
-import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/session.ts";
+import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
 import { pidsInDir } from "./support/proc.ts";
 import { chat, chatParams, startRig, userTexts } from "./support/rig.ts";
 

@@ -3,9 +3,14 @@
  * version (fixtures/<version>/, made by scripts/record_fixtures.ts).
  */
 import assert from "node:assert/strict";
-import { type CodexEvent, type PlexumEvent, TurnMapper, usageDelta } from "../lib/events.ts";
-import { CODEX_VERSIONS } from "./support/codex.ts";
-import { fixturePath } from "./support/fake_codex.ts";
+import {
+  type CodexEvent,
+  type PlexumEvent,
+  TurnMapper,
+  usageDelta,
+} from "../lib/codex/exec/events.ts";
+import { CODEX_VERSIONS } from "../dev/codex.ts";
+import { fixturePath } from "../dev/fake_codex.ts";
 
 // deno-lint-ignore no-explicit-any
 type Line = Record<string, any>;

@@ -10,9 +10,9 @@
  * silence): there tests/support/faulty_codex.ts stands in for it.
  */
 import assert from "node:assert/strict";
-import { KILL_GRACE_MS } from "../lib/exec.ts";
+import { KILL_GRACE_MS } from "../lib/codex/exec/process.ts";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
-import { type Msg, pluginArgs } from "./support/plugin.ts";
+import { type Msg, pluginArgs } from "../dev/plugin.ts";
 import { bytesRead, descendants, isAlive, memory, mib, pidsInDir, until } from "./support/proc.ts";
 import { chat, chatParams, closePlugin, outcome, startRig, userTexts } from "./support/rig.ts";
 

@@ -6,9 +6,9 @@
  * no Codex process behind by scanning `/proc/<pid>/cwd`.
  */
 import assert from "node:assert/strict";
-import { ensureCodex } from "./support/codex.ts";
-import { type MockApi, mockCodexSetup, type MockReply, startMockApi } from "./support/mock_api.ts";
-import { type Msg, type Plugin, startPlugin } from "./support/plugin.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { type MockApi, mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
+import { type Msg, type Plugin, startPlugin } from "../dev/plugin.ts";
 import { pidsInDir } from "./support/proc.ts";
 
 const CODEX = "0.169.0";

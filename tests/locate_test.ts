@@ -3,11 +3,11 @@
  * `codex` is looked for in nvm's, npm's and the other usual install places.
  */
 import assert from "node:assert/strict";
-import { ensureCodex } from "./support/codex.ts";
-import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
-import { pluginArgs, startPlugin } from "./support/plugin.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
+import { pluginArgs, startPlugin } from "../dev/plugin.ts";
 import { chat } from "./support/rig.ts";
-import { fallbackDirs, launchEnv, locateBinary, npmPrefix } from "../lib/locate.ts";
+import { fallbackDirs, launchEnv, locateBinary, npmPrefix } from "../lib/codex/locate.ts";
 
 const SYSTEMD_PATH = "/usr/bin:/bin";
 

@@ -3,9 +3,9 @@
  * from config or PLEXUM_LOG, and never a secret or (above debug) prompt text.
  */
 import assert from "node:assert/strict";
-import { ensureCodex } from "./support/codex.ts";
-import { mockCodexSetup, type MockReply, startMockApi } from "./support/mock_api.ts";
-import { type Msg, startPlugin } from "./support/plugin.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
+import { type Msg, startPlugin } from "../dev/plugin.ts";
 import { createLogger } from "../lib/log.ts";
 
 const SECRET = "sk-test-secret-123456";

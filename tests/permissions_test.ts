@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import deno from "../deno.json" with { type: "json" };
 import { compileTask } from "../scripts/compile_all.ts";
-import { ensureCodex } from "./support/codex.ts";
-import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
-import { permissionFlags, startPlugin } from "./support/plugin.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
+import { permissionFlags, startPlugin } from "../dev/plugin.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const dec = new TextDecoder();

@@ -8,9 +8,9 @@
  * turn (Codex 0.169.0 against the mock API).
  */
 import assert from "node:assert/strict";
-import { ensureCodex } from "./support/codex.ts";
-import { mockCodexSetup, startMockApi } from "./support/mock_api.ts";
-import { type Msg, pluginArgs, startPlugin } from "./support/plugin.ts";
+import { ensureCodex } from "../dev/codex.ts";
+import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
+import { type Msg, pluginArgs, startPlugin } from "../dev/plugin.ts";
 
 const enc = new TextEncoder();
 const INIT = { jsonrpc: "2.0", id: "init", method: "initialize", params: { protocol_version: 1 } };
@@ -393,8 +393,8 @@ Deno.test("chat with a turn_id already in flight is -32602 and the running turn 
 Deno.test("PROTOCOL.md documents every method, JSON-RPC error code, event type and event error code", async () => {
   const read = (p: string) => Deno.readTextFile(new URL(p, import.meta.url));
   const doc = await read("../PROTOCOL.md");
-  const server = await read("../lib/server.ts");
-  const events = await read("../lib/events.ts");
+  const server = await read("../lib/protocol/server.ts");
+  const events = await read("../lib/codex/exec/events.ts");
   const { ErrorCodes } = await import("../lib/rpc.ts");
   const dispatch = server.slice(server.indexOf("#dispatch("), server.indexOf("\n  #invalid("));
   const methods = [...dispatch.matchAll(/case "(\w+)":/g)].map((m) => m[1]);

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { type Config, DEFAULTS } from "../lib/config.ts";
-import type { PlexumEvent } from "../lib/events.ts";
+import type { PlexumEvent } from "../lib/codex/exec/events.ts";
 import { createLogger } from "../lib/log.ts";
-import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/session.ts";
-import { ExecBackend, type TurnResult } from "../lib/turn.ts";
+import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
+import { ExecBackend, type TurnResult } from "../lib/codex/exec/backend.ts";
 import {
   type FakeCall,
   type FakePlan,
@@ -17,7 +17,7 @@ import {
   installFakeCodex,
   processesIn,
   waitNoProcessesIn,
-} from "./support/fake_codex.ts";
+} from "../dev/fake_codex.ts";
 
 const V = "0.169.0";
 const PLAIN = fixturePath(V, "plain");

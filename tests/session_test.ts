@@ -9,7 +9,7 @@ import {
   writeAtomic,
   writeThreadId,
   writeTotals,
-} from "../lib/session.ts";
+} from "../lib/codex/session.ts";
 
 const ID = "019a5c1e-7d2f-7a31-9e4b-2c8d0f6a1b3c";
 const OTHER = "01a20e38-6aa3-7ba0-aefd-97ed8ecc36b8";

@@ -14,15 +14,15 @@
  * assert.equal(r.text, "hello");
  * ```
  */
-import { ensureCodex } from "./codex.ts";
+import { ensureCodex } from "../../dev/codex.ts";
 import {
   type MockApi,
   mockCodexSetup,
   type MockOptions,
   type MockReply,
   startMockApi,
-} from "./mock_api.ts";
-import { type Msg, type Plugin, startPlugin } from "./plugin.ts";
+} from "../../dev/mock_api.ts";
+import { type Msg, type Plugin, startPlugin } from "../../dev/plugin.ts";
 
 /** A running rig. */
 export interface Rig extends AsyncDisposable {

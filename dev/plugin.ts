@@ -13,7 +13,7 @@
  * ```
  */
 
-const root = new URL("../../", import.meta.url).pathname;
+const root = new URL("../", import.meta.url).pathname;
 
 /** Permission flags of the compile task: the one source of truth. */
 export function permissionFlags(): string[] {

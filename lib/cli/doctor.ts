@@ -16,9 +16,9 @@
  * // ...
  * ```
  */
-import type { Config } from "./config.ts";
-import { type Env, launchEnv, locateBinary } from "./locate.ts";
-import { readThreadId, SESSION_FILE } from "./session.ts";
+import type { Config } from "../config.ts";
+import { type Env, launchEnv, locateBinary } from "../codex/locate.ts";
+import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";

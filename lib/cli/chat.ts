@@ -8,10 +8,10 @@
  * const code = await chat(config, log, "0.1.0", { workspace: "/w", message: "hi" });
  * ```
  */
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
-import { MessageWriter } from "./rpc.ts";
-import { Server } from "./server.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { MessageWriter } from "../rpc.ts";
+import { Server } from "../protocol/server.ts";
 
 /** What the `chat` subcommand was given. */
 export interface ChatArgs {

@@ -15,12 +15,12 @@
  * ```
  */
 import { execArgs, modelArg } from "./argv.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../../config.ts";
 import { type CodexEvent, type PlexumEvent, TurnMapper, type Usage, usageDelta } from "./events.ts";
-import { runCodex, type RunResult } from "./exec.ts";
-import { launchEnv, locateBinary } from "./locate.ts";
-import type { Logger } from "./log.ts";
-import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "./session.ts";
+import { runCodex, type RunResult } from "./process.ts";
+import { launchEnv, locateBinary } from "../locate.ts";
+import type { Logger } from "../../log.ts";
+import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "../session.ts";
 
 /** What one turn needs. */
 export interface TurnRequest {

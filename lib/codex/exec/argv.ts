@@ -9,7 +9,7 @@
  * //  "--json", "resume", "0199...", "-"]
  * ```
  */
-import type { Config } from "./config.ts";
+import type { Config } from "../../config.ts";
 
 /** What varies between turns. */
 export interface ExecArgsInput {

@@ -10,7 +10,7 @@
  * if (!r.ok) reply(-32602, r.errors); else start(r.chat);
  * ```
  */
-import type { FieldError } from "./config.ts";
+import type { FieldError } from "../config.ts";
 
 /** A valid chat request, ready to run. */
 export interface ChatParams {

@@ -17,9 +17,9 @@
  * // r.code, r.timedOut, r.cancelled, r.stderrTail
  * ```
  */
-import { LineStream } from "./lines.ts";
-import type { Logger } from "./log.ts";
-import { ProcessTree, runMarker } from "./reap.ts";
+import { LineStream } from "../../lines.ts";
+import type { Logger } from "../../log.ts";
+import { ProcessTree, runMarker } from "../reap.ts";
 
 /** How long TERM gets before KILL. */
 export const KILL_GRACE_MS = 2000;

@@ -14,10 +14,10 @@
  * ```
  */
 import { parseChatParams } from "./chat_params.ts";
-import { type Config, type FieldError, validateConfig } from "./config.ts";
-import type { PlexumEvent } from "./events.ts";
-import { lockWorkspace } from "./lock.ts";
-import type { Logger } from "./log.ts";
+import { type Config, type FieldError, validateConfig } from "../config.ts";
+import type { PlexumEvent } from "../codex/exec/events.ts";
+import { lockWorkspace } from "../turns/lock.ts";
+import type { Logger } from "../log.ts";
 import {
   error,
   ErrorCodes,
@@ -27,8 +27,8 @@ import {
   parseMessage,
   type Request,
   result,
-} from "./rpc.ts";
-import { type Backend, ExecBackend, type TurnResult } from "./turn.ts";
+} from "../rpc.ts";
+import { type Backend, ExecBackend, type TurnResult } from "../codex/exec/backend.ts";
 
 /** Protocol versions this plugin speaks. */
 export const PROTOCOL_VERSIONS = [1];

@@ -13,7 +13,7 @@ export const CODEX_VERSIONS = ["0.169.0", "0.135.0"] as const;
 /** The version most tests use. */
 export const CODEX_VERSION = CODEX_VERSIONS[0];
 
-const root = new URL("../../", import.meta.url).pathname;
+const root = new URL("../", import.meta.url).pathname;
 
 /** Absolute path of the codex binary of `version`, installing it if needed. */
 export async function ensureCodex(version: string = CODEX_VERSION): Promise<string> {

@@ -56,7 +56,7 @@ export interface FakeCodex extends AsyncDisposable {
   calls(): Promise<FakeCall[]>;
 }
 
-const root = new URL("../../", import.meta.url).pathname;
+const root = new URL("../", import.meta.url).pathname;
 
 /** Absolute path of a recorded fixture's JSONL. */
 export function fixturePath(version: string, name: string): string {

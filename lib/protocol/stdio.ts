@@ -8,10 +8,10 @@
  * await serve(config, log, "0.1.0"); // never returns
  * ```
  */
-import type { Config } from "./config.ts";
-import { LineStream } from "./lines.ts";
-import type { Logger, LogLevel } from "./log.ts";
-import { error, ErrorCodes, MessageWriter } from "./rpc.ts";
+import type { Config } from "../config.ts";
+import { LineStream } from "../lines.ts";
+import type { Logger, LogLevel } from "../log.ts";
+import { error, ErrorCodes, MessageWriter } from "../rpc.ts";
 import { Server } from "./server.ts";
 
 /** Largest request line accepted (a chat with a huge prompt still fits). */
