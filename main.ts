@@ -19,6 +19,7 @@ import { loadConfigFile } from "./lib/config_file.ts";
 import { doctor } from "./lib/cli/doctor.ts";
 import { parseFlags } from "./lib/cli/flags.ts";
 import { createLogger } from "./lib/log.ts";
+import { selectBackend } from "./lib/codex/select.ts";
 import { applyLogConfig, serve } from "./lib/protocol/stdio.ts";
 
 /** The plugin's version, from deno.json (embedded by `deno compile`). */
@@ -88,7 +89,7 @@ if (import.meta.main) {
   }
   switch (command) {
     case "serve":
-      await serve(loaded.config, log, VERSION);
+      await serve(loaded.config, log, VERSION, selectBackend);
       break;
     case "chat": {
       if (!values.workspace || rest.length === 0) {

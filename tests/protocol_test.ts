@@ -393,29 +393,19 @@ Deno.test("chat with a turn_id already in flight is -32602 and the running turn 
 Deno.test("PROTOCOL.md documents every method, JSON-RPC error code, event type and event error code", async () => {
   const read = (p: string) => Deno.readTextFile(new URL(p, import.meta.url));
   const doc = await read("../PROTOCOL.md");
-  const server = await read("../lib/protocol/server.ts");
-  const events = await read("../lib/codex/exec/events.ts");
   const { ErrorCodes } = await import("../lib/rpc.ts");
-  const dispatch = server.slice(server.indexOf("#dispatch("), server.indexOf("\n  #invalid("));
-  const methods = [...dispatch.matchAll(/case "(\w+)":/g)].map((m) => m[1]);
-  assert.deepEqual(methods.sort(), ["cancel", "chat", "initialize", "models", "shutdown"]);
-  for (const m of methods) assert.match(doc, new RegExp(`^## ${m}$`, "m"), `method ${m}`);
+  const { METHODS } = await import("../lib/protocol/server.ts");
+  const { ERROR_CODES, EVENT_TYPES, ACTIVITY_TYPES } = await import("../lib/turns/backend.ts");
+  assert.deepEqual([...METHODS].sort(), ["cancel", "chat", "initialize", "models", "shutdown"]);
+  for (const m of METHODS) assert.match(doc, new RegExp(`^## ${m}$`, "m"), `method ${m}`);
   for (const code of Object.values(ErrorCodes)) {
     assert.ok(doc.includes(`| \`${code}\``), `error ${code}`);
   }
-  const union = events.slice(
-    events.indexOf("export type ErrorCode"),
-    events.indexOf("/** Plexum's canonical"),
-  );
-  const codes = [...union.matchAll(/"(\w+)"/g)].map((m) => m[1]);
-  assert.ok(codes.length >= 5, union);
-  for (const c of codes) assert.ok(doc.includes(`| \`${c}\``), `event error code ${c}`);
-  const plexum = events.slice(events.indexOf("export type PlexumEvent"));
-  const types = [...plexum.slice(0, plexum.indexOf(";\n")).matchAll(/type: "(\w+)"/g)].map((m) =>
-    m[1]
-  );
-  assert.deepEqual(types.sort(), ["activity", "error", "text_delta", "usage"]);
-  for (const t of types) assert.match(doc, new RegExp(`^### ${t}$`, "m"), `event ${t}`);
+  assert.ok(ERROR_CODES.length >= 5);
+  for (const c of ERROR_CODES) assert.ok(doc.includes(`| \`${c}\``), `event error code ${c}`);
+  assert.deepEqual([...EVENT_TYPES].sort(), ["activity", "error", "text_delta", "usage"]);
+  for (const t of EVENT_TYPES) assert.match(doc, new RegExp(`^### ${t}$`, "m"), `event ${t}`);
+  for (const t of ACTIVITY_TYPES) assert.ok(doc.includes(`\`${t}\``), `activity type ${t}`);
   for (const f of [".plexum-codex-session", ".plexum-codex-usage", ".plexum-codex.lock"]) {
     assert.ok(doc.includes(`\`${f}\``), f);
   }

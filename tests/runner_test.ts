@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { type Config, DEFAULTS } from "../lib/config.ts";
-import type { PlexumEvent } from "../lib/codex/exec/events.ts";
+import type { PlexumEvent, TurnResult } from "../lib/turns/backend.ts";
 import { createLogger } from "../lib/log.ts";
 import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
-import { ExecBackend, type TurnResult } from "../lib/codex/exec/backend.ts";
+import { ExecBackend } from "../lib/codex/exec/backend.ts";
 import {
   type FakeCall,
   type FakePlan,

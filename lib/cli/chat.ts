@@ -10,7 +10,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { MessageWriter } from "../rpc.ts";
+import { selectBackend } from "../codex/select.ts";
 import { Server } from "../protocol/server.ts";
 
 /** What the `chat` subcommand was given. */
@@ -39,32 +39,28 @@ export async function chat(
       for (let at = 0; at < bytes.length;) at += to.writeSync(bytes.subarray(at));
     } catch { /* reader gone (EPIPE): keep going so the turn still ends and exits */ }
   };
-  const sink = {
-    // deno-lint-ignore require-await
-    async write(bytes: Uint8Array): Promise<number> {
-      const msg = JSON.parse(new TextDecoder().decode(bytes));
-      const ev = msg.params?.event;
-      if (ev?.type === "text_delta") {
-        write(ev.text);
-        text = ev.text;
-      } else if (ev?.type === "usage") {
-        const { type: _, ...usage } = ev;
-        write(`usage: ${JSON.stringify(usage)}\n`, Deno.stderr);
-      } else if (ev?.type === "error") write(`error (${ev.code}): ${ev.message}\n`, Deno.stderr);
-      else if (msg.error) {
-        write(`error: ${msg.error.message}\n`, Deno.stderr);
-        if (msg.id === "chat" || msg.id === "init") done();
-      } else if (msg.id === "chat") {
-        if (text && !text.endsWith("\n")) write("\n");
-        const r = msg.result;
-        write(`stop_reason: ${r.stop_reason} thread_id: ${r.thread_id}\n`, Deno.stderr);
-        exitCode = r.stop_reason === "end_turn" ? 0 : 1;
-        done();
-      }
-      return bytes.length;
-    },
+  // deno-lint-ignore no-explicit-any
+  const send = (msg: any) => {
+    const ev = msg.params?.event;
+    if (ev?.type === "text_delta") {
+      write(ev.text);
+      text = ev.text;
+    } else if (ev?.type === "usage") {
+      const { type: _, ...usage } = ev;
+      write(`usage: ${JSON.stringify(usage)}\n`, Deno.stderr);
+    } else if (ev?.type === "error") write(`error (${ev.code}): ${ev.message}\n`, Deno.stderr);
+    else if (msg.error) {
+      write(`error: ${msg.error.message}\n`, Deno.stderr);
+      if (msg.id === "chat" || msg.id === "init") done();
+    } else if (msg.id === "chat") {
+      if (text && !text.endsWith("\n")) write("\n");
+      const r = msg.result;
+      write(`stop_reason: ${r.stop_reason} thread_id: ${r.thread_id}\n`, Deno.stderr);
+      exitCode = r.stop_reason === "end_turn" ? 0 : 1;
+      done();
+    }
   };
-  const server = new Server({ writer: new MessageWriter(sink), log, baseConfig: config, version });
+  const server = new Server({ send, log, baseConfig: config, version, backend: selectBackend });
   const cancel = () => server.shutdown();
   Deno.addSignalListener("SIGINT", cancel);
   Deno.addSignalListener("SIGTERM", cancel);
@@ -92,6 +88,7 @@ export async function chat(
     },
   }));
   await finished;
+  await server.shutdown(); // ends what the backend keeps running
   Deno.removeSignalListener("SIGINT", cancel);
   Deno.removeSignalListener("SIGTERM", cancel);
   return exitCode;

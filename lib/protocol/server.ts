@@ -1,64 +1,56 @@
 /**
  * The Plexum plugin protocol, version 1 (PROTOCOL.md): `initialize`, `models`,
- * `chat`, `cancel`, `shutdown` requests and `event` notifications.
- *
- * Turns for one workspace run one at a time in arrival order (they share a
- * Codex thread) and hold the workspace's lock file while they run; turns for
- * different workspaces run in parallel.
+ * `chat`, `cancel`, `shutdown` requests and `event` notifications. Requests
+ * are validated and answered here; turns are run by the
+ * {@linkcode Scheduler} on the backend that `initialize`'s config selects.
+ * Nothing here knows stdio (lib/protocol/stdio.ts) or Codex (lib/codex/).
  *
  * @example
  * ```ts
- * const server = new Server({ writer, log, baseConfig, version: "0.1.0" });
- * for await (const line of lines) server.handle(line);
+ * import { Server } from "./server.ts";
+ * import { DEFAULTS } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * const server = new Server({
+ *   send: (msg) => console.log(JSON.stringify(msg)),
+ *   log: createLogger(),
+ *   baseConfig: { ...DEFAULTS },
+ *   version: "0.1.0",
+ *   backend: () => ({ runTurn: () => Promise.reject(new Error("none")), close: async () => {} }),
+ * });
+ * server.handle('{"jsonrpc":"2.0","id":1,"method":"models","params":{}}');
  * await server.shutdown();
  * ```
+ *
+ * @module
  */
 import { parseChatParams } from "./chat_params.ts";
 import { type Config, type FieldError, validateConfig } from "../config.ts";
-import type { PlexumEvent } from "../codex/exec/events.ts";
-import { lockWorkspace } from "../turns/lock.ts";
 import type { Logger } from "../log.ts";
-import {
-  error,
-  ErrorCodes,
-  type Id,
-  type MessageWriter,
-  notification,
-  parseMessage,
-  type Request,
-  result,
-} from "../rpc.ts";
-import { type Backend, ExecBackend, type TurnResult } from "../codex/exec/backend.ts";
+import { error, ErrorCodes, notification, parseMessage, type Request, result } from "../rpc.ts";
+import type { Backend } from "../turns/backend.ts";
+import { Scheduler } from "../turns/scheduler.ts";
 
 /** Protocol versions this plugin speaks. */
 export const PROTOCOL_VERSIONS = [1];
+/** Every method the plugin answers, as documented in PROTOCOL.md. */
+export const METHODS = ["initialize", "models", "chat", "cancel", "shutdown"] as const;
 /** The plugin's name on the wire. */
 export const PLUGIN_NAME = "plexum-openai-provider-plugin";
 
 /** What the server needs from its host process. */
 export interface ServerOptions {
-  writer: MessageWriter;
+  /** Write one message to the host (framing is the caller's). */
+  send(msg: unknown): void;
   log: Logger;
   /** Config from `--config` (or defaults); `initialize` overrides it key by key. */
   baseConfig: Config;
   version: string;
-  /** Make the backend for a config (tests may swap it). */
-  backend?: (config: Config, log: Logger) => Backend;
+  /** Make the backend for the final config (lib/codex/select.ts in the plugin). */
+  backend: (config: Config, log: Logger) => Backend;
   /** Called once a `shutdown` request has been answered (serve exits then). */
   onShutdownRequest?: () => void;
   /** Called when the config is final, e.g. to apply its log settings. */
   onConfig?: (config: Config) => void;
-}
-
-interface Turn {
-  id: string;
-  requestId: Id;
-  workspace: string;
-  controller: AbortController;
-  started: boolean;
-  finished: boolean;
-  done: Promise<void>;
-  finish(r: TurnResult): void;
 }
 
 /** Serves one host. */
@@ -66,9 +58,9 @@ export class Server {
   #o: ServerOptions;
   #config: Config | undefined;
   #backend: Backend | undefined;
-  #turns = new Map<string, Turn>();
-  #queues = new Map<string, Promise<void>>();
+  #scheduler: Scheduler | undefined;
   #closing = false;
+  #closed: Promise<void> | undefined;
 
   constructor(o: ServerOptions) {
     this.#o = o;
@@ -76,7 +68,7 @@ export class Server {
 
   /** Number of turns not yet answered. */
   get inFlight(): number {
-    return this.#turns.size;
+    return this.#scheduler?.size ?? 0;
   }
 
   /** Handle one line from the host. Returns "shutdown" when the host asked to stop. */
@@ -100,17 +92,17 @@ export class Server {
     }
   }
 
-  /** Cancel every turn and wait until each has been answered. */
-  async shutdown(): Promise<void> {
+  /** Cancel every turn, wait until each has been answered, then close the backend. */
+  shutdown(): Promise<void> {
     this.#closing = true;
-    const turns = [...this.#turns.values()];
-    for (const t of turns) this.#cancel(t);
-    await Promise.all(turns.map((t) => t.done));
-    await this.#o.writer.flush();
+    return this.#closed ??= (async () => {
+      await this.#scheduler?.drain();
+      await this.#backend?.close();
+    })();
   }
 
   #send(msg: unknown) {
-    this.#o.writer.send(msg);
+    this.#o.send(msg);
   }
 
   #reply(req: Request, value: unknown, err?: [number, string, unknown?]) {
@@ -142,15 +134,12 @@ export class Server {
           this.#invalid(req, [{ field: "turn_id", message: "must be a string" }]);
           return;
         }
-        const t = this.#turns.get(p.turn_id);
-        if (t) this.#cancel(t);
-        this.#reply(req, { cancelled: !!t });
+        this.#reply(req, { cancelled: this.#scheduler!.cancel(p.turn_id) });
         return;
       }
       case "shutdown":
-        this.shutdown().then(async () => {
+        this.shutdown().then(() => {
           this.#reply(req, {});
-          await this.#o.writer.flush();
           this.#o.onShutdownRequest?.();
         });
         return "shutdown";
@@ -201,7 +190,12 @@ export class Server {
     const config = (v as { config: Config }).config;
     this.#config = config;
     this.#o.onConfig?.(config);
-    this.#backend = (this.#o.backend ?? ((c, l) => new ExecBackend(c, l)))(config, this.#o.log);
+    const backend = this.#backend = this.#o.backend(config, this.#o.log);
+    this.#scheduler = new Scheduler({
+      backend,
+      log: this.#o.log,
+      emit: (turn_id, event) => this.#send(notification("event", { turn_id, event })),
+    });
     const host = p.host as { name?: unknown; version?: unknown } | undefined;
     this.#o.log.info("initialized", {
       host: host?.name,
@@ -225,92 +219,12 @@ export class Server {
     }
     const parsed = parseChatParams(p, {
       models: this.#config!.supported_models,
-      inFlight: (id) => this.#turns.has(id),
+      inFlight: (id) => this.#scheduler!.has(id),
     });
     if (!parsed.ok) return this.#invalid(req, parsed.errors);
-    const { turnId, workspace, ...t } = parsed.chat;
-
-    let resolveDone!: () => void;
-    const turn: Turn = {
-      id: turnId,
-      requestId: req.id ?? null,
-      workspace,
-      controller: new AbortController(),
-      started: false,
-      finished: false,
-      done: new Promise((r) => (resolveDone = r)),
-      finish: (r) => {
-        if (turn.finished) return;
-        turn.finished = true;
-        this.#turns.delete(turn.id);
-        this.#reply(req, { turn_id: turn.id, ...r });
-        resolveDone();
-      },
-    };
-    this.#turns.set(turn.id, turn);
-
-    const key = (() => {
-      try {
-        return Deno.realPathSync(workspace);
-      } catch {
-        return workspace;
-      }
-    })();
-    const run = (this.#queues.get(key) ?? Promise.resolve()).then(() =>
-      this.#run(turn, { workspace, ...t })
+    const { turnId, ...t } = parsed.chat;
+    this.#scheduler!.submit({ id: turnId, ...t }).then((r) =>
+      this.#reply(req, { turn_id: turnId, ...r })
     );
-    this.#queues.set(key, run);
-    run.then(() => {
-      if (this.#queues.get(key) === run) this.#queues.delete(key);
-    });
-  }
-
-  async #run(
-    turn: Turn,
-    t: { workspace: string; prompt: string; system?: string; model: string; reset: boolean },
-  ) {
-    if (turn.finished) return;
-    const signal = turn.controller.signal;
-    const log = this.#o.log;
-    const started = performance.now();
-    turn.started = true;
-    let r: TurnResult = { stop_reason: "error", thread_id: null, usage: null };
-    const emit = (event: PlexumEvent) => {
-      if (!turn.finished) this.#send(notification("event", { turn_id: turn.id, event }));
-    };
-    let lock;
-    try {
-      lock = await lockWorkspace(t.workspace, signal);
-      r = await this.#backend!.runTurn({ ...t, signal, emit });
-    } catch (e) {
-      if (signal.aborted) r = { stop_reason: "cancelled", thread_id: null, usage: null };
-      else {
-        log.error("turn failed inside the plugin", { turn_id: turn.id, error: String(e) });
-        emit({ type: "error", code: "internal", message: `plugin error: ${(e as Error).message}` });
-      }
-    } finally {
-      lock?.release();
-    }
-    log.info("turn", {
-      turn_id: turn.id,
-      workspace: t.workspace,
-      model: t.model,
-      thread_id: r.thread_id,
-      duration_ms: Math.round(performance.now() - started),
-      ...(r.usage && { // token counts, when the turn completed
-        input_tokens: r.usage.input_tokens,
-        cached_input_tokens: r.usage.cached_input_tokens,
-        output_tokens: r.usage.output_tokens,
-        reasoning_tokens: r.usage.reasoning_tokens,
-      }),
-      outcome: r.stop_reason,
-    });
-    turn.finish(r);
-  }
-
-  #cancel(turn: Turn) {
-    turn.controller.abort(new Error("cancelled"));
-    // Not running yet (queued behind another turn): answer now, never run it.
-    if (!turn.started) turn.finish({ stop_reason: "cancelled", thread_id: null, usage: null });
   }
 }

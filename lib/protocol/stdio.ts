@@ -5,14 +5,14 @@
  *
  * @example
  * ```ts
- * await serve(config, log, "0.1.0"); // never returns
+ * await serve(config, log, "0.1.0", selectBackend); // never returns
  * ```
  */
 import type { Config } from "../config.ts";
 import { LineStream } from "../lines.ts";
 import type { Logger, LogLevel } from "../log.ts";
 import { error, ErrorCodes, MessageWriter } from "../rpc.ts";
-import { Server } from "./server.ts";
+import { Server, type ServerOptions } from "./server.ts";
 
 /** Largest request line accepted (a chat with a huge prompt still fits). */
 export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -25,22 +25,29 @@ export function applyLogConfig(log: Logger, config: Config): void {
 }
 
 /** Serve the protocol on stdin/stdout. */
-export async function serve(baseConfig: Config, log: Logger, version: string): Promise<never> {
+export async function serve(
+  baseConfig: Config,
+  log: Logger,
+  version: string,
+  backend: ServerOptions["backend"],
+): Promise<never> {
   const writer = new MessageWriter(Deno.stdout);
   let stopping: Promise<never> | undefined;
   const stop = (why: string): Promise<never> =>
     stopping ??= (async () => {
       log.info("stopping", { reason: why, turns_in_flight: server.inFlight });
       await server.shutdown();
+      await writer.flush();
       Deno.exit(0);
     })();
   const server = new Server({
-    writer,
+    send: (msg) => writer.send(msg),
     log,
     baseConfig,
     version,
+    backend,
     onConfig: (c) => applyLogConfig(log, c),
-    onShutdownRequest: () => Deno.exit(0),
+    onShutdownRequest: () => writer.flush().then(() => Deno.exit(0)),
   });
   for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => stop(sig));
   writer.closed.then(() => stop("stdout closed"));

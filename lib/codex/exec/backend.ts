@@ -4,8 +4,8 @@
  * usage totals are saved. A thread Codex no longer knows is replaced by a new
  * one within the same turn.
  *
- * Protocol code sees only {@linkcode Backend}, so another way of running Codex
- * (a long-lived `codex app-server`) can be added beside this one.
+ * The fallback backend: every turn pays a cold Codex start and text arrives a
+ * whole message at a time, but it needs nothing beyond `codex exec`.
  *
  * @example
  * ```ts
@@ -16,39 +16,13 @@
  */
 import { execArgs, modelArg } from "./argv.ts";
 import type { Config } from "../../config.ts";
-import { type CodexEvent, type PlexumEvent, TurnMapper, type Usage, usageDelta } from "./events.ts";
+import type { Backend, PlexumEvent, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
+import { usageDelta } from "../usage.ts";
+import { type CodexEvent, TurnMapper } from "./events.ts";
 import { runCodex, type RunResult } from "./process.ts";
 import { launchEnv, locateBinary } from "../locate.ts";
 import type { Logger } from "../../log.ts";
 import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "../session.ts";
-
-/** What one turn needs. */
-export interface TurnRequest {
-  /** Absolute path of an existing directory. */
-  workspace: string;
-  /** The text sent to Codex (the last user message). */
-  prompt: string;
-  /** Plexum model id (advertised). */
-  model: string;
-  /** Developer instructions for a new thread. */
-  system?: string;
-  /** Start a new thread even when one is stored. */
-  reset: boolean;
-  signal: AbortSignal;
-  emit(ev: PlexumEvent): void;
-}
-
-/** How a turn ended. */
-export interface TurnResult {
-  stop_reason: "end_turn" | "cancelled" | "error";
-  thread_id: string | null;
-  usage: Usage | null;
-}
-
-/** A way of running turns. */
-export interface Backend {
-  runTurn(req: TurnRequest): Promise<TurnResult>;
-}
 
 const STALE = /no rollout found for thread id|thread not found|no such thread/i;
 
@@ -77,6 +51,11 @@ export class ExecBackend implements Backend {
     this.log.info("using codex binary", { path: r.path, found_via: r.via });
     this.#binary = r.path;
     return { path: r.path };
+  }
+
+  /** Nothing outlives a turn. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {

@@ -1,6 +1,6 @@
 /**
- * Codex's `exec --json` events (see openai/codex `codex-rs/exec`), Plexum's
- * canonical events, and the mapping between them for one turn.
+ * Codex's `exec --json` events (see openai/codex `codex-rs/exec`) and their
+ * mapping to Plexum's events for one turn (lib/turns/backend.ts).
  *
  * One failure gives one error: Codex prints `error` then `turn.failed` with the
  * same message, and non-fatal `error` events ("Reconnecting...") precede
@@ -14,6 +14,8 @@
  * // [{ type: "text_delta", text: "hi" }]
  * ```
  */
+
+import type { ActivityItem, ActivityStatus, PlexumEvent } from "../../turns/backend.ts";
 
 /** A Codex item (`agent_message`, `command_execution`, `file_change`, ...). */
 export interface CodexItem {
@@ -32,61 +34,63 @@ export type CodexEvent =
   | { type: "item.started" | "item.updated" | "item.completed"; item: CodexItem }
   | { type: "error"; message?: string };
 
-/** Token usage of one turn, as Plexum gets it. */
-export interface Usage {
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  cache_write_input_tokens?: number;
-}
-
-/** Error codes of `error` events (documented in PROTOCOL.md). */
-export type ErrorCode =
-  | "codex_not_found"
-  | "codex_exit"
-  | "turn_failed"
-  | "timeout"
-  | "internal";
-
-/** Plexum's canonical events, sent as `event` notifications. */
-export type PlexumEvent =
-  | { type: "text_delta"; text: string }
-  | ({ type: "usage" } & Usage)
-  | { type: "error"; code: ErrorCode; message: string }
-  | { type: "activity"; phase: "started" | "updated" | "completed"; item: CodexItem };
-
-const ACTIVITY = new Set([
-  "command_execution",
-  "file_change",
-  "mcp_tool_call",
-  "web_search",
-  "todo_list",
-  "plan",
-]);
 const MAX_ACTIVITY_OUTPUT = 4096;
 
-/** Codex's running totals → this turn's usage, given the totals before the turn. */
-export function usageDelta(total: Record<string, number>, before?: Record<string, number>): Usage {
-  const d = (k: string) => Math.max(0, (total[k] ?? 0) - (before?.[k] ?? 0));
-  const u: Usage = {
-    input_tokens: d("input_tokens"),
-    cached_input_tokens: d("cached_input_tokens"),
-    output_tokens: d("output_tokens"),
-    reasoning_tokens: d("reasoning_output_tokens"),
-  };
-  if (typeof total.cache_write_input_tokens === "number") {
-    u.cache_write_input_tokens = d("cache_write_input_tokens");
+/** The neutral activity item for an exec item, or undefined for items that are not activity. */
+export function toActivity(item: CodexItem): ActivityItem | undefined {
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  const status = (v: unknown): ActivityStatus =>
+    v === "completed" || v === "failed" || v === "declined" ? v : "in_progress";
+  const id = str(item.id);
+  switch (item.type) {
+    case "command_execution": {
+      const out = str(item.aggregated_output);
+      const cut = out.length > MAX_ACTIVITY_OUTPUT;
+      return {
+        id,
+        type: "command_execution",
+        command: str(item.command),
+        aggregated_output: cut ? out.slice(-MAX_ACTIVITY_OUTPUT) : out,
+        exit_code: typeof item.exit_code === "number" ? item.exit_code : null,
+        status: status(item.status),
+        ...(cut && { output_truncated: true as const }),
+      };
+    }
+    case "file_change": {
+      const changes = Array.isArray(item.changes) ? item.changes : [];
+      return {
+        id,
+        type: "file_change",
+        changes: changes.map((c) => ({
+          path: str(c?.path),
+          kind: c?.kind === "add" || c?.kind === "delete" ? c.kind : "update",
+        })),
+        status: status(item.status),
+      };
+    }
+    case "mcp_tool_call": {
+      const err = item.error as { message?: unknown } | null | undefined;
+      return {
+        id,
+        type: "mcp_tool_call",
+        server: str(item.server),
+        tool: str(item.tool),
+        status: status(item.status),
+        ...(err && { error: str(err.message) || "tool call failed" }),
+      };
+    }
+    case "web_search":
+      return { id, type: "web_search", query: str(item.query) };
+    case "todo_list": {
+      const items = Array.isArray(item.items) ? item.items : [];
+      return {
+        id,
+        type: "todo_list",
+        items: items.map((t) => ({ text: str(t?.text), completed: t?.completed === true })),
+      };
+    }
   }
-  return u;
-}
-
-function forActivity(item: CodexItem): CodexItem {
-  const out = item.aggregated_output;
-  if (typeof out === "string" && out.length > MAX_ACTIVITY_OUTPUT) {
-    return { ...item, aggregated_output: out.slice(-MAX_ACTIVITY_OUTPUT), output_truncated: true };
-  }
-  return item;
+  return undefined;
 }
 
 /** Folds one turn's Codex events into Plexum events. */
@@ -141,9 +145,10 @@ export class TurnMapper {
       return [{ type: "text_delta", text: this.#texts++ > 0 ? `\n\n${text}` : text }];
     }
     if (item.type === "error") this.opts.onNote?.("codex reported a non-fatal error item", item);
-    if (this.opts.emitActivity && ACTIVITY.has(item.type)) {
+    const activity = this.opts.emitActivity ? toActivity(item) : undefined;
+    if (activity) {
       const phase = type.slice("item.".length) as "started" | "updated" | "completed";
-      return [{ type: "activity", phase, item: forActivity(item) }];
+      return [{ type: "activity", phase, item: activity }];
     }
     this.opts.onNote?.(`codex ${type}`, item);
     return [];

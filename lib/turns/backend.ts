@@ -1,0 +1,146 @@
+/**
+ * The contract between the protocol and a way of running Codex: what a turn
+ * asks for ({@linkcode TurnRequest}), what it reports while it runs
+ * ({@linkcode PlexumEvent}) and how it ends ({@linkcode TurnResult}).
+ *
+ * Types only, plus the few constants the protocol documents. Both backends
+ * (`lib/codex/exec/`, `lib/codex/app_server/`) map their wire events to these
+ * types, so a host cannot tell which one ran a turn. `lib/turns/` and
+ * `lib/protocol/` import nothing from `lib/codex/`.
+ *
+ * @example
+ * ```ts
+ * import type { Backend, TurnRequest, TurnResult } from "./backend.ts";
+ * const echo: Backend = {
+ *   runTurn(req: TurnRequest): Promise<TurnResult> {
+ *     req.emit({ type: "text_delta", text: req.prompt });
+ *     return Promise.resolve({ stop_reason: "end_turn", thread_id: null, usage: null });
+ *   },
+ *   close: () => Promise.resolve(),
+ * };
+ * ```
+ *
+ * @module
+ */
+
+/** Token usage of one turn, as Plexum gets it. */
+export interface Usage {
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  /** Only when Codex reports it. */
+  cache_write_input_tokens?: number;
+}
+
+/** Codes of `error` events, as documented in PROTOCOL.md. */
+export const ERROR_CODES = [
+  "codex_not_found",
+  "codex_exit",
+  "turn_failed",
+  "timeout",
+  "internal",
+] as const;
+
+/** The code of an `error` event. */
+export type ErrorCode = typeof ERROR_CODES[number];
+
+/** How far an activity item has got. */
+export type ActivityStatus = "in_progress" | "completed" | "failed" | "declined";
+
+/**
+ * What Codex is doing besides talking, in one backend-neutral shape. Field
+ * names follow `codex exec --json` (the shape protocol v1 first documented);
+ * the app-server's camelCase items are mapped to it.
+ */
+export type ActivityItem =
+  | {
+    id: string;
+    type: "command_execution";
+    command: string;
+    /** The last 4096 characters of the output so far. */
+    aggregated_output: string;
+    exit_code: number | null;
+    status: ActivityStatus;
+    /** Present when `aggregated_output` was cut. */
+    output_truncated?: true;
+  }
+  | {
+    id: string;
+    type: "file_change";
+    changes: { path: string; kind: "add" | "delete" | "update" }[];
+    status: ActivityStatus;
+  }
+  | {
+    id: string;
+    type: "mcp_tool_call";
+    server: string;
+    tool: string;
+    status: ActivityStatus;
+    /** The error text of a failed call. */
+    error?: string;
+  }
+  | { id: string; type: "web_search"; query: string }
+  | { id: string; type: "todo_list"; items: { text: string; completed: boolean }[] };
+
+/** The `type` of each activity item. */
+export type ActivityType = ActivityItem["type"];
+
+/** Activity item types, as documented in PROTOCOL.md. */
+export const ACTIVITY_TYPES: readonly ActivityType[] = [
+  "command_execution",
+  "file_change",
+  "mcp_tool_call",
+  "web_search",
+  "todo_list",
+];
+
+/** Plexum's events, sent as `event` notifications. */
+export type PlexumEvent =
+  | { type: "text_delta"; text: string }
+  | ({ type: "usage" } & Usage)
+  | { type: "error"; code: ErrorCode; message: string }
+  | { type: "activity"; phase: "started" | "updated" | "completed"; item: ActivityItem };
+
+/** Event types, as documented in PROTOCOL.md. */
+export const EVENT_TYPES: readonly PlexumEvent["type"][] = [
+  "text_delta",
+  "usage",
+  "error",
+  "activity",
+];
+
+/** What one turn needs. */
+export interface TurnRequest {
+  /** Absolute path of an existing directory. */
+  workspace: string;
+  /** The text sent to Codex (the last user message). */
+  prompt: string;
+  /** Plexum model id (advertised). */
+  model: string;
+  /** Developer instructions for a new thread. */
+  system?: string;
+  /** Start a new thread even when one is stored. */
+  reset: boolean;
+  /** Aborted when the host cancels the turn or the plugin stops. */
+  signal: AbortSignal;
+  /** Send an event to the host (dropped once the turn has been answered). */
+  emit(ev: PlexumEvent): void;
+}
+
+/** How a turn ended. */
+export interface TurnResult {
+  stop_reason: "end_turn" | "cancelled" | "error";
+  thread_id: string | null;
+  usage: Usage | null;
+}
+
+/**
+ * A way of running turns. A failed turn emits exactly one `error` event and
+ * resolves with `stop_reason: "error"`; `runTurn` rejects only on a bug.
+ */
+export interface Backend {
+  runTurn(req: TurnRequest): Promise<TurnResult>;
+  /** Release what the backend holds (processes); turns have ended by then. */
+  close(): Promise<void>;
+}
