@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
+ * import { MessageWriter, parseMessage, result } from "./rpc.ts";
  * const out = new MessageWriter(Deno.stdout);
  * const msg = parseMessage('{"jsonrpc":"2.0","id":1,"method":"models","params":{}}');
- * if ("request" in msg) out.send(result(msg.request.id, { models: [] }));
+ * if ("request" in msg) out.send(result(msg.request.id ?? null, { models: [] }));
  * ```
  */
 

@@ -5,7 +5,13 @@
  *
  * @example
  * ```ts
- * const code = await chat(config, log, "0.1.0", { workspace: "/w", message: "hi" });
+ * import { chat } from "./chat.ts";
+ * import { DEFAULTS } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * const code = await chat({ ...DEFAULTS }, createLogger(), "0.1.0", {
+ *   workspace: "/srv/agent",
+ *   message: "hi",
+ * });
  * ```
  */
 import type { Config } from "../config.ts";

@@ -10,7 +10,9 @@
  *
  * @example
  * ```ts
- * Deno.exit(await doctor(config, { workspace: "/srv/agent" }));
+ * import { doctor } from "./doctor.ts";
+ * import { DEFAULTS } from "../config.ts";
+ * Deno.exit(await doctor({ ...DEFAULTS }, { workspace: "/srv/agent" }));
  * // ok   codex binary: /usr/local/bin/codex (found on PATH)
  * // ok   codex version: 0.169.0
  * // ...
@@ -36,6 +38,7 @@ export interface Check {
  *
  * @example
  * ```ts
+ * import { compareVersions } from "./doctor.ts";
  * compareVersions("0.100.0", "0.135.0") < 0; // true
  * ```
  */
@@ -290,7 +293,9 @@ async function workspaceChecks(workspace: string, env: Env): Promise<Check[]> {
  *
  * @example
  * ```ts
- * const failed = (await checks(config, {})).filter((c) => !c.ok);
+ * import { checks } from "./doctor.ts";
+ * import { DEFAULTS } from "../config.ts";
+ * const failed = (await checks({ ...DEFAULTS }, {})).filter((c) => !c.ok);
  * ```
  */
 export async function checks(
@@ -310,7 +315,9 @@ export async function checks(
  *
  * @example
  * ```ts
- * Deno.exit(await doctor(config, { workspace: "/srv/agent" }));
+ * import { doctor } from "./doctor.ts";
+ * import { DEFAULTS } from "../config.ts";
+ * Deno.exit(await doctor({ ...DEFAULTS }, { workspace: "/srv/agent" }));
  * ```
  */
 export async function doctor(config: Config, opts: { workspace?: string }): Promise<number> {

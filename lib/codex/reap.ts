@@ -20,7 +20,9 @@
  *
  * @example
  * ```ts
- * const { name, value, marker } = runMarker(); // spawn with env { [name]: value }, detached: true
+ * import { ProcessTree, runMarker } from "./reap.ts";
+ * const { name, value, marker } = runMarker();
+ * const child = new Deno.Command("codex", { env: { [name]: value }, detached: true }).spawn();
  * const tree = new ProcessTree(child.pid, marker);
  * await tree.signal("SIGTERM");            // group, session and helpers
  * await tree.signal("SIGKILL");
@@ -65,6 +67,7 @@ async function listProcesses(marker: string): Promise<Proc[]> {
  *
  * @example
  * ```ts
+ * import { runMarker } from "./reap.ts";
  * const m = runMarker(); // { name: "PLEXUM_CODEX_RUN", value: "…", marker: "PLEXUM_CODEX_RUN=…" }
  * ```
  */

@@ -6,8 +6,11 @@
  *
  * @example
  * ```ts
- * const r = parseChatParams(params, { models: ["codex"], inFlight: (id) => turns.has(id) });
- * if (!r.ok) reply(-32602, r.errors); else start(r.chat);
+ * import { parseChatParams } from "./chat_params.ts";
+ * const params = { turn_id: "t1", agent: { id: "a", workspace: "/srv/agent" }, messages: [] };
+ * const r = parseChatParams(params, { models: ["codex"], inFlight: () => false });
+ * if (!r.ok) console.error(r.errors); // [{ field: "messages", message: "…" }]
+ * else console.log(r.chat.prompt);
  * ```
  */
 import type { FieldError } from "../config.ts";

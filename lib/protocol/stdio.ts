@@ -5,7 +5,11 @@
  *
  * @example
  * ```ts
- * await serve(config, log, "0.1.0", selectBackend); // never returns
+ * import { serve } from "./stdio.ts";
+ * import { DEFAULTS } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { selectBackend } from "../codex/select.ts";
+ * await serve({ ...DEFAULTS }, createLogger(), "0.1.0", selectBackend); // never returns
  * ```
  */
 import type { Config } from "../config.ts";

@@ -5,8 +5,13 @@
  *
  * @example
  * ```ts
- * const lock = await lockWorkspace("/srv/agent", signal);
- * try { ... } finally { lock?.release(); }
+ * import { lockWorkspace } from "./lock.ts";
+ * const lock = await lockWorkspace(await Deno.makeTempDir(), AbortSignal.timeout(5000));
+ * try {
+ *   // run the turn
+ * } finally {
+ *   lock?.release();
+ * }
  * ```
  */
 

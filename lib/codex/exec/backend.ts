@@ -9,9 +9,18 @@
  *
  * @example
  * ```ts
- * const backend = new ExecBackend(config, log);
- * const r = await backend.runTurn({ workspace: "/w", prompt: "hi", model: "codex",
- *   reset: false, signal: new AbortController().signal, emit: (ev) => console.log(ev) });
+ * import { ExecBackend } from "./backend.ts";
+ * import { DEFAULTS } from "../../config.ts";
+ * import { createLogger } from "../../log.ts";
+ * const backend = new ExecBackend({ ...DEFAULTS }, createLogger());
+ * const r = await backend.runTurn({
+ *   workspace: "/srv/agent",
+ *   prompt: "hi",
+ *   model: "codex",
+ *   reset: false,
+ *   signal: new AbortController().signal,
+ *   emit: (ev) => console.log(ev),
+ * });
  * ```
  */
 import { execArgs, modelArg } from "./argv.ts";

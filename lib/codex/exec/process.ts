@@ -12,8 +12,17 @@
  *
  * @example
  * ```ts
- * const r = await runCodex({ binary: "codex", args: ["exec", "--json", "-"], cwd: "/w",
- *   stdin: "hello", idleTimeoutMs: 600_000, log, onEvent: (ev) => console.log(ev) });
+ * import { runCodex } from "./process.ts";
+ * import { createLogger } from "../../log.ts";
+ * const r = await runCodex({
+ *   binary: "codex",
+ *   args: ["exec", "--json", "-"],
+ *   cwd: "/srv/agent",
+ *   stdin: "hello",
+ *   idleTimeoutMs: 600_000,
+ *   log: createLogger(),
+ *   onEvent: (ev) => console.log(ev),
+ * });
  * // r.code, r.timedOut, r.cancelled, r.stderrTail
  * ```
  */
