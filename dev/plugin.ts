@@ -1,7 +1,9 @@
 /**
  * Drives the plugin the way Plexum does: `main.ts` as a subprocess, started
  * with exactly the permission flags of deno.json's `compile` task, JSON-RPC
- * lines on its stdin/stdout.
+ * lines on its stdin/stdout. `initialize` gets the backend the test run pins
+ * with `PLEXUM_TEST_BACKEND` ({@linkcode testBackend}), so the whole suite runs
+ * on either backend.
  *
  * @example
  * ```ts
@@ -14,6 +16,43 @@
  */
 
 const root = new URL("../", import.meta.url).pathname;
+
+/** Backends a test run can pin with `PLEXUM_TEST_BACKEND` (see {@linkcode testBackend}). */
+export const TEST_BACKENDS = ["auto", "app-server", "exec"] as const;
+
+/**
+ * The config the test run pins the backend with: `PLEXUM_TEST_BACKEND=exec`
+ * (or `app-server`, `auto`) gives `{ backend: "exec" }`; unset gives `{}`, so
+ * plugins run with their default. CI runs the whole suite once each way; a
+ * test that pins `backend` itself keeps its own value.
+ *
+ * @example
+ * ```ts
+ * import { testBackend } from "./plugin.ts";
+ * const config = { ...testBackend(), binary: "/usr/bin/codex" };
+ * ```
+ */
+export function testBackend(): { backend?: (typeof TEST_BACKENDS)[number] } {
+  const v = Deno.env.get("PLEXUM_TEST_BACKEND");
+  if (!v) return {};
+  if (!(TEST_BACKENDS as readonly string[]).includes(v)) {
+    throw new Error(`PLEXUM_TEST_BACKEND must be one of ${TEST_BACKENDS.join(", ")}, not ${v}`);
+  }
+  return { backend: v as (typeof TEST_BACKENDS)[number] };
+}
+
+/**
+ * `initialize` params with the run's backend ({@linkcode testBackend}) under
+ * the test's own config; params whose config is not an object are left as
+ * they are (tests of invalid configs).
+ */
+export function withTestBackend(params: unknown): unknown {
+  if (typeof params !== "object" || params === null || Array.isArray(params)) return params;
+  const p = params as Record<string, unknown>;
+  const config = p.config ?? {};
+  if (typeof config !== "object" || config === null || Array.isArray(config)) return params;
+  return { ...p, config: { ...testBackend(), ...config } };
+}
 
 /** Permission flags of the compile task: the one source of truth. */
 export function permissionFlags(): string[] {
@@ -108,6 +147,7 @@ export function startPlugin(
     stderr: () => err,
     sendLine: (line) => writer.write(enc.encode(line + "\n")),
     async send(method, params = {}, id = nextId++) {
+      if (method === "initialize") params = withTestBackend(params);
       await p.sendLine(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
       return id;
     },

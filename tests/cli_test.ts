@@ -8,7 +8,7 @@ import { CONFIG_KEYS } from "../lib/config.ts";
 import { FLAGS } from "../lib/cli/flags.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
-import { pluginArgs } from "../dev/plugin.ts";
+import { pluginArgs, testBackend } from "../dev/plugin.ts";
 
 const dec = new TextDecoder();
 
@@ -37,7 +37,11 @@ async function chatRig(replies: MockReply[]) {
   const config = `${dir}/plugin.jsonc`;
   await Deno.writeTextFile(
     config,
-    JSON.stringify({ binary: await ensureCodex("0.169.0"), extra_args: mock.args }),
+    JSON.stringify({
+      ...testBackend(),
+      binary: await ensureCodex("0.169.0"),
+      extra_args: mock.args,
+    }),
   );
   return {
     api,

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ensureCodex, loginWithApiKey } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
-import { pluginArgs } from "../dev/plugin.ts";
+import { pluginArgs, testBackend } from "../dev/plugin.ts";
 
 const dec = new TextDecoder();
 
@@ -57,7 +57,10 @@ async function withCleanup(fn: (cleanup: (() => Promise<void>)[]) => Promise<voi
 
 async function writeConfig(dir: string, config: Record<string, unknown>): Promise<string> {
   const path = `${dir}/plugin.jsonc`;
-  await Deno.writeTextFile(path, `// doctor test\n${JSON.stringify(config, null, 2)}\n`);
+  await Deno.writeTextFile(
+    path,
+    `// doctor test\n${JSON.stringify({ ...testBackend(), ...config }, null, 2)}\n`,
+  );
   return path;
 }
 

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { KILL_GRACE_MS } from "../lib/codex/exec/process.ts";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
-import { type Msg, pluginArgs } from "../dev/plugin.ts";
+import { type Msg, pluginArgs, testBackend } from "../dev/plugin.ts";
 import { bytesRead, descendants, isAlive, memory, mib, pidsInDir, until } from "./support/proc.ts";
 import { chat, chatParams, closePlugin, outcome, startRig, userTexts } from "./support/rig.ts";
 
@@ -437,7 +437,12 @@ Deno.test("the host vanishing mid-turn: the plugin cancels its turns, reaps code
         method: "initialize",
         params: {
           protocol_version: 1,
-          config: { binary: rig.codex, extra_args: rig.args, emit_activity: true },
+          config: {
+            ...testBackend(),
+            binary: rig.codex,
+            extra_args: rig.args,
+            emit_activity: true,
+          },
         },
       });
       assert.ok((await raw.next()).result);

@@ -10,7 +10,7 @@ import deno from "../deno.json" with { type: "json" };
 import { compileTask } from "../scripts/compile_all.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
-import { permissionFlags, startPlugin } from "../dev/plugin.ts";
+import { permissionFlags, startPlugin, testBackend } from "../dev/plugin.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -53,7 +53,10 @@ async function rig() {
   await w.close();
   assert.equal((await login.status).code, 0);
   const config = `${dir}/plugin.jsonc`;
-  await Deno.writeTextFile(config, JSON.stringify({ binary: bin, extra_args: mock.args }));
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({ ...testBackend(), binary: bin, extra_args: mock.args }),
+  );
   return {
     bin,
     api,
