@@ -78,10 +78,11 @@ if (import.meta.main) {
   }
   const loaded = await loadConfigFile(values.config);
   if (!loaded.ok) {
-    console.error(loaded.message);
+    console.error(loaded.error);
     Deno.exit(2);
   }
-  applyLogConfig(log, loaded.config);
+  const config = loaded.value;
+  applyLogConfig(log, config);
   const [command = "serve", ...rest] = positionals;
   if ((command === "serve" || command === "doctor") && rest.length > 0) {
     console.error(`${command}: unexpected argument ${rest[0]}\nSee --help.`);
@@ -89,7 +90,7 @@ if (import.meta.main) {
   }
   switch (command) {
     case "serve":
-      await serve(loaded.config, log, VERSION, selectBackend);
+      await serve(config, log, VERSION, selectBackend);
       break;
     case "chat": {
       if (!values.workspace || rest.length === 0) {
@@ -98,7 +99,7 @@ if (import.meta.main) {
       }
       const message = rest.join(" ");
       Deno.exit(
-        await chat(loaded.config, log, VERSION, {
+        await chat(config, log, VERSION, {
           workspace: values.workspace,
           message,
           model: values.model,
@@ -108,7 +109,7 @@ if (import.meta.main) {
       break;
     }
     case "doctor":
-      Deno.exit(await doctor(loaded.config, { workspace: values.workspace }));
+      Deno.exit(await doctor(config, { workspace: values.workspace }));
       break;
     default:
       console.error(`unknown subcommand: ${command}\nSee --help.`);

@@ -5,9 +5,10 @@
  * @example
  * ```ts
  * const r = validateConfig({ binary: "/usr/bin/codex", idle_timeout_s: 30 });
- * if (!r.ok) console.error(r.errors); // [{ field, message }]
+ * if (!r.ok) console.error(r.error); // [{ field, message }]
  * ```
  */
+import { err, ok, type Result } from "./result.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
 /** Validated configuration with defaults filled in. */
@@ -68,12 +69,12 @@ const isStringArray = (v: unknown): v is string[] =>
 export function validateConfig(
   raw: unknown,
   base: Config = { ...DEFAULTS },
-): { ok: true; config: Config } | { ok: false; errors: FieldError[] } {
+): Result<Config, FieldError[]> {
   const errors: FieldError[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
-  if (raw === undefined || raw === null) return { ok: true, config: base };
+  if (raw === undefined || raw === null) return ok(base);
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    return { ok: false, errors: [{ field: "config", message: "must be an object" }] };
+    return err([{ field: "config", message: "must be an object" }]);
   }
   const c: Config = { ...base };
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
@@ -134,5 +135,5 @@ export function validateConfig(
         bad(k, "is not a known config key");
     }
   }
-  return errors.length ? { ok: false, errors } : { ok: true, config: c };
+  return errors.length ? err(errors) : ok(c);
 }

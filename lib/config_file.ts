@@ -10,6 +10,7 @@
  * // config file /etc/plexum/openai.jsonc: expected ',' at line 4, column 3
  * ```
  */
+import { err, ok, type Result } from "./result.ts";
 import { type Config, DEFAULTS, validateConfig } from "./config.ts";
 import { parseJsonc, positionOf } from "./jsonc.ts";
 
@@ -19,28 +20,29 @@ import { parseJsonc, positionOf } from "./jsonc.ts";
  *
  * @example
  * ```ts
- * const r = await loadConfigFile(undefined); // { ok: true, config: DEFAULTS }
+ * import { loadConfigFile } from "./config_file.ts";
+ * const r = await loadConfigFile(undefined); // { ok: true, value: DEFAULTS }
  * ```
  */
 export async function loadConfigFile(
   path: string | undefined,
-): Promise<{ ok: true; config: Config } | { ok: false; message: string }> {
-  if (path === undefined) return { ok: true, config: { ...DEFAULTS } };
+): Promise<Result<Config, string>> {
+  if (path === undefined) return ok({ ...DEFAULTS });
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    return { ok: false, message: `cannot read config file ${path}: ${(e as Error).message}` };
+    return err(`cannot read config file ${path}: ${(e as Error).message}`);
   }
   const parsed = parseJsonc(text);
-  if (!parsed.ok) return { ok: false, message: `config file ${path}: ${parsed.message}` };
+  if (!parsed.ok) return err(`config file ${path}: ${parsed.error.message}`);
   const v = validateConfig(parsed.value);
   if (!v.ok) {
-    const problems = v.errors.map((e) => {
+    const problems = v.error.map((e) => {
       const at = e.field === "config" ? undefined : positionOf(text, [e.field.split(".")[0]]);
       return `${at ? `line ${at.line}, column ${at.column}: ` : ""}${e.field} ${e.message}`;
     });
-    return { ok: false, message: `config file ${path}: ${problems.join("; ")}` };
+    return err(`config file ${path}: ${problems.join("; ")}`);
   }
   return v;
 }

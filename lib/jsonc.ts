@@ -8,6 +8,7 @@
  * parseJsonc('{ "a" 1 }'); // { ok: false, message: "expected ':' at line 1, column 7", ... }
  * ```
  */
+import { err, ok, type Result } from "./result.ts";
 import {
   findNodeAtLocation,
   parse,
@@ -39,26 +40,33 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line: before.length, column: before[before.length - 1].length + 1 };
 }
 
+/** Where and why JSONC text does not parse. */
+export interface JsoncError {
+  message: string;
+  line: number;
+  column: number;
+}
+
 /**
  * The parsed value, or the first error with its line and column.
  *
  * @example
  * ```ts
  * const r = parseJsonc(await Deno.readTextFile("plugin.jsonc"));
- * if (!r.ok) console.error(r.message); // "expected ',' at line 3, column 5"
+ * if (!r.ok) console.error(r.error.message); // "expected ',' at line 3, column 5"
  * ```
  */
 export function parseJsonc(
   text: string,
-): { ok: true; value: unknown } | { ok: false; message: string; line: number; column: number } {
+): Result<unknown, JsoncError> {
   const errors: ParseError[] = [];
   const value = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
-  if (errors.length === 0) return { ok: true, value };
+  if (errors.length === 0) return ok(value);
   const e = errors[0];
   const { line, column } = lineColumn(text, e.offset);
   const code = printParseErrorCode(e.error);
   const what = WORDS[code] ?? code;
-  return { ok: false, message: `${what} at line ${line}, column ${column}`, line, column };
+  return err({ message: `${what} at line ${line}, column ${column}`, line, column });
 }
 
 /**

@@ -272,7 +272,7 @@ export async function runHost(
 
 async function readConfig(path: string): Promise<Record<string, unknown>> {
   const parsed = parseJsonc(await Deno.readTextFile(path));
-  if (!parsed.ok) throw new Error(`${path}: ${parsed.message}`);
+  if (!parsed.ok) throw new Error(`${path}: ${parsed.error.message}`);
   if (typeof parsed.value !== "object" || parsed.value === null || Array.isArray(parsed.value)) {
     throw new Error(`${path}: the config must be a JSON object`);
   }

@@ -19,7 +19,7 @@ Deno.test("chat params: the prompt is the last user message, system messages are
       ],
     }, opts);
     assert.ok(r.ok);
-    assert.deepEqual(r.chat, {
+    assert.deepEqual(r.value, {
       turnId: "t1",
       workspace: ws,
       prompt: "second",
@@ -41,7 +41,7 @@ Deno.test("chat params: every bad field is named once", () => {
     messages: [{ role: "robot", content: 1 }],
   }, opts);
   assert.ok(!r.ok);
-  assert.deepEqual(r.errors.map((e) => e.field), [
+  assert.deepEqual(r.error.map((e) => e.field), [
     "turn_id",
     "agent.id",
     "agent.workspace",

@@ -32,14 +32,14 @@ Deno.test("config file: comments and trailing commas are fine; missing keys keep
   await withFile(text, async (path) => {
     const r = await loadConfigFile(path);
     assert.ok(r.ok, JSON.stringify(r));
-    assert.deepEqual(r.config, {
+    assert.deepEqual(r.value, {
       ...DEFAULTS,
       binary: "/usr/local/bin/codex",
       extra_args: ["-c", "model_reasoning_effort=high"],
       log_format: "json",
     });
   });
-  assert.deepEqual(await loadConfigFile(undefined), { ok: true, config: { ...DEFAULTS } });
+  assert.deepEqual(await loadConfigFile(undefined), { ok: true, value: { ...DEFAULTS } });
 });
 
 Deno.test("config file: bad JSONC is reported with its line and column", async () => {
@@ -47,13 +47,13 @@ Deno.test("config file: bad JSONC is reported with its line and column", async (
     const r = await loadConfigFile(path);
     assert.deepEqual(r, {
       ok: false,
-      message: `config file ${path}: expected ',' at line 3, column 3`,
+      error: `config file ${path}: expected ',' at line 3, column 3`,
     });
   });
   await withFile('{\n  "binary": "codex",\n  "emit_activity": tru\n}', async (path) => {
     const r = await loadConfigFile(path);
     assert.ok(!r.ok);
-    assert.match(r.message, /invalid symbol at line 3, column 20$/);
+    assert.match(r.error, /invalid symbol at line 3, column 20$/);
   });
 });
 
@@ -64,7 +64,7 @@ Deno.test("config file: a bad key or value is reported with the line and column 
       const r = await loadConfigFile(path);
       assert.ok(!r.ok);
       assert.equal(
-        r.message,
+        r.error,
         `config file ${path}: line 3, column 5: idle_timeout_s must be a positive number of seconds; ` +
           "line 4, column 3: bianry is not a known config key",
       );
@@ -72,14 +72,14 @@ Deno.test("config file: a bad key or value is reported with the line and column 
   );
   await withFile("[1, 2]", async (path) => {
     const r = await loadConfigFile(path);
-    assert.deepEqual(r, { ok: false, message: `config file ${path}: config must be an object` });
+    assert.deepEqual(r, { ok: false, error: `config file ${path}: config must be an object` });
   });
 });
 
 Deno.test("config file: a missing file is named in the error", async () => {
   const r = await loadConfigFile("/nonexistent/plugin.jsonc");
   assert.ok(!r.ok);
-  assert.match(r.message, /^cannot read config file \/nonexistent\/plugin\.jsonc: /);
+  assert.match(r.error, /^cannot read config file \/nonexistent\/plugin\.jsonc: /);
 });
 
 Deno.test("serve, chat and doctor all reject a bad config file with exit 2 and line:column", async () => {

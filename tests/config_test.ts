@@ -5,13 +5,13 @@ import { type Config, CONFIG_KEYS, DEFAULTS, validateConfig } from "../lib/confi
 function errors(raw: unknown) {
   const r = validateConfig(raw);
   assert.equal(r.ok, false, `expected ${JSON.stringify(raw)} to be rejected`);
-  return (r as { errors: { field: string; message: string }[] }).errors;
+  return (r as { error: { field: string; message: string }[] }).error;
 }
 
 function config(raw: unknown, base?: Config): Config {
   const r = validateConfig(raw, base);
   assert.ok(r.ok, JSON.stringify(r));
-  return r.config;
+  return r.value;
 }
 
 Deno.test("no config, or an empty one, gives the defaults", () => {

@@ -9,10 +9,11 @@
  * import { parseChatParams } from "./chat_params.ts";
  * const params = { turn_id: "t1", agent: { id: "a", workspace: "/srv/agent" }, messages: [] };
  * const r = parseChatParams(params, { models: ["codex"], inFlight: () => false });
- * if (!r.ok) console.error(r.errors); // [{ field: "messages", message: "…" }]
- * else console.log(r.chat.prompt);
+ * if (!r.ok) console.error(r.error); // [{ field: "messages", message: "…" }]
+ * else console.log(r.value.prompt);
  * ```
  */
+import { err, ok, type Result } from "../result.ts";
 import type { FieldError } from "../config.ts";
 
 /** A valid chat request, ready to run. */
@@ -37,7 +38,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function parseChatParams(
   p: Record<string, unknown>,
   opts: { models: string[]; inFlight: (turnId: string) => boolean },
-): { ok: true; chat: ChatParams } | { ok: false; errors: FieldError[] } {
+): Result<ChatParams, FieldError[]> {
   const errors: FieldError[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
   if (typeof p.turn_id !== "string" || p.turn_id === "") {
@@ -83,18 +84,15 @@ export function parseChatParams(
       bad(`messages[${last}].content`, "must not be empty: the last user message is the prompt");
     }
   }
-  if (errors.length) return { ok: false, errors };
+  if (errors.length) return err(errors);
   const messages = p.messages as { role: string; content: string }[];
-  return {
-    ok: true,
-    chat: {
-      turnId: p.turn_id as string,
-      workspace: (agent as { workspace: string }).workspace,
-      prompt: messages.filter((m) => m.role === "user").at(-1)!.content,
-      system: messages.filter((m) => m.role === "system").map((m) => m.content).join("\n\n") ||
-        undefined,
-      model: (p.model as string | undefined) ?? models[0],
-      reset: p.reset === true,
-    },
-  };
+  return ok({
+    turnId: p.turn_id as string,
+    workspace: (agent as { workspace: string }).workspace,
+    prompt: messages.filter((m) => m.role === "user").at(-1)!.content,
+    system: messages.filter((m) => m.role === "system").map((m) => m.content).join("\n\n") ||
+      undefined,
+    model: (p.model as string | undefined) ?? models[0],
+    reset: p.reset === true,
+  });
 }

@@ -180,14 +180,14 @@ export class Server {
     const v = validateConfig(p.config, { ...this.#o.baseConfig });
     if (!v.ok) {
       errors.push(
-        ...v.errors.map((e) => ({
+        ...v.error.map((e) => ({
           ...e,
           field: e.field === "config" ? "config" : `config.${e.field}`,
         })),
       );
     }
     if (errors.length) return this.#invalid(req, errors);
-    const config = (v as { config: Config }).config;
+    const config = (v as { value: Config }).value;
     this.#config = config;
     this.#o.onConfig?.(config);
     const backend = this.#backend = this.#o.backend(config, this.#o.log);
@@ -221,8 +221,8 @@ export class Server {
       models: this.#config!.supported_models,
       inFlight: (id) => this.#scheduler!.has(id),
     });
-    if (!parsed.ok) return this.#invalid(req, parsed.errors);
-    const { turnId, ...t } = parsed.chat;
+    if (!parsed.ok) return this.#invalid(req, parsed.error);
+    const { turnId, ...t } = parsed.value;
     this.#scheduler!.submit({ id: turnId, ...t }).then((r) =>
       this.#reply(req, { turn_id: turnId, ...r })
     );
