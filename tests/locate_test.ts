@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, startPlugin } from "../dev/plugin.ts";
+import { hermetic } from "../dev/hermetic.ts";
 import { chat } from "./support/rig.ts";
 import { fallbackDirs, launchEnv, locateBinary, npmPrefix } from "../lib/codex/locate.ts";
 
@@ -25,12 +26,6 @@ const envOf = (vars: Record<string, string>) => (k: string) => vars[k];
 async function makeExecutable(path: string, text = "#!/bin/sh\nexit 0\n"): Promise<void> {
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
   await Deno.writeTextFile(path, text, { mode: 0o755 });
-}
-
-/** The test's DENO_DIR, so a plugin run with another HOME still finds its npm cache. */
-async function denoDir(): Promise<string> {
-  const o = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
-  return JSON.parse(new TextDecoder().decode(o.stdout)).denoDir;
 }
 
 /** Absolute path of node, for a codex launcher that must not depend on PATH. */
@@ -90,7 +85,9 @@ Deno.test("locateBinary: a bare name off PATH is found under ~/.npmrc's prefix",
     // Not executable: skipped even though it comes first.
     await Deno.mkdir(`${home}/.local/bin`, { recursive: true });
     await Deno.writeTextFile(`${home}/.local/bin/codex`, "not a program", { mode: 0o644 });
-    const r = locateBinary("codex", envOf({ HOME: home, PATH: SYSTEMD_PATH }));
+    const found = locateBinary("codex", envOf({ HOME: home, PATH: SYSTEMD_PATH }));
+    assert.ok(found.ok);
+    const r = found.value;
     assert.equal(r.path, `${home}/npm-prefix/bin/codex`);
     assert.equal(r.via, "fallback");
     assert.deepEqual(r.searched.slice(0, 3), [
@@ -110,13 +107,17 @@ Deno.test("locateBinary: relative PATH entries and ~/ in binary give absolute pa
     const cwd = Deno.cwd();
     Deno.chdir(home);
     try {
-      const r = locateBinary("codex", envOf({ HOME: "/nonexistent", PATH: "tools" }));
+      const found = locateBinary("codex", envOf({ HOME: "/nonexistent", PATH: "tools" }));
+      assert.ok(found.ok);
+      const r = found.value;
       assert.equal(r.path, `${Deno.realPathSync(home)}/tools/codex`);
       assert.equal(r.via, "path");
     } finally {
       Deno.chdir(cwd);
     }
-    const t = locateBinary("~/tools/codex", envOf({ HOME: home }));
+    const explicit = locateBinary("~/tools/codex", envOf({ HOME: home }));
+    assert.ok(explicit.ok);
+    const t = explicit.value;
     assert.equal(t.path, `${home}/tools/codex`);
     assert.equal(t.via, "explicit");
   } finally {
@@ -127,12 +128,13 @@ Deno.test("locateBinary: relative PATH entries and ~/ in binary give absolute pa
 Deno.test("locateBinary: nothing found names every place searched and asks for an absolute path", async () => {
   const home = await Deno.makeTempDir();
   try {
-    const r = locateBinary("codex-absent", envOf({ HOME: home, PATH: SYSTEMD_PATH }));
-    assert.equal(r.path, undefined);
-    for (const p of r.searched) assert.ok(r.error!.includes(p), `message lists ${p}`);
+    const found = locateBinary("codex-absent", envOf({ HOME: home, PATH: SYSTEMD_PATH }));
+    assert.ok(!found.ok);
+    const r = { searched: found.error.searched, error: found.error.message };
+    for (const p of r.searched) assert.ok(r.error.includes(p), `message lists ${p}`);
     assert.ok(r.searched.includes(`${home}/.nvm/versions/node/*/bin/codex-absent`));
     assert.ok(r.searched.includes("/usr/local/bin/codex-absent"));
-    assert.match(r.error!, /set "binary" in the plugin config to its absolute path/);
+    assert.match(r.error, /set "binary" in the plugin config to its absolute path/);
   } finally {
     await Deno.remove(home, { recursive: true });
   }
@@ -154,7 +156,7 @@ async function turnWith(env: Record<string, string>, home: string): Promise<stri
   const mock = mockCodexSetup(api.baseUrl, `${home}/.codex`);
   await Deno.mkdir(`${home}/.codex`, { recursive: true });
   const plugin = startPlugin({
-    env: { ...env, HOME: home, DENO_DIR: await denoDir(), ...mock.env },
+    env: { ...env, HOME: home, ...mock.env },
   });
   try {
     const init = await plugin.request("initialize", {
@@ -206,9 +208,11 @@ Deno.test("an nvm codex runs with nvm's node even when PATH has no node at all",
     const stderr = await turnWith({ PATH: noNode }, home);
     assert.match(stderr, new RegExp(`using codex binary path=${codex} found_via=fallback`));
     // doctor runs codex the same way.
+    using h = hermetic();
     const o = await new Deno.Command(Deno.execPath(), {
       args: pluginArgs(["doctor"]),
-      env: { PATH: noNode, HOME: home, DENO_DIR: await denoDir(), CODEX_API_KEY: "sk-x-123456" },
+      clearEnv: true,
+      env: h.env({ PATH: noNode, HOME: home, CODEX_API_KEY: "sk-x-123456" }),
     }).output();
     const out = new TextDecoder().decode(o.stdout);
     assert.equal(o.code, 0, out);
@@ -222,7 +226,7 @@ Deno.test("plugin with no codex anywhere: one codex_not_found event listing the 
   const home = await Deno.makeTempDir();
   const ws = await Deno.makeTempDir();
   const plugin = startPlugin({
-    env: { PATH: SYSTEMD_PATH, HOME: home, DENO_DIR: await denoDir() },
+    env: { PATH: SYSTEMD_PATH, HOME: home },
   });
   try {
     // A name no machine has, so the test does not depend on what is installed.

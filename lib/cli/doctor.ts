@@ -19,7 +19,7 @@
  * ```
  */
 import type { Config } from "../config.ts";
-import { type Env, launchEnv, locateBinary } from "../codex/locate.ts";
+import { codexHome, compareVersions, type Env, launchEnv, locateBinary } from "../codex/locate.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 
 /** Oldest Codex CLI this plugin supports. */
@@ -31,24 +31,6 @@ export interface Check {
   ok: boolean;
   name: string;
   detail: string;
-}
-
-/**
- * Compare dotted versions: negative when a < b.
- *
- * @example
- * ```ts
- * import { compareVersions } from "./doctor.ts";
- * compareVersions("0.100.0", "0.135.0") < 0; // true
- * ```
- */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map((x) => parseInt(x, 10) || 0);
-  const pb = b.split(".").map((x) => parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
-  }
-  return 0;
 }
 
 interface Ran {
@@ -86,10 +68,11 @@ async function run(bin: string, args: string[], env: Env): Promise<Ran> {
 const one = (s: string, max = 200) => s.replace(/\s+/g, " ").trim().slice(0, max);
 
 function binaryCheck(config: Config, env: Env): { check: Check; path?: string } {
-  const found = locateBinary(config.binary, env);
-  if (found.error !== undefined) {
-    return { check: { ok: false, name: "codex binary", detail: found.error } };
+  const located = locateBinary(config.binary, env);
+  if (!located.ok) {
+    return { check: { ok: false, name: "codex binary", detail: located.error.message } };
   }
+  const found = located.value;
   const where = found.via === "path"
     ? "found on PATH"
     : found.via === "explicit"
@@ -166,7 +149,7 @@ async function authCheck(bin: string, config: Config, env: Env): Promise<Check> 
         "(codex exec does not read OPENAI_API_KEY itself)",
     };
   }
-  const home = env("CODEX_HOME") ?? `${env("HOME") ?? "~"}/.codex`;
+  const home = codexHome(env) ?? "~/.codex";
   return {
     ok: false,
     name,
@@ -240,15 +223,15 @@ async function sessionCheck(ws: string, env: Env): Promise<Check> {
         "and replaces it",
     };
   }
-  const codexHome = env("CODEX_HOME") ?? `${env("HOME") ?? ""}/.codex`;
-  const rollout = await findRollout(codexHome, text);
+  const home = codexHome(env) ?? "~/.codex";
+  const rollout = await findRollout(home, text);
   if (rollout) {
     return { ok: true, name, detail: `the next turn resumes thread ${text} (${rollout})` };
   }
   return {
     ok: true,
     name,
-    detail: `holds thread ${text}, but ${codexHome}/sessions has no rollout for it ` +
+    detail: `holds thread ${text}, but ${home}/sessions has no rollout for it ` +
       "(stale, or another CODEX_HOME): the next turn tries it, then starts a new thread",
   };
 }

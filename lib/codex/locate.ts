@@ -13,13 +13,16 @@
  * ```
  */
 
+import { err, ok, type Result } from "../result.ts";
+
 /** Reads an environment variable (injectable for tests). */
 export type Env = (name: string) => string | undefined;
 
-/** Result of {@linkcode locateBinary}: a path, or an error naming every place searched. */
-export type Located =
-  | { path: string; via: "path" | "explicit" | "fallback"; searched: string[]; error?: undefined }
-  | { path?: undefined; searched: string[]; error: string };
+/** Result of {@linkcode locateBinary}: a path, or a message naming every place searched. */
+export type Located = Result<
+  { path: string; via: "path" | "explicit" | "fallback"; searched: string[] },
+  { message: string; searched: string[] }
+>;
 
 const defaultEnv: Env = (k) => Deno.env.get(k);
 
@@ -51,12 +54,7 @@ function readText(path: string): string | undefined {
 }
 
 /** Compare two "v1.2.3" names, newest first. */
-function byVersionDesc(a: string, b: string): number {
-  const pa = a.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
-  const pb = b.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
-  for (let i = 0; i < 3; i++) if ((pb[i] ?? 0) !== (pa[i] ?? 0)) return (pb[i] ?? 0) - (pa[i] ?? 0);
-  return 0;
-}
+const byVersionDesc = (a: string, b: string) => compareVersions(b, a);
 
 /** `~/x` and `${VAR}` expanded the way npm expands `.npmrc` values. */
 function expand(value: string, env: Env): string {
@@ -135,13 +133,13 @@ export function locateBinary(binary: string, env: Env = defaultEnv): Located {
   if (binary.includes("/")) {
     const home = env("HOME");
     const p = absolute(home && binary.startsWith("~/") ? home + binary.slice(1) : binary);
-    if (isExecutable(p)) return { path: p, via: "explicit", searched: [p] };
-    return {
+    if (isExecutable(p)) return ok({ path: p, via: "explicit", searched: [p] });
+    return err({
       searched: [p],
-      error: `codex binary ${p} (the "binary" setting) does not exist or is not executable. ` +
+      message: `codex binary ${p} (the "binary" setting) does not exist or is not executable. ` +
         `Install Codex CLI (npm install -g @openai/codex) and set "binary" in the plugin config ` +
         `to the absolute path of its codex executable.`,
-    };
+    });
   }
   const searched: string[] = [];
   const pathDirs = (env("PATH") ?? "").split(":").filter(Boolean).map(absolute);
@@ -150,16 +148,16 @@ export function locateBinary(binary: string, env: Env = defaultEnv): Located {
       const p = `${dir.replace(/\/+$/, "")}/${binary}`;
       if (searched.includes(p)) continue;
       searched.push(p);
-      if (isExecutable(p)) return { path: p, via, searched };
+      if (isExecutable(p)) return ok({ path: p, via, searched });
     }
   }
-  return {
+  return err({
     searched,
-    error: `codex binary "${binary}" not found on PATH (${env("PATH") ?? "unset"}) ` +
+    message: `codex binary "${binary}" not found on PATH (${env("PATH") ?? "unset"}) ` +
       `nor in the usual install places. Searched: ${searched.join(", ")}. ` +
       `Install Codex CLI (npm install -g @openai/codex) and set "binary" in the plugin config ` +
       `to its absolute path (as the user the plugin runs as: command -v ${binary}).`,
-  };
+  });
 }
 
 /**
@@ -193,9 +191,33 @@ export function launchEnv(
   return Object.keys(add).length ? add : undefined;
 }
 
-/** True when `CODEX_HOME` (default `~/.codex`) holds Codex's `auth.json`. */
+/** Codex's state directory: `CODEX_HOME`, else `~/.codex`; undefined without either. */
+export function codexHome(env: Env = defaultEnv): string | undefined {
+  return env("CODEX_HOME") ?? (env("HOME") ? `${env("HOME")}/.codex` : undefined);
+}
+
+/**
+ * Compare two versions ("0.169.0", "v22.1.0") part by part:
+ * negative when `a` is older, positive when newer, 0 when equal.
+ *
+ * @example
+ * ```ts
+ * import { compareVersions } from "./locate.ts";
+ * compareVersions("0.100.0", "0.135.0") < 0; // true
+ * ```
+ */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
+  const pb = b.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  }
+  return 0;
+}
+
+/** True when {@linkcode codexHome} holds Codex's `auth.json`. */
 export function hasStoredLogin(env: Env = defaultEnv): boolean {
-  const home = env("CODEX_HOME") ?? (env("HOME") ? `${env("HOME")}/.codex` : undefined);
+  const home = codexHome(env);
   if (!home) return false;
   try {
     return Deno.statSync(`${home}/auth.json`).isFile;

@@ -26,6 +26,7 @@
 import { execArgs, modelArg } from "./argv.ts";
 import type { Config } from "../../config.ts";
 import type { Backend, PlexumEvent, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
+import { err, ok, type Result } from "../../result.ts";
 import { usageDelta } from "../usage.ts";
 import { type CodexEvent, TurnMapper } from "./events.ts";
 import { runCodex, type RunResult } from "./process.ts";
@@ -53,13 +54,13 @@ export class ExecBackend implements Backend {
   constructor(private config: Config, private log: Logger) {}
 
   /** Resolve the binary once; retried while it is missing. */
-  binary(): { path: string } | { error: string } {
-    if (this.#binary) return { path: this.#binary };
+  binary(): Result<string, string> {
+    if (this.#binary) return ok(this.#binary);
     const r = locateBinary(this.config.binary);
-    if (r.error !== undefined) return { error: r.error };
-    this.log.info("using codex binary", { path: r.path, found_via: r.via });
-    this.#binary = r.path;
-    return { path: r.path };
+    if (!r.ok) return err(r.error.message);
+    this.log.info("using codex binary", { path: r.value.path, found_via: r.value.via });
+    this.#binary = r.value.path;
+    return ok(r.value.path);
   }
 
   /** Nothing outlives a turn. */
@@ -77,10 +78,10 @@ export class ExecBackend implements Backend {
       return { stop_reason: "error", thread_id: threadId, usage: null } as TurnResult;
     };
     const bin = this.binary();
-    if ("error" in bin) return fail("codex_not_found", bin.error, null);
+    if (!bin.ok) return fail("codex_not_found", bin.error, null);
 
     const stored = req.reset ? undefined : await readThreadId(req.workspace);
-    let attempt = await this.#attempt(bin.path, req, stored);
+    let attempt = await this.#attempt(bin.value, req, stored);
     if (
       stored && attempt.mapper.threadId === undefined && attempt.run.code !== 0 &&
       !attempt.run.cancelled && STALE.test(attempt.run.stderrTail)
@@ -89,7 +90,7 @@ export class ExecBackend implements Backend {
         workspace: req.workspace,
         thread_id: stored,
       });
-      attempt = await this.#attempt(bin.path, req, undefined);
+      attempt = await this.#attempt(bin.value, req, undefined);
     }
     const { run, mapper } = attempt;
     const threadId = mapper.threadId ?? stored ?? null;
@@ -101,7 +102,7 @@ export class ExecBackend implements Backend {
       this.#binary = undefined;
       return fail(
         "codex_not_found",
-        `could not start ${bin.path}: ${run.spawnError.message}`,
+        `could not start ${bin.value}: ${run.spawnError.message}`,
         null,
       );
     }
