@@ -2,13 +2,23 @@
  * plexum-openai-provider-plugin: lets the Plexum agent daemon use OpenAI's
  * Codex CLI as a model provider.
  *
- *   (no subcommand) | serve   the Plexum plugin protocol on stdin/stdout (lib/serve.ts)
- *   chat                      one turn from the command line (lib/chat.ts)
- *   doctor                    check the install, one line per check (lib/doctor.ts)
+ *   (no subcommand) | serve   the Plexum plugin protocol on stdin/stdout
+ *   chat                      one turn from the command line
+ *   doctor                    check the install, one line per check
  *
- * Where things live: lib/server.ts is the protocol, lib/turn.ts one Codex
- * turn, lib/exec.ts the Codex process, lib/events.ts the event mapping,
- * lib/session.ts the workspace's thread file, lib/locate.ts finding codex.
+ * Where things live follows the data flow, host → protocol → turns → backend
+ * → Codex (README, "Where things live"):
+ *
+ *   lib/protocol/   stdio framing (stdio.ts), requests and replies (server.ts),
+ *                   chat params (chat_params.ts)
+ *   lib/turns/      the backend contract (backend.ts), per-workspace queue,
+ *                   cancel and drain (scheduler.ts), the workspace lock
+ *   lib/codex/      finding and ending Codex, the session file, per-turn usage,
+ *                   which backend a config gets (select.ts); one folder per
+ *                   backend: exec/ (a `codex exec` per turn) and app_server/
+ *                   (one warm `codex app-server` per plugin)
+ *   lib/cli/        the chat and doctor subcommands, flags
+ *   lib/            leaves every layer may use: config, log, rpc, lines, result
  *
  * @module
  */
