@@ -4,7 +4,10 @@
  * alternating sides each round and reporting medians and ratios.
  *
  *   1. first text on a reply streamed over ~5 s (50 deltas, 100 ms apart), on
- *      a resumed thread: plugin/app-server, plugin/exec, raw `codex exec resume`
+ *      a resumed thread: plugin/app-server, plugin/exec, raw `codex exec resume`,
+ *      and the peer ai-sdk-provider-codex-cli 1.4.1 in app-server mode with a
+ *      persistent thread (scripts/bench_peer.mjs; installed into .tools/peer,
+ *      a benchmark-only dependency; --no-peer leaves it out)
  *   2. a quick turn (the mock answers at once), resumed thread, same three sides
  *   3. throughput: W workspaces × 3 resumed turns at once (W = 1, 4, 8, 16),
  *      plugin/app-server vs raw exec processes (W chains of 3)
@@ -36,8 +39,11 @@ const { values: flags } = parseArgs({
     codex: { type: "string", default: CODEX_VERSION },
     only: { type: "string", default: "1,2,3,4" },
     json: { type: "string" },
+    "no-peer": { type: "boolean", default: false },
   },
 });
+const PEER = "ai-sdk-provider-codex-cli@1.4.1";
+const root = new URL("../", import.meta.url).pathname;
 const ROUNDS = Math.max(3, Number(flags.rounds));
 const only = new Set(flags.only!.split(","));
 const results: Record<string, unknown> = {};
@@ -77,6 +83,7 @@ function treeRssMiB(pid: number): number {
 
 interface Setup {
   bin: string;
+  baseUrl: string;
   env: Record<string, string>;
   args: string[];
   close(): Promise<void>;
@@ -89,6 +96,7 @@ async function setup(reply: MockReply): Promise<Setup> {
   const mock = mockCodexSetup(api.baseUrl, dirs.codexHome);
   return {
     bin,
+    baseUrl: api.baseUrl,
     env: dirs.env(mock.env),
     args: mock.args,
     async close() {
@@ -107,6 +115,68 @@ async function plugin(s: Setup, backend: "app-server" | "exec"): Promise<Plugin>
   });
   if (!r.result) throw new Error(`initialize failed: ${JSON.stringify(r)}`);
   return p;
+}
+
+/** The peer's packages in .tools/peer, installed from npm on first use. */
+async function ensurePeer(): Promise<string> {
+  const dir = `${root}.tools/peer`;
+  try {
+    Deno.statSync(`${dir}/node_modules/ai-sdk-provider-codex-cli/package.json`);
+    return dir;
+  } catch { /* install */ }
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(`${dir}/package.json`, '{"private":true}\n');
+  const o = await new Deno.Command("npm", {
+    args: ["install", "--no-audit", "--no-fund", "--prefix", dir, PEER, "ai@^6", "zod@^3"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!o.success) throw new Error(`npm install ${PEER}: ${new TextDecoder().decode(o.stderr)}`);
+  return dir;
+}
+
+/** The peer, warm, one turn per call (scripts/bench_peer.mjs). */
+async function startPeer(s: Setup, ws: string) {
+  const child = new Deno.Command("node", {
+    args: [
+      `${root}scripts/bench_peer.mjs`,
+      JSON.stringify({
+        peerDir: await ensurePeer(),
+        codexPath: s.bin,
+        env: s.env,
+        cwd: ws,
+        baseUrl: s.baseUrl,
+      }),
+    ],
+    clearEnv: true,
+    env: s.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const turn = async () => {
+    await w.write(new TextEncoder().encode("ping\n"));
+    while (!buf.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error("peer exited");
+      buf += value;
+    }
+    const line = buf.slice(0, buf.indexOf("\n"));
+    buf = buf.slice(buf.indexOf("\n") + 1);
+    const r = JSON.parse(line);
+    if (r.error) throw new Error(`peer turn failed: ${r.error}`);
+    return r as { total: number; first: number };
+  };
+  return {
+    turn,
+    async close() {
+      await w.close();
+      await child.status;
+    },
+  };
 }
 
 let n = 0;
@@ -158,24 +228,28 @@ async function benchLatency(name: string, reply: MockReply) {
   const s = await setup(reply);
   const app = await plugin(s, "app-server");
   const exec = await plugin(s, "exec");
-  const [wsApp, wsExec, wsRaw] = [tmp(), tmp(), tmp()];
+  const [wsApp, wsExec, wsRaw, wsPeer] = [tmp(), tmp(), tmp(), tmp()];
+  const peer = flags["no-peer"] ? undefined : await startPeer(s, wsPeer);
   // Warm every side once; the threads then exist and every measured turn resumes.
   await pluginTurn(app, wsApp);
   await pluginTurn(exec, wsExec);
+  await peer?.turn();
   const thread = (await rawTurn(s, wsRaw)).thread;
-  const sides = {
+  const sides: Record<string, () => Promise<{ total: number; first: number }>> = {
     "plugin app-server": () => pluginTurn(app, wsApp),
     "plugin exec": () => pluginTurn(exec, wsExec),
     "raw codex exec": () => rawTurn(s, wsRaw, thread),
   };
+  if (peer) sides["peer (ai-sdk app-server)"] = peer.turn;
   const got: Record<string, { total: number; first: number }[]> = {};
-  const names = Object.keys(sides) as (keyof typeof sides)[];
+  const names = Object.keys(sides);
   for (let i = 0; i < ROUNDS; i++) {
     const order = i % 2 ? [...names].reverse() : names;
     for (const k of order) (got[k] ??= []).push(await sides[k]());
   }
   await app.close();
   await exec.close();
+  await peer?.close();
   await s.close();
   const raw = got["raw codex exec"];
   const rawFirst = median(raw.map((x) => x.first));
@@ -192,11 +266,11 @@ async function benchLatency(name: string, reply: MockReply) {
       turn_ratio: total / rawTotal,
     };
     console.log(
-      `   ${k.padEnd(18)} first text ${ms(first).padStart(8)} (${(first / rawFirst).toFixed(3)})` +
+      `   ${k.padEnd(26)} first text ${ms(first).padStart(8)} (${(first / rawFirst).toFixed(3)})` +
         ` | turn ${ms(total).padStart(8)} (${(total / rawTotal).toFixed(3)})`,
     );
   }
-  for (const ws of [wsApp, wsExec, wsRaw]) Deno.removeSync(ws, { recursive: true });
+  for (const ws of [wsApp, wsExec, wsRaw, wsPeer]) Deno.removeSync(ws, { recursive: true });
   return table;
 }
 
