@@ -1,0 +1,215 @@
+/**
+ * One running `codex app-server`: spawned in a session and process group of
+ * its own (`setsid`), tagged with a {@linkcode runMarker} so that what it
+ * starts (login shells that snapshot the environment, commands of turns) can
+ * be ended with it, and `initialize`d before anyone may use it.
+ *
+ * Its stdin stays open for the process's whole life and is written only by
+ * the plugin: when the plugin dies, even by SIGKILL, the app-server reads EOF
+ * and exits (observed: 20–40 ms, during a turn too). {@linkcode stop} uses
+ * the same door first: stdin closed, a grace period, then TERM and KILL for
+ * the whole tree. However it ends, its leftovers are reaped as exec mode
+ * reaps a turn's.
+ *
+ * @example
+ * ```ts
+ * import { AppServerProcess } from "./process.ts";
+ * import { createLogger } from "../../log.ts";
+ * const p = await AppServerProcess.start({
+ *   binary: "/usr/local/bin/codex",
+ *   args: ["app-server"],
+ *   log: createLogger(),
+ *   clientVersion: "0.1.0",
+ * });
+ * if (p.ok) await p.value.stop();
+ * ```
+ *
+ * @module
+ */
+import type { Logger } from "../../log.ts";
+import { err, ok, type Result } from "../../result.ts";
+import { ProcessTree, runMarker } from "../reap.ts";
+import { AppServerClient, RequestTimeout, RpcError } from "./client.ts";
+
+/** How long a stopped app-server gets to exit on its own before TERM and KILL. */
+export const STOP_GRACE_MS = 2000;
+/** How long TERM gets before KILL, for the app-server and what it left running. */
+export const KILL_GRACE_MS = 1000;
+/** Default time `initialize` may take (spawn included). */
+export const INITIALIZE_TIMEOUT_MS = 20_000;
+const STDERR_TAIL = 8192;
+
+/** Inputs of {@linkcode AppServerProcess.start}. */
+export interface AppServerProcessOptions {
+  binary: string;
+  /** argv without the binary, starting with `app-server`. */
+  args: string[];
+  /** Environment additions; the plugin's own environment is inherited. */
+  env?: Record<string, string>;
+  log: Logger;
+  /** Our version, for `clientInfo`. */
+  clientVersion: string;
+  requestTimeoutMs?: number;
+  initializeTimeoutMs?: number;
+}
+
+/** Why a start failed. */
+export interface StartFailure {
+  /** The binary could not be executed at all (missing, not executable). */
+  spawnFailed: boolean;
+  message: string;
+}
+
+/** How the process ended. */
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** Its stderr, summarized. */
+  detail: string;
+}
+
+/** `codex app-server`'s stderr without colours: its last meaningful lines. */
+export function stderrSummary(tail: string): string {
+  // deno-lint-ignore no-control-regex
+  const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
+  const lines = plain.split("\n").map((l) => l.trim()).filter((l) =>
+    l && !l.startsWith("WARNING: proceeding, even though")
+  );
+  return lines.slice(-3).join(" | ").slice(-1000);
+}
+
+/** A started, initialized app-server; see the module doc. */
+export class AppServerProcess {
+  readonly client: AppServerClient;
+  readonly pid: number;
+  /** From the `initialize` answer, e.g. `plexum/0.169.0 (Debian …)`. */
+  userAgent = "";
+  /** Resolves once the process has exited and its leftovers are reaped. */
+  readonly exit: Promise<ExitInfo>;
+  #exited = false;
+  #stopping = false;
+  #tree: ProcessTree;
+  #tail = "";
+
+  private constructor(child: Deno.ChildProcess, marker: string, o: AppServerProcessOptions) {
+    const pid = this.pid = child.pid;
+    const tree = this.#tree = new ProcessTree(child.pid, marker);
+    const client = this.client = new AppServerClient({
+      readable: child.stdout,
+      writable: child.stdin,
+      log: o.log,
+      requestTimeoutMs: o.requestTimeoutMs,
+    });
+    const readErr = (async () => {
+      try {
+        for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+          this.#tail = (this.#tail + chunk).slice(-STDERR_TAIL);
+          if (o.log.enabled("debug")) {
+            o.log.debug("codex app-server stderr", { pid, text: chunk.slice(0, 500) });
+          }
+        }
+      } catch { /* the pipe broke: the exit says why */ }
+    })();
+    this.exit = (async () => {
+      const status = await child.status;
+      this.#exited = true;
+      // Commands and shells it started may still run (and hold its pipes).
+      await tree.end(KILL_GRACE_MS);
+      client.close();
+      await Promise.race([readErr, new Promise((r) => setTimeout(r, 200))]);
+      const info: ExitInfo = {
+        code: status.signal ? null : status.code,
+        signal: status.signal,
+        detail: stderrSummary(this.#tail),
+      };
+      if (!this.#stopping) {
+        o.log.warn("codex app-server exited", { pid, ...info });
+      } else o.log.debug("codex app-server stopped", { pid, ...info });
+      return info;
+    })();
+  }
+
+  /** Spawn and initialize; a failure leaves nothing running. */
+  static async start(o: AppServerProcessOptions): Promise<Result<AppServerProcess, StartFailure>> {
+    const mark = runMarker();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(o.binary, {
+        args: o.args,
+        env: { ...o.env, [mark.name]: mark.value },
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true, // setsid: it and its commands form a tree we can end
+      }).spawn();
+    } catch (e) {
+      return err({
+        spawnFailed: true,
+        message: `could not start ${o.binary}: ${(e as Error).message}`,
+      });
+    }
+    const p = new AppServerProcess(child, mark.marker, o);
+    const started = performance.now();
+    try {
+      const r = await p.client.request<{ userAgent?: string }>("initialize", {
+        clientInfo: {
+          name: "plexum-openai-provider-plugin",
+          title: null,
+          version: o.clientVersion,
+        },
+        capabilities: null,
+      }, o.initializeTimeoutMs ?? INITIALIZE_TIMEOUT_MS);
+      p.userAgent = typeof r.userAgent === "string" ? r.userAgent : "";
+    } catch (e) {
+      const info = await p.kill();
+      const why = e instanceof RpcError
+        ? `initialize failed: ${e.message}`
+        : e instanceof RequestTimeout
+        ? e.message
+        : `it exited (${exitText(info)}) before answering initialize`;
+      return err({
+        spawnFailed: false,
+        message: `codex app-server did not start: ${why}${info.detail ? `: ${info.detail}` : ""}`,
+      });
+    }
+    o.log.info("codex app-server started", {
+      pid: p.pid,
+      user_agent: p.userAgent,
+      ms: Math.round(performance.now() - started),
+    });
+    return ok(p);
+  }
+
+  /** True once the process has exited. */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** Its stderr so far, summarized. */
+  stderrSummary(): string {
+    return stderrSummary(this.#tail);
+  }
+
+  /** End it the gentle way: stdin closed, then TERM and KILL after `graceMs`. */
+  async stop(graceMs = STOP_GRACE_MS): Promise<ExitInfo> {
+    this.#stopping = true;
+    this.client.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
+    if (await Promise.race([this.exit, late]) === "late") await this.#tree.end(KILL_GRACE_MS);
+    clearTimeout(timer);
+    return await this.exit;
+  }
+
+  /** End it now (TERM, then KILL for what is left). */
+  async kill(): Promise<ExitInfo> {
+    this.#stopping = true;
+    if (!this.#exited) await this.#tree.end(KILL_GRACE_MS);
+    return await this.exit;
+  }
+}
+
+/** "code 1", "signal SIGKILL". */
+export function exitText(info: ExitInfo): string {
+  return info.signal ? `killed by ${info.signal}` : `code ${info.code}`;
+}

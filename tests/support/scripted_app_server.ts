@@ -1,0 +1,339 @@
+/**
+ * A scripted `codex app-server` for the in-process tests of the app-server
+ * client and backend: it speaks the wire as the real one does (no
+ * `"jsonrpc"` field, notifications in the recorded 0.169.0 order, one
+ * `item/agentMessage/delta` per piece of text, cumulative
+ * `thread/tokenUsage/updated`), and misbehaves on demand: silence, a crash
+ * mid-turn, an interrupt it never confirms, a thread held by another writer,
+ * questions for the client, notifications before the `turn/start` answer.
+ *
+ * Threads and their token totals persist in the fake's directory, so a
+ * restarted fake resumes them and a thread it never started is "no rollout
+ * found". The plan is read again at each request, so a test may change it
+ * between turns ({@linkcode ScriptedAppServer.setPlan}). Every message the
+ * client sends is recorded with the fake's pid.
+ *
+ * @example
+ * ```ts
+ * await using fake = await installScriptedAppServer({ deltas: ["Hel", "lo"] });
+ * // config: { ...DEFAULTS, binary: fake.binary, backend: "app-server" }
+ * (await fake.received()).map((r) => r.msg.method);
+ * ```
+ *
+ * @module
+ */
+
+/** What the fake does; every field optional. */
+export interface ScriptedPlan {
+  /** `exit`: print a clap error and exit 2 (a Codex without the subcommand). */
+  initialize?: "ok" | "silent" | "exit";
+  /** The agent message, one delta per piece (default `["Hello", " world"]`). */
+  deltas?: string[];
+  deltaDelayMs?: number;
+  /** Send `turn/started` and the message's `item/started` before answering `turn/start`. */
+  notifyBeforeAnswer?: boolean;
+  /** After this many deltas: fall silent, exit 1, or SIGKILL itself. */
+  stopAfter?: { deltas: number; then: "hang" | "exit" | "kill" };
+  /** `silent`: no answer, no completion; `answer-only`: `{}` but the turn never completes. */
+  interrupt?: "confirm" | "silent" | "answer-only";
+  /** Methods never answered. */
+  silent?: string[];
+  /** Answer `thread/resume` with this -32600 error. */
+  resumeError?: string;
+  /** Sent to the client after the `turn/start` answer; the turn completes once all are answered. */
+  requests?: { method: string; params?: Record<string, unknown> }[];
+  /** The turn fails with this message (an `error` notification, then `failed`). */
+  fail?: string;
+  /** Tokens of each model call (default input 100, cached 20, output 7, reasoning 3). */
+  usage?: { input: number; cached: number; output: number; reasoning: number };
+  /** Model calls (`thread/tokenUsage/updated`) per turn (default 1). */
+  calls?: number;
+  /** Lines that are not JSON, printed before the `initialize` answer. */
+  garbage?: boolean;
+  /** Start `sleep 300` in a session of its own at startup (a helper that escapes the group). */
+  escapedHelper?: boolean;
+}
+
+/** One message the client sent. */
+export interface Received {
+  pid: number;
+  msg: Record<string, unknown>;
+}
+
+/** An installed fake. */
+export interface ScriptedAppServer extends AsyncDisposable {
+  /** The wrapper script: config `binary`. */
+  binary: string;
+  dir: string;
+  setPlan(plan: ScriptedPlan): Promise<void>;
+  /** Every message received so far, oldest first. */
+  received(): Promise<Received[]>;
+  /** argv of each start, oldest first. */
+  starts(): Promise<{ pid: number; argv: string[] }[]>;
+}
+
+const self = new URL(import.meta.url).pathname;
+
+/** Write the wrapper and plan into a new temp dir. */
+export async function installScriptedAppServer(
+  plan: ScriptedPlan = {},
+): Promise<ScriptedAppServer> {
+  const dir = await Deno.makeTempDir({ prefix: "scripted-app-server-" });
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const binary = `${dir}/codex`;
+  await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(plan));
+  await Deno.writeTextFile(
+    binary,
+    [
+      "#!/bin/sh",
+      `SCRIPTED_DIR=${q(dir)}`,
+      "export SCRIPTED_DIR",
+      `exec ${q(Deno.execPath())} run --no-config --no-lock --quiet -A ${q(self)} "$@"`,
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  const lines = async (name: string) => {
+    const text = await Deno.readTextFile(`${dir}/${name}`).catch(() => "");
+    return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  };
+  return {
+    binary,
+    dir,
+    setPlan: (p) => Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(p)),
+    received: () => lines("received.jsonl"),
+    starts: () => lines("starts.jsonl"),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the fake itself
+
+type Json = Record<string, unknown>;
+
+async function main() {
+  const dir = Deno.env.get("SCRIPTED_DIR")!;
+  const enc = new TextEncoder();
+  const plan = (): ScriptedPlan => JSON.parse(Deno.readTextFileSync(`${dir}/plan.json`));
+  const append = (name: string, v: unknown) =>
+    Deno.writeTextFileSync(`${dir}/${name}`, JSON.stringify(v) + "\n", { append: true });
+  const threadsFile = `${dir}/threads.json`;
+  const threads = (): Record<string, Record<string, number>> => {
+    try {
+      return JSON.parse(Deno.readTextFileSync(threadsFile));
+    } catch {
+      return {};
+    }
+  };
+  const saveThread = (id: string, totals: Record<string, number>) =>
+    Deno.writeTextFileSync(threadsFile, JSON.stringify({ ...threads(), [id]: totals }));
+  const send = (m: Json) => {
+    try {
+      Deno.stdout.writeSync(enc.encode(JSON.stringify(m) + "\n"));
+    } catch { /* client gone */ }
+  };
+  const notify = (method: string, params: Json) =>
+    send({ method, params, emittedAtMs: Date.now() });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  append("starts.jsonl", { pid: Deno.pid, argv: Deno.args });
+  if (Deno.args[0] !== "app-server") {
+    console.error(`error: unrecognized subcommand '${Deno.args[0]}'`);
+    Deno.exit(2);
+  }
+  if (plan().initialize === "exit") {
+    console.error("error: unrecognized subcommand 'app-server'\n\nUsage: codex [OPTIONS] [PROMPT]");
+    Deno.exit(2);
+  }
+  if (plan().escapedHelper) {
+    new Deno.Command("setsid", {
+      args: ["sleep", "300"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    })
+      .spawn();
+  }
+  console.error("WARNING: proceeding, even though we could not update PATH: scripted fake");
+
+  const answers = new Map<number | string, () => void>(); // our requests to the client
+  const interrupts = new Map<string, () => void>(); // turnId → interrupt it
+  let nextServerId = 0;
+  let turnSeq = 0;
+
+  async function runTurn(threadId: string, turnId: string, p: ScriptedPlan) {
+    let interrupted = false;
+    interrupts.set(turnId, () => (interrupted = true));
+    const ids = { threadId, turnId };
+    if (!p.notifyBeforeAnswer) {
+      notify("turn/started", { threadId, turn: { id: turnId, status: "inProgress", items: [] } });
+    }
+    for (const r of p.requests ?? []) {
+      const id = nextServerId++;
+      const answered = new Promise<void>((res) => answers.set(id, res));
+      send({ id, method: r.method, params: { ...ids, ...r.params } });
+      await answered;
+      notify("serverRequest/resolved", { threadId, requestId: id });
+    }
+    if (p.fail) {
+      const error = { message: p.fail, codexErrorInfo: "other", additionalDetails: null };
+      notify("error", { error, willRetry: false, ...ids });
+      notify("turn/completed", {
+        threadId,
+        turn: { id: turnId, status: "failed", error, items: [] },
+      });
+      interrupts.delete(turnId);
+      return;
+    }
+    const itemId = `msg_${turnId}`;
+    if (!p.notifyBeforeAnswer) {
+      notify("item/started", { item: { type: "agentMessage", id: itemId, text: "" }, ...ids });
+    }
+    const deltas = p.deltas ?? ["Hello", " world"];
+    for (let i = 0; i < deltas.length; i++) {
+      if (interrupted) break;
+      if (p.stopAfter && i === p.stopAfter.deltas) {
+        if (p.stopAfter.then === "exit") {
+          console.error("thread 'main' panicked: scripted crash");
+          Deno.exit(1);
+        }
+        if (p.stopAfter.then === "kill") Deno.kill(Deno.pid, "SIGKILL");
+        await new Promise(() => {}); // hang
+      }
+      if (p.deltaDelayMs) await sleep(p.deltaDelayMs);
+      if (interrupted) break;
+      notify("item/agentMessage/delta", { ...ids, itemId, delta: deltas[i] });
+    }
+    const u = p.usage ?? { input: 100, cached: 20, output: 7, reasoning: 3 };
+    const totals = threads()[threadId] ?? {};
+    for (let c = 0; c < (interrupted ? 1 : p.calls ?? 1); c++) {
+      const add = (k: string, v: number) => (totals[k] = (totals[k] ?? 0) + v);
+      add("inputTokens", u.input);
+      add("cachedInputTokens", u.cached);
+      add("outputTokens", u.output);
+      add("reasoningOutputTokens", u.reasoning);
+      add("totalTokens", u.input + u.output);
+      const last = {
+        inputTokens: u.input,
+        cachedInputTokens: u.cached,
+        outputTokens: u.output,
+        reasoningOutputTokens: u.reasoning,
+        totalTokens: u.input + u.output,
+      };
+      notify("thread/tokenUsage/updated", {
+        ...ids,
+        tokenUsage: { total: { ...totals }, last, modelContextWindow: 258400 },
+      });
+    }
+    saveThread(threadId, totals);
+    if (!interrupted) {
+      notify("item/completed", {
+        item: { type: "agentMessage", id: itemId, text: deltas.join("") },
+        ...ids,
+      });
+    }
+    notify("thread/status/changed", { threadId, status: { type: "idle" } });
+    notify("turn/completed", {
+      threadId,
+      turn: {
+        id: turnId,
+        status: interrupted ? "interrupted" : "completed",
+        error: null,
+        items: [],
+      },
+    });
+    interrupts.delete(turnId);
+  }
+
+  const handle = (m: Json) => {
+    const p = plan();
+    const id = m.id as number | string | undefined;
+    const method = m.method as string | undefined;
+    if (method === undefined) { // an answer to one of our requests
+      answers.get(id!)?.();
+      answers.delete(id!);
+      return;
+    }
+    if (p.silent?.includes(method)) return;
+    const params = (m.params ?? {}) as Json;
+    const reply = (result: Json) => send({ id, result });
+    const fail = (code: number, message: string) => send({ id, error: { code, message } });
+    switch (method) {
+      case "initialize":
+        if (p.initialize === "silent") return;
+        if (p.garbage) {
+          Deno.stdout.writeSync(enc.encode("not json at all\n[1,2,3]\n\n"));
+        }
+        reply({ userAgent: "scripted/0.169.0 (fake)", codexHome: dir, platformFamily: "unix" });
+        notify("configWarning", { summary: "scripted fake" });
+        return;
+      case "thread/start": {
+        const threadId = crypto.randomUUID();
+        saveThread(threadId, {});
+        reply({ thread: { id: threadId, cwd: params.cwd }, cwd: params.cwd });
+        notify("thread/started", { thread: { id: threadId } });
+        return;
+      }
+      case "thread/resume": {
+        const threadId = params.threadId as string;
+        if (p.resumeError) return fail(-32600, p.resumeError.replace("{id}", threadId));
+        if (!(threadId in threads())) {
+          return fail(-32600, `no rollout found for thread id ${threadId}`);
+        }
+        reply({ thread: { id: threadId, cwd: params.cwd, turns: [] }, cwd: params.cwd });
+        return;
+      }
+      case "turn/start": {
+        const threadId = params.threadId as string;
+        if (!(threadId in threads())) return fail(-32600, `thread not found: ${threadId}`);
+        const turnId = `turn-${Deno.pid}-${++turnSeq}`;
+        if (p.notifyBeforeAnswer) {
+          notify("turn/started", { threadId, turn: { id: turnId, status: "inProgress" } });
+          notify("item/started", {
+            item: { type: "agentMessage", id: `msg_${turnId}`, text: "" },
+            threadId,
+            turnId,
+          });
+        }
+        reply({ turn: { id: turnId, status: "inProgress", items: [] } });
+        runTurn(threadId, turnId, p);
+        return;
+      }
+      case "turn/interrupt": {
+        const turnId = params.turnId as string;
+        const stop = interrupts.get(turnId);
+        if (!stop) return fail(-32600, "no active turn to interrupt");
+        if (p.interrupt === "silent") return;
+        reply({});
+        if (p.interrupt !== "answer-only") stop();
+        return;
+      }
+      default:
+        return fail(-32600, `Invalid request: unknown variant \`${method}\``);
+    }
+  };
+
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of Deno.stdin.readable) {
+    buf += dec.decode(chunk, { stream: true });
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let m: Json;
+      try {
+        m = JSON.parse(line);
+      } catch {
+        console.error("ERROR codex_app_server_transport: Failed to deserialize JSONRPCMessage");
+        continue;
+      }
+      append("received.jsonl", { pid: Deno.pid, msg: m });
+      handle(m);
+    }
+  }
+  Deno.exit(0); // stdin EOF: the client is gone
+}
+
+if (import.meta.main) await main();
