@@ -1,0 +1,213 @@
+/**
+ * The streaming backend: one warm `codex app-server` per plugin serves every
+ * workspace's turns, each on its own thread, many at once.
+ *
+ * Its life: started by the first turn that needs it (turns arriving while it
+ * starts share the start); stopped after `app_server_idle_s` without a turn
+ * in flight, which also releases the threads it holds (codex ≥ 0.169 lets one
+ * process write a thread, and only its exit releases it), and started again
+ * by the next turn. When it exits or is killed mid-turn, each turn in flight
+ * gets one `codex_exit` error and the next turn starts a new process that
+ * resumes the same threads. When it stops answering (a request unanswered, an
+ * interrupt not confirmed) it is killed and replaced the same way; a new one
+ * is started only once the old one is gone, since it would hold the threads.
+ *
+ * @example
+ * ```ts
+ * import { AppServerBackend } from "./backend.ts";
+ * import { DEFAULTS } from "../../config.ts";
+ * import { createLogger } from "../../log.ts";
+ * const backend = new AppServerBackend({ config: { ...DEFAULTS }, log: createLogger() });
+ * await backend.close();
+ * ```
+ *
+ * @module
+ */
+import type { Config } from "../../config.ts";
+import type { Logger } from "../../log.ts";
+import { err, ok, type Result } from "../../result.ts";
+import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
+import { launchEnv, locateBinary } from "../locate.ts";
+import { appServerArgs, unsupportedArgMessage } from "./args.ts";
+import { AppServerProcess, type StartFailure } from "./process.ts";
+import { type Connection, runAppServerTurn } from "./turn.ts";
+
+/** How long a cancelled turn waits for Codex to confirm (its answer must leave within 2 s). */
+export const INTERRUPT_GRACE_MS = 1500;
+/** Unexpected exits within {@linkcode CRASH_WINDOW_MS} that make a crash loop. */
+export const CRASH_LOOP_EXITS = 3;
+/** See {@linkcode CRASH_LOOP_EXITS}. */
+export const CRASH_WINDOW_MS = 60_000;
+
+/** Inputs of {@linkcode AppServerBackend}. */
+export interface AppServerBackendOptions {
+  config: Config;
+  log: Logger;
+  /** The plugin's version, sent as `clientInfo.version`. */
+  clientVersion?: string;
+  /** Timeout of requests to the app-server (default client.ts REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
+  initializeTimeoutMs?: number;
+  /** Default {@linkcode INTERRUPT_GRACE_MS}. */
+  interruptGraceMs?: number;
+}
+
+/** Why the app-server could not be had. */
+export interface Unavailable extends StartFailure {
+  /** The codex binary itself was not found. */
+  notFound: boolean;
+}
+
+/** Runs turns on one shared `codex app-server`; see the module doc. */
+export class AppServerBackend implements Backend {
+  #o: AppServerBackendOptions;
+  #current: Managed | undefined;
+  #starting: Promise<Result<Connection, Unavailable>> | undefined;
+  /** The exit of a process being replaced: the next one waits for it. */
+  #dying: Promise<unknown> = Promise.resolve();
+  #inFlight = 0;
+  #idle: ReturnType<typeof setTimeout> | undefined;
+  #crashes: number[] = [];
+  #closed = false;
+
+  constructor(o: AppServerBackendOptions) {
+    this.#o = o;
+  }
+
+  /** The running app-server's pid, if one runs (tests, doctor). */
+  get pid(): number | undefined {
+    return this.#current?.conn.proc.pid;
+  }
+
+  /** True after {@linkcode CRASH_LOOP_EXITS} unexpected exits within {@linkcode CRASH_WINDOW_MS}. */
+  get crashLooping(): boolean {
+    const since = performance.now() - CRASH_WINDOW_MS;
+    this.#crashes = this.#crashes.filter((t) => t >= since);
+    return this.#crashes.length >= CRASH_LOOP_EXITS;
+  }
+
+  /** The running app-server, started (and initialized) if none runs. */
+  start(): Promise<Result<Connection, Unavailable>> {
+    const m = this.#current;
+    if (m && !m.conn.proc.exited) return Promise.resolve(ok(m.conn));
+    return this.#starting ??= this.#start().finally(() => (this.#starting = undefined));
+  }
+
+  async #start(): Promise<Result<Connection, Unavailable>> {
+    const { config, log } = this.#o;
+    if (this.#closed) {
+      return err({ spawnFailed: false, notFound: false, message: "the plugin is stopping" });
+    }
+    const bin = locateBinary(config.binary);
+    if (!bin.ok) return err({ spawnFailed: true, notFound: true, message: bin.error.message });
+    const args = appServerArgs(config.extra_args);
+    if (!args.ok) {
+      return err({
+        spawnFailed: false,
+        notFound: false,
+        message: unsupportedArgMessage(args.error),
+      });
+    }
+    await this.#dying;
+    const started = await AppServerProcess.start({
+      binary: bin.value.path,
+      args: args.value,
+      env: launchEnv(bin.value.path), // node beside an nvm-installed codex, under systemd's PATH
+      log,
+      clientVersion: this.#o.clientVersion ?? "0",
+      requestTimeoutMs: this.#o.requestTimeoutMs,
+      initializeTimeoutMs: this.#o.initializeTimeoutMs,
+    });
+    if (!started.ok) return err({ ...started.error, notFound: false });
+    const proc = started.value;
+    if (this.#closed) {
+      await proc.stop();
+      return err({ spawnFailed: false, notFound: false, message: "the plugin is stopping" });
+    }
+    const m: Managed = { conn: { proc, loaded: new Set() }, intended: false };
+    this.#current = m;
+    proc.exit.then(() => {
+      if (this.#current !== m) return;
+      this.#current = undefined;
+      if (!m.intended) this.#crashes.push(performance.now());
+    });
+    return ok(m.conn);
+  }
+
+  /** End `m` (asked for by this backend, so not a crash); the next start waits for it. */
+  #retire(m: Managed, how: "stop" | "kill"): Promise<void> {
+    m.intended = true;
+    if (this.#current === m) this.#current = undefined;
+    const done = how === "kill" ? m.conn.proc.kill() : m.conn.proc.stop();
+    this.#dying = done.catch(() => {});
+    return done.then(() => {});
+  }
+
+  async runTurn(req: TurnRequest): Promise<TurnResult> {
+    this.#inFlight++;
+    clearTimeout(this.#idle);
+    try {
+      const c = await this.start();
+      if (!c.ok) {
+        req.emit({
+          type: "error",
+          code: c.error.notFound ? "codex_not_found" : "codex_exit",
+          message: c.error.message,
+        });
+        return { stop_reason: "error", thread_id: null, usage: null };
+      }
+      const conn = c.value;
+      const m = this.#current;
+      return await runAppServerTurn({
+        conn,
+        config: this.#o.config,
+        log: this.#o.log,
+        graceMs: this.#o.interruptGraceMs ?? INTERRUPT_GRACE_MS,
+        wedged: (why) => {
+          this.#o.log.warn("codex app-server stopped answering; restarting it", {
+            pid: conn.proc.pid,
+            why,
+          });
+          if (m?.conn === conn) this.#retire(m, "kill");
+        },
+      }, req);
+    } finally {
+      if (--this.#inFlight === 0) this.#armIdle();
+    }
+  }
+
+  #armIdle() {
+    clearTimeout(this.#idle);
+    const m = this.#current;
+    if (this.#closed || !m) return;
+    this.#idle = setTimeout(() => {
+      if (this.#inFlight > 0 || this.#current !== m) return;
+      this.#o.log.info("stopping the idle codex app-server", {
+        pid: m.conn.proc.pid,
+        idle_s: this.#o.config.app_server_idle_s,
+      });
+      this.#retire(m, "stop");
+    }, this.#o.config.app_server_idle_s * 1000);
+  }
+
+  /** Stop the running app-server, if any; the next turn starts a new one. */
+  async release(): Promise<void> {
+    if (this.#current) await this.#retire(this.#current, "stop");
+    await this.#dying;
+  }
+
+  /** Stop the app-server (and what it started). Turns have ended by then. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#idle);
+    await this.#starting;
+    if (this.#current) await this.#retire(this.#current, "stop");
+    await this.#dying;
+  }
+}
+
+/** A process this backend started, and whether its end was asked for. */
+interface Managed {
+  conn: Connection;
+  intended: boolean;
+}

@@ -1,0 +1,373 @@
+/**
+ * One chat turn on a running `codex app-server`: the workspace's thread is
+ * resumed (or started), the prompt sent with `turn/start`, the turn's
+ * notifications mapped to Plexum events by B's {@linkcode AppServerTurnMapper}
+ * until `turn/completed`, and usage reported as exec mode does (the thread's
+ * totals at the end minus those stored after its previous turn).
+ *
+ * What can end a turn besides `turn/completed`, and what the host gets:
+ * - cancel → `turn/interrupt`, and `cancelled` as soon as Codex confirms or
+ *   after {@linkcode TurnContext.graceMs} at the latest; an app-server that
+ *   confirms nothing in that time is reported wedged (the backend replaces it);
+ * - no notification of the turn for `idle_timeout_s` → the same interrupt,
+ *   and one `timeout` error;
+ * - the app-server exiting → one `codex_exit` error;
+ * - a refused or unanswered request → one `codex_exit` error; a thread held
+ *   by another writer (codex ≥ 0.169 refuses a second one) is named as such,
+ *   and the stored thread is kept. A stored thread Codex no longer knows
+ *   (`no rollout found`) is replaced by a new one within the turn.
+ * Nothing of the turn is emitted once it has been cancelled or timed out.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await runAppServerTurn({ conn, config, log, graceMs: 1500, wedged }, req);
+ * ```
+ *
+ * @module
+ */
+import type { Config } from "../../config.ts";
+import type { Logger } from "../../log.ts";
+import type { ErrorCode, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
+import { modelArg } from "../exec/argv.ts";
+import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "../session.ts";
+import { usageDelta } from "../usage.ts";
+import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
+import { AppServerTurnMapper } from "./events.ts";
+import { type AppServerProcess, exitText } from "./process.ts";
+
+const STALE = /no rollout found for thread id|thread not found|no such thread/i;
+const HELD = /already has an active writer/i;
+
+/** A running app-server and the threads it has loaded. */
+export interface Connection {
+  proc: AppServerProcess;
+  /** Threads resumed or started on this process: a turn on one needs no `thread/resume`. */
+  loaded: Set<string>;
+}
+
+/** What {@linkcode runAppServerTurn} needs besides the request. */
+export interface TurnContext {
+  conn: Connection;
+  config: Config;
+  log: Logger;
+  /** How long a cancelled or timed-out turn waits for Codex to confirm. */
+  graceMs: number;
+  /** The app-server stopped answering; the backend replaces it. */
+  wedged(why: string): void;
+}
+
+type Json = Record<string, unknown>;
+
+/** The turn a notification belongs to, if it names one. */
+function turnOf(params: Json): string | undefined {
+  if (typeof params.turnId === "string") return params.turnId;
+  const turn = params.turn as Json | undefined;
+  return typeof turn?.id === "string" ? turn.id : undefined;
+}
+
+class Failure {
+  constructor(readonly code: ErrorCode, readonly message: string) {}
+}
+
+/** Run one turn; see the module doc. */
+export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Promise<TurnResult> {
+  const { conn, log } = ctx;
+  const client = conn.proc.client;
+  const ws = req.workspace;
+  const cancelled = (threadId: string | null): TurnResult => ({
+    stop_reason: "cancelled",
+    thread_id: threadId,
+    usage: null,
+  });
+  const fail = (f: Failure, threadId: string | null): TurnResult => {
+    req.emit({ type: "error", code: f.code, message: f.message });
+    return { stop_reason: "error", thread_id: threadId, usage: null };
+  };
+  if (req.signal.aborted) return cancelled(null);
+
+  /** A request raced against cancel: undefined when the turn was cancelled first. */
+  const ask = async <T>(method: string, params: Json): Promise<T | undefined> => {
+    const pending = client.request<T>(method, params);
+    if (req.signal.aborted) return undefined;
+    let onAbort!: () => void;
+    const aborted = new Promise<"aborted">((r) => {
+      onAbort = () => r("aborted");
+      req.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const r = await Promise.race([pending, aborted]);
+      if (r !== "aborted") return r;
+    } finally {
+      req.signal.removeEventListener("abort", onAbort);
+    }
+    // Cancelled while waiting: an answer should still come soon; none means wedged.
+    pending.catch(() => {});
+    const late = await Promise.race([
+      pending.then(() => true, () => true),
+      new Promise<false>((r) => setTimeout(() => r(false), ctx.graceMs)),
+    ]);
+    if (!late) ctx.wedged(`${method} was not answered after a cancel`);
+    return undefined;
+  };
+
+  const describe = async (e: unknown, method: string, threadId?: string): Promise<Failure> => {
+    if (e instanceof RpcError) {
+      if (HELD.test(e.message)) {
+        return new Failure(
+          "codex_exit",
+          `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
+            `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
+            `The thread was kept; try again when that process has finished`,
+        );
+      }
+      return new Failure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
+    }
+    if (e instanceof RequestTimeout) {
+      ctx.wedged(e.message);
+      return new Failure("codex_exit", `${e.message}; it is restarted`);
+    }
+    if (e instanceof ConnectionClosed) return await exited();
+    throw e; // a bug
+  };
+  const exited = async (): Promise<Failure> => {
+    const info = await Promise.race([
+      conn.proc.exit,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), ctx.graceMs)),
+    ]);
+    const how = info ? `exited (${exitText(info)})` : "closed its output";
+    const detail = info?.detail || conn.proc.stderrSummary();
+    return new Failure(
+      "codex_exit",
+      `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`,
+    );
+  };
+
+  // 1. The thread: the stored one (resumed once per process), else a new one.
+  const model = modelArg(ctx.config, req.model);
+  const stored = req.reset ? undefined : await readThreadId(ws);
+  let threadId: string | undefined;
+  let fresh = false;
+  const threadParams = {
+    cwd: ws,
+    approvalPolicy: "never",
+    sandbox: "danger-full-access",
+    ...(model && { model }),
+  };
+  let step = "thread/resume";
+  try {
+    if (stored && conn.loaded.has(stored)) threadId = stored;
+    else if (stored) {
+      try {
+        const resumed = await ask("thread/resume", {
+          threadId: stored,
+          ...threadParams,
+          excludeTurns: true, // the history stays in Codex; 0.135 ignores the field
+        });
+        if (!resumed) {
+          return cancelled(stored);
+        }
+        threadId = stored;
+        conn.loaded.add(stored);
+      } catch (e) {
+        if (!(e instanceof RpcError && STALE.test(e.message))) throw e;
+        log.warn("codex no longer knows the stored thread; starting a new one", {
+          workspace: ws,
+          thread_id: stored,
+        });
+      }
+    }
+    if (!threadId) {
+      step = "thread/start";
+      const r = await ask<{ thread?: { id?: unknown } }>("thread/start", {
+        ...threadParams,
+        ...(req.system && { developerInstructions: req.system }),
+      });
+      if (!r) return cancelled(stored ?? null);
+      if (typeof r.thread?.id !== "string") {
+        return fail(
+          new Failure("codex_exit", "codex app-server started a thread without an id"),
+          null,
+        );
+      }
+      threadId = r.thread.id;
+      fresh = true;
+      conn.loaded.add(threadId);
+      await save(ws, threadId, log);
+    }
+  } catch (e) {
+    return fail(
+      await describe(e, step, stored),
+      stored ?? null,
+    );
+  }
+
+  // 2. The turn: subscribe first (its first notifications may precede turn/start's answer).
+  const mapper = new AppServerTurnMapper({
+    emitActivity: ctx.config.emit_activity,
+    onNote: (msg, data) => log.debug(msg, { data }),
+  });
+  let turnId: string | undefined;
+  let quiet = false; // cancelled or timed out: nothing more reaches the host
+  const early: [string, Json][] = [];
+  let lastActivity = performance.now();
+  let settle!: (how: "done" | "closed") => void;
+  const ended = new Promise<"done" | "closed">((r) => (settle = r));
+  const deliver = (method: string, params: Json) => {
+    const t = turnOf(params);
+    if (t !== undefined && t !== turnId) {
+      log.debug("notification of another turn of the thread; ignored", { method, turn_id: t });
+      return;
+    }
+    for (const ev of mapper.push(method, params)) {
+      if (ev.type === "error") continue; // the turn's one error is decided at its end
+      if (!quiet) req.emit(ev);
+    }
+    if (mapper.done) settle("done");
+  };
+  const unsubscribe = client.subscribe(threadId, {
+    onNotification(method, params) {
+      lastActivity = performance.now();
+      if (method === "error" && params.willRetry === true) {
+        log.warn("codex is retrying the model request", {
+          thread_id: threadId,
+          message: (params.error as Json | undefined)?.message,
+        });
+      }
+      if (turnId === undefined) early.push([method, params]);
+      else deliver(method, params);
+    },
+    onServerRequest() {
+      lastActivity = performance.now();
+    },
+    onClose: () => settle("closed"),
+  });
+  try {
+    const input: Json[] = [{ type: "text", text: req.prompt, text_elements: [] }];
+    for (const img of req.images ?? []) {
+      input.push({ type: "image", url: `data:${img.mime_type};base64,${base64(img.data)}` });
+    }
+    let started: { turn?: { id?: unknown } } | undefined;
+    try {
+      started = await ask("turn/start", { threadId, input, ...(model && { model }) });
+    } catch (e) {
+      return fail(await describe(e, "turn/start", threadId), threadId);
+    }
+    if (!started) return cancelled(threadId);
+    if (typeof started.turn?.id !== "string") {
+      return fail(
+        new Failure("codex_exit", "codex app-server started a turn without an id"),
+        threadId,
+      );
+    }
+    turnId = started.turn.id;
+    for (const [m, p] of early.splice(0)) deliver(m, p);
+
+    // 3. Wait for the end, a cancel, the idle timeout or the process's exit.
+    const idleMs = ctx.config.idle_timeout_s * 1000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<"cancel" | "idle">((resolve) => {
+      onAbort = () => resolve("cancel");
+      req.signal.addEventListener("abort", onAbort, { once: true });
+      const check = () => {
+        const left = lastActivity + idleMs - performance.now();
+        if (left <= 0) resolve("idle");
+        else timer = setTimeout(check, left);
+      };
+      timer = setTimeout(check, idleMs);
+    });
+    if (req.signal.aborted) onAbort!();
+    const how = await Promise.race([ended, stopped]);
+    clearTimeout(timer);
+    req.signal.removeEventListener("abort", onAbort!);
+
+    if (how === "cancel" || how === "idle") {
+      quiet = true;
+      if (how === "idle") {
+        log.warn("codex app-server idle timeout: interrupting the turn", {
+          thread_id: threadId,
+          turn_id: turnId,
+          idle_timeout_s: ctx.config.idle_timeout_s,
+        });
+      }
+      await interrupt(ctx, threadId, turnId, ended);
+      if (mapper.totals) await writeTotals(ws, threadId, mapper.totals).catch(() => {});
+      if (how === "cancel") return cancelled(threadId);
+      return fail(
+        new Failure("timeout", `codex sent nothing for ${ctx.config.idle_timeout_s}s; turn ended`),
+        threadId,
+      );
+    }
+    if (how === "closed" && !mapper.done) return fail(await exited(), threadId);
+
+    // 4. Completed, failed or interrupted by Codex itself.
+    if (mapper.status !== "completed") {
+      if (mapper.totals) await writeTotals(ws, threadId, mapper.totals).catch(() => {});
+      const why = mapper.status === "interrupted"
+        ? "codex interrupted the turn"
+        : mapper.failure ?? "the turn failed";
+      return fail(new Failure("turn_failed", why), threadId);
+    }
+    let usage: Usage | null = null;
+    if (mapper.totals) {
+      const before = fresh ? undefined : await readTotals(ws, threadId);
+      if (!fresh && !before) {
+        log.info("no usage baseline for a resumed thread; usage is the thread's total", {
+          thread_id: threadId,
+        });
+      }
+      usage = usageDelta(mapper.totals, before);
+      req.emit({ type: "usage", ...usage });
+      await writeTotals(ws, threadId, mapper.totals).catch(() => {});
+    }
+    return { stop_reason: "end_turn", thread_id: threadId, usage };
+  } finally {
+    unsubscribe();
+  }
+}
+
+/** Ask Codex to stop the turn; wait up to the grace period for `turn/completed`. */
+async function interrupt(
+  ctx: TurnContext,
+  threadId: string,
+  turnId: string,
+  ended: Promise<"done" | "closed">,
+): Promise<void> {
+  const answered = ctx.conn.proc.client.request("turn/interrupt", { threadId, turnId }, ctx.graceMs)
+    .then(() => true, (e) => {
+      // "no active turn to interrupt": it had just finished.
+      return e instanceof RpcError;
+    });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), ctx.graceMs)));
+  const confirmed = await Promise.race([ended, late]);
+  clearTimeout(timer);
+  if (confirmed === "late") {
+    const ok = await Promise.race([answered, Promise.resolve(false)]);
+    ctx.wedged(
+      ok
+        ? `turn ${turnId} did not end within ${ctx.graceMs} ms of turn/interrupt`
+        : `turn/interrupt was not answered within ${ctx.graceMs} ms`,
+    );
+  }
+}
+
+async function save(workspace: string, threadId: string, log: Logger) {
+  try {
+    await writeThreadId(workspace, threadId);
+  } catch (e) {
+    log.warn("could not save the codex thread id; the next turn starts a new thread", {
+      workspace,
+      error: (e as Error).message,
+    });
+    await Deno.remove(`${workspace}/${SESSION_FILE}`).catch(() => {});
+  }
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}

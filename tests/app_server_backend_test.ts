@@ -1,0 +1,423 @@
+/**
+ * AppServerBackend (lib/codex/app_server/) in process, against the scripted
+ * app-server of tests/support/scripted_app_server.ts: a real subprocess
+ * speaking the wire, told to misbehave. Streaming and usage, one process for
+ * many turns, notifications before the `turn/start` answer, cancel with and
+ * without Codex's confirmation, the idle timeout, a crash with turns in
+ * flight, silence, a held or stale thread, questions from the server, the
+ * idle exit, and that nothing is left running.
+ */
+import assert from "node:assert/strict";
+import { type Config, ConfigError, DEFAULTS } from "../lib/config.ts";
+import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
+import { readThreadId, readTotals, writeThreadId } from "../lib/codex/session.ts";
+import { AutoBackend, selectBackend } from "../lib/codex/select.ts";
+import { ExecBackend } from "../lib/codex/exec/backend.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
+import type { PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
+import {
+  installScriptedAppServer,
+  type ScriptedAppServer,
+  type ScriptedPlan,
+} from "./support/scripted_app_server.ts";
+import { isAlive } from "./support/proc.ts";
+
+interface Run {
+  result: TurnResult;
+  events: PlexumEvent[];
+  /** Events emitted after runTurn resolved. */
+  late: PlexumEvent[];
+  ms: number;
+}
+
+const texts = (evs: PlexumEvent[]) =>
+  evs.filter((e) => e.type === "text_delta").map((e) => (e as { text: string }).text);
+const errors = (evs: PlexumEvent[]) =>
+  evs.filter((e) => e.type === "error") as Extract<PlexumEvent, { type: "error" }>[];
+
+/** A fake, a logger that keeps its lines, workspaces, and a backend; all cleaned up. */
+async function setup(plan: ScriptedPlan = {}, config: Partial<Config> = {}, o: {
+  requestTimeoutMs?: number;
+} = {}) {
+  const fake = await installScriptedAppServer(plan);
+  const logs: string[] = [];
+  const log = createLogger({ level: "debug", write: (l) => logs.push(l) });
+  const cfg: Config = { ...DEFAULTS, binary: fake.binary, backend: "app-server", ...config };
+  const backend = new AppServerBackend({
+    config: cfg,
+    log,
+    clientVersion: "test",
+    requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
+    initializeTimeoutMs: 20_000,
+  });
+  const root = await Deno.makeTempDir({ prefix: "app-server-backend-" });
+  let n = 0;
+  return {
+    fake,
+    logs,
+    log,
+    backend,
+    config: cfg,
+    async workspace() {
+      const ws = `${root}/ws${n++}`;
+      await Deno.mkdir(ws);
+      return ws;
+    },
+    async [Symbol.asyncDispose]() {
+      await backend.close();
+      await fake[Symbol.asyncDispose]();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Run one turn; `cancelAfter` aborts it once that many text deltas have arrived. */
+async function turn(
+  backend: { runTurn(r: TurnRequest): Promise<TurnResult> },
+  workspace: string,
+  o: { prompt?: string; cancelAfter?: number; system?: string; reset?: boolean } = {},
+): Promise<Run> {
+  const ac = new AbortController();
+  const events: PlexumEvent[] = [];
+  const late: PlexumEvent[] = [];
+  let done = false;
+  let cancelledAt = 0;
+  const started = performance.now();
+  const result = await backend.runTurn({
+    workspace,
+    prompt: o.prompt ?? "hi",
+    model: "codex",
+    system: o.system,
+    reset: o.reset ?? false,
+    signal: ac.signal,
+    emit(ev) {
+      (done ? late : events).push(ev);
+      if (o.cancelAfter !== undefined && texts(events).length >= o.cancelAfter && !cancelledAt) {
+        cancelledAt = performance.now();
+        ac.abort();
+      }
+    },
+  });
+  done = true;
+  return { result, events, late, ms: performance.now() - (cancelledAt || started) };
+}
+
+const startsOf = async (fake: ScriptedAppServer) => (await fake.starts()).length;
+const methodsOf = async (fake: ScriptedAppServer) =>
+  (await fake.received()).map((r) => r.msg.method).filter(Boolean);
+
+Deno.test("app-server backend: a streamed turn, then a second one on the same warm process and thread", async () => {
+  await using s = await setup({ deltas: ["Hel", "lo", " there"] });
+  const ws = await s.workspace();
+  const first = await turn(s.backend, ws, { system: "be brief" });
+  assert.equal(first.result.stop_reason, "end_turn");
+  assert.deepEqual(texts(first.events), ["Hel", "lo", " there"]);
+  assert.deepEqual(errors(first.events), []);
+  const usage = first.events.filter((e) => e.type === "usage");
+  assert.deepEqual(usage, [{
+    type: "usage",
+    input_tokens: 100,
+    cached_input_tokens: 20,
+    output_tokens: 7,
+    reasoning_tokens: 3,
+  }]);
+  const thread = await readThreadId(ws);
+  assert.equal(first.result.thread_id, thread);
+  assert.ok(thread);
+
+  const second = await turn(s.backend, ws);
+  assert.equal(second.result.stop_reason, "end_turn");
+  assert.equal(second.result.thread_id, thread);
+  // The thread's totals doubled; the turn's usage is one turn's worth.
+  assert.deepEqual(second.result.usage, first.result.usage);
+  assert.equal((await readTotals(ws, thread!))?.input_tokens, 200);
+
+  assert.equal(await startsOf(s.fake), 1, "one process for both turns");
+  const received = (await s.fake.received()).map((r) => r.msg);
+  const starts = received.filter((m) => m.method === "thread/start");
+  assert.equal(starts.length, 1);
+  const p = starts[0].params as Record<string, unknown>;
+  assert.equal(p.cwd, ws);
+  assert.equal(p.approvalPolicy, "never");
+  assert.equal(p.sandbox, "danger-full-access");
+  assert.equal(p.developerInstructions, "be brief");
+  assert.ok(!received.some((m) => m.method === "thread/resume"), "a loaded thread is not resumed");
+  const turnStarts = received.filter((m) => m.method === "turn/start");
+  assert.deepEqual((turnStarts[0].params as { input: unknown }).input, [
+    { type: "text", text: "hi", text_elements: [] },
+  ]);
+  assert.ok(received.every((m) => !("jsonrpc" in m)));
+  const init = received.find((m) => m.method === "initialize")!;
+  assert.equal(
+    (init.params as { clientInfo: { name: string } }).clientInfo.name,
+    "plexum-openai-provider-plugin",
+  );
+});
+
+Deno.test("app-server backend: notifications that come before the turn/start answer are not lost", async () => {
+  await using s = await setup({ notifyBeforeAnswer: true, deltas: ["a", "b", "c"] });
+  const r = await turn(s.backend, await s.workspace());
+  assert.equal(r.result.stop_reason, "end_turn");
+  assert.equal(texts(r.events).join(""), "abc");
+});
+
+Deno.test("app-server backend: cancel interrupts the turn; nothing of it after the answer; the thread goes on", async () => {
+  await using s = await setup({
+    deltas: ["1", "2", "3", "4", "5", "6", "7", "8"],
+    deltaDelayMs: 100,
+  });
+  const ws = await s.workspace();
+  const r = await turn(s.backend, ws, { cancelAfter: 2 });
+  assert.equal(r.result.stop_reason, "cancelled");
+  assert.ok(r.ms < 2000, `answered ${r.ms} ms after the cancel`);
+  assert.deepEqual(errors(r.events), []);
+  assert.ok(texts(r.events).length < 8);
+  assert.ok((await methodsOf(s.fake)).includes("turn/interrupt"));
+  await new Promise((res) => setTimeout(res, 300));
+  assert.deepEqual(r.late, []);
+  const thread = await readThreadId(ws);
+  await s.fake.setPlan({ deltas: ["next"] });
+  const next = await turn(s.backend, ws);
+  assert.equal(next.result.stop_reason, "end_turn");
+  assert.equal(next.result.thread_id, thread);
+  assert.equal(await startsOf(s.fake), 1, "a confirmed interrupt keeps the process");
+});
+
+Deno.test("app-server backend: a cancel Codex never confirms still answers within 2 s, and the process is replaced", async () => {
+  await using s = await setup({
+    deltas: ["1", "2", "3"],
+    stopAfter: { deltas: 1, then: "hang" },
+    interrupt: "silent",
+  });
+  const ws = await s.workspace();
+  const r = await turn(s.backend, ws, { cancelAfter: 1 });
+  assert.equal(r.result.stop_reason, "cancelled");
+  assert.ok(r.ms < 2000, `answered ${r.ms} ms after the cancel`);
+  assert.deepEqual(errors(r.events), []);
+  assert.ok(s.logs.some((l) => l.includes("stopped answering")), "logged why it restarts");
+  const thread = await readThreadId(ws);
+  await s.fake.setPlan({ deltas: ["again"] });
+  const next = await turn(s.backend, ws);
+  assert.equal(next.result.stop_reason, "end_turn");
+  assert.deepEqual(texts(next.events), ["again"]);
+  assert.equal(next.result.thread_id, thread, "the same thread, resumed by the new process");
+  assert.equal(await startsOf(s.fake), 2);
+  const resumes = (await s.fake.received()).filter((m) => m.msg.method === "thread/resume");
+  assert.equal((resumes[0].msg.params as { threadId: string }).threadId, thread);
+});
+
+Deno.test("app-server backend: no notification for idle_timeout_s → interrupt and one timeout error", async () => {
+  await using s = await setup({ deltas: ["1", "2"], stopAfter: { deltas: 1, then: "hang" } }, {
+    idle_timeout_s: 0.5,
+  });
+  const r = await turn(s.backend, await s.workspace());
+  assert.equal(r.result.stop_reason, "error");
+  const errs = errors(r.events);
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].code, "timeout");
+  assert.ok((await methodsOf(s.fake)).includes("turn/interrupt"));
+});
+
+Deno.test("app-server backend: a crash mid-turn gives each turn in flight one codex_exit; the next turn resumes on a new process", async () => {
+  await using s = await setup({
+    deltas: ["1", "2", "3", "4", "5"],
+    deltaDelayMs: 150,
+    stopAfter: { deltas: 3, then: "exit" },
+  });
+  const a = await s.workspace();
+  const b = await s.workspace();
+  const [ra, rb] = await Promise.all([turn(s.backend, a), turn(s.backend, b)]);
+  for (const r of [ra, rb]) {
+    assert.equal(r.result.stop_reason, "error");
+    const errs = errors(r.events);
+    assert.equal(errs.length, 1, JSON.stringify(r.events));
+    assert.equal(errs[0].code, "codex_exit");
+    assert.match(errs[0].message, /exited \(code 1\).*scripted crash/);
+  }
+  const thread = await readThreadId(a);
+  await s.fake.setPlan({ deltas: ["back"] });
+  const next = await turn(s.backend, a);
+  assert.equal(next.result.stop_reason, "end_turn");
+  assert.equal(next.result.thread_id, thread);
+  assert.equal(await startsOf(s.fake), 2);
+});
+
+Deno.test("app-server backend: turns of different workspaces run at once on the one process", async () => {
+  await using s = await setup({ deltas: ["a", "b", "c", "d"], deltaDelayMs: 200 });
+  const wss = await Promise.all([s.workspace(), s.workspace(), s.workspace()]);
+  const started = performance.now();
+  const runs = await Promise.all(wss.map((ws) => turn(s.backend, ws)));
+  const ms = performance.now() - started;
+  for (const r of runs) assert.equal(texts(r.events).join(""), "abcd");
+  assert.equal(await startsOf(s.fake), 1);
+  assert.equal(new Set(runs.map((r) => r.result.thread_id)).size, 3);
+  // 4 deltas × 200 ms each; serialized would be ≥ 2.4 s. Only a sanity bound, not a timing test.
+  assert.ok(ms < 20_000);
+});
+
+Deno.test("app-server backend: the server's questions are answered and the turn completes", async () => {
+  await using s = await setup({
+    requests: [
+      { method: "item/commandExecution/requestApproval", params: { command: "touch x" } },
+      { method: "mcpServer/elicitation/request" },
+      { method: "item/tool/requestUserInput" },
+      { method: "no/such/request" },
+    ],
+  });
+  const r = await turn(s.backend, await s.workspace());
+  assert.equal(r.result.stop_reason, "end_turn");
+  const answers = (await s.fake.received()).map((x) => x.msg).filter((m) => !("method" in m));
+  assert.equal(answers.length, 4);
+  assert.deepEqual(answers[0].result, { decision: "decline" });
+  assert.ok(answers[3].error);
+});
+
+Deno.test("app-server backend: a thread held by another writer gives one clear error and is kept", async () => {
+  await using s = await setup({ resumeError: "thread {id} already has an active writer" });
+  const ws = await s.workspace();
+  await s.fake.setPlan({});
+  const first = await turn(s.backend, ws);
+  const thread = first.result.thread_id!;
+  await s.backend.release(); // a new process must resume the thread
+  await s.fake.setPlan({ resumeError: "thread {id} already has an active writer" });
+  const r = await turn(s.backend, ws);
+  assert.equal(r.result.stop_reason, "error");
+  const errs = errors(r.events);
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].code, "codex_exit");
+  assert.match(errs[0].message, /in use by another Codex process/);
+  assert.match(errs[0].message, /already has an active writer/);
+  assert.equal(await readThreadId(ws), thread, "the stored thread is not replaced");
+  assert.equal(
+    (await s.fake.received()).filter((m) => m.msg.method === "thread/start").length,
+    1,
+    "no new thread",
+  );
+});
+
+Deno.test("app-server backend: a stored thread Codex does not know is replaced within the turn", async () => {
+  await using s = await setup({ deltas: ["fresh"] });
+  const ws = await s.workspace();
+  const stale = "0199a0b1-0000-7000-8000-00000000dead";
+  await writeThreadId(ws, stale);
+  const r = await turn(s.backend, ws);
+  assert.equal(r.result.stop_reason, "end_turn");
+  assert.deepEqual(errors(r.events), []);
+  assert.notEqual(r.result.thread_id, stale);
+  assert.equal(await readThreadId(ws), r.result.thread_id);
+  assert.ok(s.logs.some((l) => l.includes("no longer knows the stored thread")));
+});
+
+Deno.test("app-server backend: a failed turn gives exactly one turn_failed error", async () => {
+  await using s = await setup({ fail: "We're currently experiencing high demand" });
+  const r = await turn(s.backend, await s.workspace());
+  assert.equal(r.result.stop_reason, "error");
+  const errs = errors(r.events);
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].code, "turn_failed");
+  assert.match(errs[0].message, /high demand/);
+});
+
+Deno.test("app-server backend: a request it never answers ends the turn and replaces the process", async () => {
+  await using s = await setup({ silent: ["turn/start"] }, {}, { requestTimeoutMs: 500 });
+  const ws = await s.workspace();
+  const r = await turn(s.backend, ws);
+  assert.equal(r.result.stop_reason, "error");
+  const errs = errors(r.events);
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].code, "codex_exit");
+  assert.match(errs[0].message, /did not answer turn\/start/);
+  await s.fake.setPlan({ deltas: ["ok"] });
+  const next = await turn(s.backend, ws);
+  assert.equal(next.result.stop_reason, "end_turn");
+  assert.equal(await startsOf(s.fake), 2);
+});
+
+Deno.test("app-server backend: exits after app_server_idle_s without turns; the next turn starts it again", async () => {
+  await using s = await setup({}, { app_server_idle_s: 0.2 });
+  const ws = await s.workspace();
+  await turn(s.backend, ws);
+  const pid = s.backend.pid!;
+  assert.ok(isAlive(pid));
+  const deadline = performance.now() + 10_000;
+  while (s.backend.pid !== undefined && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(s.backend.pid, undefined, "stopped when idle");
+  const r = await turn(s.backend, ws);
+  assert.equal(r.result.stop_reason, "end_turn");
+  assert.equal(await startsOf(s.fake), 2);
+  assert.ok((await methodsOf(s.fake)).includes("thread/resume"));
+});
+
+Deno.test("app-server backend: close ends the app-server and the helpers it started in sessions of their own", async () => {
+  await using s = await setup({ escapedHelper: true });
+  await turn(s.backend, await s.workspace());
+  const pid = s.backend.pid!;
+  const helper = async () => {
+    const out = await new Deno.Command("pgrep", { args: ["-f", `sleep 300`], stdout: "piped" })
+      .output();
+    const pids = new TextDecoder().decode(out.stdout).split("\n").filter(Boolean).map(Number);
+    return pids.filter((p) => {
+      try {
+        return Deno.readTextFileSync(`/proc/${p}/environ`).includes(`SCRIPTED_DIR=${s.fake.dir}`);
+      } catch {
+        return false;
+      }
+    });
+  };
+  assert.equal((await helper()).length, 1, "the fake's escaped helper runs");
+  await s.backend.close();
+  assert.ok(!isAlive(pid));
+  assert.deepEqual(await helper(), []);
+});
+
+Deno.test("app-server backend: extra_args -c/--enable/--disable go to the app-server command line", async () => {
+  await using s = await setup({}, {
+    extra_args: ["-c", "model_reasoning_effort=low", "--disable", "shell_snapshot", "--enable=x"],
+  });
+  await turn(s.backend, await s.workspace());
+  assert.deepEqual((await s.fake.starts())[0].argv, [
+    "app-server",
+    "-c",
+    "model_reasoning_effort=low",
+    "--disable",
+    "shell_snapshot",
+    "--enable=x",
+  ]);
+});
+
+Deno.test("select: an argument only codex exec takes: app-server refuses the config, auto uses exec", () => {
+  const logs: string[] = [];
+  const log: Logger = createLogger({ level: "debug", write: (l) => logs.push(l) });
+  const config = { ...DEFAULTS, extra_args: ["-c", "a=1", "--skip-git-repo-check"] };
+  assert.throws(
+    () => selectBackend({ ...config, backend: "app-server" }, log),
+    (e) =>
+      e instanceof ConfigError && e.errors[0].field === "extra_args" &&
+      e.errors[0].message.includes('"--skip-git-repo-check"'),
+  );
+  const auto = selectBackend({ ...config, backend: "auto" }, log);
+  assert.ok(auto instanceof ExecBackend);
+  assert.equal(
+    logs.filter((l) => l.includes(" WARN ") && l.includes("--skip-git-repo-check")).length,
+    1,
+  );
+  assert.ok(selectBackend({ ...DEFAULTS }, log) instanceof AutoBackend);
+  assert.ok(selectBackend({ ...DEFAULTS, backend: "exec" }, log) instanceof ExecBackend);
+});
+
+Deno.test("select: auto uses exec when the app-server cannot start, and says so once", async () => {
+  await using s = await setup({ initialize: "exit" }, { backend: "auto" });
+  const auto = new AutoBackend(s.backend, new ExecBackend(s.config, s.log), s.log);
+  const ws = await s.workspace();
+  await turn(auto, ws);
+  await turn(auto, ws);
+  const argv0 = (await s.fake.starts()).map((x) => x.argv[0]);
+  assert.deepEqual(argv0, ["app-server", "exec", "exec"], "tried once, then exec for each turn");
+  const warns = s.logs.filter((l) => l.includes(" WARN ") && l.includes("turns use codex exec"));
+  assert.equal(warns.length, 1);
+  assert.match(warns[0], /unrecognized subcommand/);
+  assert.equal(auto.current, "exec");
+  await auto.close();
+});
