@@ -27,27 +27,10 @@ export interface Config {
   log_format: LogFormat;
   /** Send `activity` events (commands, file changes, tool calls, ...). */
   emit_activity: boolean;
-  /** How turns run: a shared `codex app-server`, `codex exec` per turn, or the first that works. */
-  backend: BackendChoice;
-  /** Stop the shared app-server after this many seconds without a turn (0: as soon as none runs). */
-  app_server_idle_s: number;
-}
-
-/** Values of the `backend` key. */
-export const BACKENDS = ["auto", "app-server", "exec"] as const;
-/** One of {@linkcode BACKENDS}. */
-export type BackendChoice = typeof BACKENDS[number];
-
-/**
- * A config that validated key by key but cannot run as a whole (e.g. an
- * `extra_args` element the chosen backend does not take). Thrown by a
- * backend factory; the server answers `initialize` with -32602 and these.
- */
-export class ConfigError extends Error {
-  constructor(readonly errors: FieldError[]) {
-    super(errors.map((e) => `${e.field} ${e.message}`).join("; "));
-    this.name = "ConfigError";
-  }
+  /** A new thread gets the request's earlier messages as a transcript (lib/codex/history.ts). */
+  replay_history: boolean;
+  /** Send `reasoning_delta` events. */
+  emit_reasoning: boolean;
 }
 
 /** One problem with one field. */
@@ -66,28 +49,22 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   log_level: "info",
   log_format: "text",
   emit_activity: false,
-  backend: "auto",
-  app_server_idle_s: 60,
+  replay_history: true,
+  emit_reasoning: false,
 });
 
 /** Every key HostConfig accepts, with a one-line description (for `--help`). */
 export const CONFIG_KEYS: Record<keyof Config, string> = {
   binary: 'Codex executable, bare name or absolute path (default "codex")',
-  extra_args:
-    "extra arguments for `codex exec`, before resume/prompt (default [])",
+  extra_args: "extra arguments for `codex exec`, before resume/prompt (default [])",
   supported_models: 'model ids advertised to Plexum (default ["codex"])',
-  model_args:
-    "map of Plexum model id to the --model value Codex gets (default {})",
-  idle_timeout_s:
-    "end a turn after this many seconds without Codex output (default 600)",
+  model_args: "map of Plexum model id to the --model value Codex gets (default {})",
+  idle_timeout_s: "end a turn after this many seconds without Codex output (default 600)",
   log_level: 'error | warn | info | debug (default "info", or $PLEXUM_LOG)',
   log_format: 'text | json (default "text")',
-  emit_activity:
-    "send activity events for commands, file changes, tools (default false)",
-  backend:
-    'auto | app-server | exec: how turns run (default "auto": app-server, else exec)',
-  app_server_idle_s:
-    "stop the shared codex app-server after this many idle seconds (default 60)",
+  emit_activity: "send activity events for commands, file changes, tools (default false)",
+  replay_history: "a new thread gets the earlier messages as a transcript (default true)",
+  emit_reasoning: "send reasoning_delta events with the model's reasoning (default false)",
 };
 
 const isStringArray = (v: unknown): v is string[] =>
@@ -102,8 +79,7 @@ export function validateConfig(
   base: Config = { ...DEFAULTS },
 ): Result<Config, FieldError[]> {
   const errors: FieldError[] = [];
-  const bad = (field: string, message: string) =>
-    errors.push({ field, message });
+  const bad = (field: string, message: string) => errors.push({ field, message });
   if (raw === undefined || raw === null) return ok(base);
   if (typeof raw !== "object" || Array.isArray(raw)) {
     return err([{ field: "config", message: "must be an object" }]);
@@ -112,9 +88,8 @@ export function validateConfig(
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     switch (k) {
       case "binary":
-        if (typeof v !== "string" || v.trim() === "") {
-          bad(k, "must be a non-empty string");
-        } else if (v.startsWith("-")) bad(k, "must not start with '-'");
+        if (typeof v !== "string" || v.trim() === "") bad(k, "must be a non-empty string");
+        else if (v.startsWith("-")) bad(k, "must not start with '-'");
         else c.binary = v;
         break;
       case "extra_args":
@@ -124,9 +99,8 @@ export function validateConfig(
       case "supported_models":
         if (!isStringArray(v) || v.length === 0 || v.some((m) => m === "")) {
           bad(k, "must be a non-empty array of non-empty strings");
-        } else if (v.some((m) => m.startsWith("-"))) {
-          bad(k, "model ids must not start with '-'");
-        } else c.supported_models = [...new Set(v)];
+        } else if (v.some((m) => m.startsWith("-"))) bad(k, "model ids must not start with '-'");
+        else c.supported_models = [...new Set(v)];
         break;
       case "model_args":
         if (typeof v !== "object" || v === null || Array.isArray(v)) {
@@ -136,10 +110,7 @@ export function validateConfig(
             if (typeof arg !== "string" || arg === "") {
               bad(`${k}.${m}`, "must be a non-empty string");
             } else if (arg.startsWith("-")) {
-              bad(
-                `${k}.${m}`,
-                "must not start with '-' (Codex would read it as a flag)",
-              );
+              bad(`${k}.${m}`, "must not start with '-' (Codex would read it as a flag)");
             }
           }
           c.model_args = v as Record<string, string>;
@@ -151,9 +122,8 @@ export function validateConfig(
         } else c.idle_timeout_s = v;
         break;
       case "log_level":
-        if (!LOG_LEVELS.includes(v as LogLevel)) {
-          bad(k, `must be one of ${LOG_LEVELS.join(", ")}`);
-        } else c.log_level = v as LogLevel;
+        if (!LOG_LEVELS.includes(v as LogLevel)) bad(k, `must be one of ${LOG_LEVELS.join(", ")}`);
+        else c.log_level = v as LogLevel;
         break;
       case "log_format":
         if (v !== "text" && v !== "json") bad(k, "must be text or json");
@@ -163,17 +133,10 @@ export function validateConfig(
         if (typeof v !== "boolean") bad(k, "must be a boolean");
         else c.emit_activity = v;
         break;
-      case "backend":
-        if (!BACKENDS.includes(v as BackendChoice)) {
-          bad(k, `must be one of ${BACKENDS.join(", ")}`);
-        } else c.backend = v as BackendChoice;
-        break;
-      case "app_server_idle_s":
-        if (
-          typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 86_400
-        ) {
-          bad(k, "must be a number of seconds from 0 to 86400");
-        } else c.app_server_idle_s = v;
+      case "replay_history":
+      case "emit_reasoning":
+        if (typeof v !== "boolean") bad(k, "must be a boolean");
+        else c[k] = v;
         break;
       case "api_key":
         bad(

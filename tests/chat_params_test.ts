@@ -23,6 +23,7 @@ Deno.test("chat params: the prompt is the last user message, system messages are
       turnId: "t1",
       workspace: ws,
       prompt: "second",
+      history: [{ role: "user", text: "first" }, { role: "assistant", text: "ok" }],
       system: "Be terse.\n\nUse metric units.",
       model: "codex",
       reset: false,

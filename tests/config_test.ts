@@ -36,6 +36,8 @@ Deno.test("every valid key is taken", () => {
     log_level: "debug",
     log_format: "json",
     emit_activity: true,
+    replay_history: false,
+    emit_reasoning: true,
   };
   assert.deepEqual(config(raw), {
     ...raw,

@@ -403,7 +403,13 @@ Deno.test("PROTOCOL.md documents every method, JSON-RPC error code, event type a
   }
   assert.ok(ERROR_CODES.length >= 5);
   for (const c of ERROR_CODES) assert.ok(doc.includes(`| \`${c}\``), `event error code ${c}`);
-  assert.deepEqual([...EVENT_TYPES].sort(), ["activity", "error", "text_delta", "usage"]);
+  assert.deepEqual([...EVENT_TYPES].sort(), [
+    "activity",
+    "error",
+    "reasoning_delta",
+    "text_delta",
+    "usage",
+  ]);
   for (const t of EVENT_TYPES) assert.match(doc, new RegExp(`^### ${t}$`, "m"), `event ${t}`);
   for (const t of ACTIVITY_TYPES) assert.ok(doc.includes(`\`${t}\``), `activity type ${t}`);
   for (const f of [".plexum-codex-session", ".plexum-codex-usage", ".plexum-codex.lock"]) {

@@ -1,7 +1,8 @@
 /**
  * The params of a `chat` request: validated field by field (one error per
  * bad field, as `-32602` `data.errors` wants them) and reduced to what a turn
- * needs. The prompt is the last user message (Codex keeps the history); the
+ * needs. The prompt is the last user message (Codex keeps the history; a new
+ * thread gets the earlier messages, lib/protocol/messages.ts); the
  * system messages, joined, become developer instructions for a new thread.
  *
  * @example
@@ -15,6 +16,8 @@
  */
 import { err, ok, type Result } from "../result.ts";
 import type { FieldError } from "../config.ts";
+import type { HistoryMessage, ImageInput } from "../turns/backend.ts";
+import { type ParsedMessages, parseMessages } from "./messages.ts";
 
 /** A valid chat request, ready to run. */
 export interface ChatParams {
@@ -22,13 +25,15 @@ export interface ChatParams {
   /** Absolute path of an existing directory. */
   workspace: string;
   prompt: string;
+  /** Images of the last user message. */
+  images?: ImageInput[];
+  /** User and assistant messages before the prompt (lib/protocol/messages.ts). */
+  history?: HistoryMessage[];
   system?: string;
   /** An advertised model id (the first advertised when the request names none). */
   model: string;
   reset: boolean;
 }
-
-const ROLES = new Set(["system", "user", "assistant"]);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -67,31 +72,23 @@ export function parseChatParams(
     bad("model", `must be one of the advertised models: ${models.join(", ")}`);
   }
   if (p.reset !== undefined && typeof p.reset !== "boolean") bad("reset", "must be a boolean");
+  let msgs: ParsedMessages | undefined;
   if (!Array.isArray(p.messages)) bad("messages", "must be an array");
   else {
-    p.messages.forEach((m, i) => {
-      if (!isObject(m)) return bad(`messages[${i}]`, "must be an object {role, content}");
-      if (!ROLES.has(m.role as string)) {
-        bad(`messages[${i}].role`, "must be system, user or assistant");
-      }
-      if (typeof m.content !== "string") bad(`messages[${i}].content`, "must be a string");
-    });
-    const last = p.messages.findLastIndex((m) => m?.role === "user");
-    if (!p.messages.some((m) => m?.role === "user" && typeof m.content === "string")) {
-      bad("messages", "must contain a user message");
-    } else if (typeof p.messages[last].content === "string" && !p.messages[last].content.trim()) {
-      // Codex refuses an empty prompt ("No prompt provided"): say so before starting it.
-      bad(`messages[${last}].content`, "must not be empty: the last user message is the prompt");
-    }
+    // Roles, content parts (text, images), the prompt: lib/protocol/messages.ts.
+    const m = parseMessages(p.messages);
+    if (!m.ok) errors.push(...m.error);
+    else msgs = m.value;
   }
   if (errors.length) return err(errors);
-  const messages = p.messages as { role: string; content: string }[];
+  const { prompt, images, system, history } = msgs!;
   return ok({
     turnId: p.turn_id as string,
     workspace: (agent as { workspace: string }).workspace,
-    prompt: messages.filter((m) => m.role === "user").at(-1)!.content,
-    system: messages.filter((m) => m.role === "system").map((m) => m.content).join("\n\n") ||
-      undefined,
+    prompt,
+    ...(images.length > 0 && { images }),
+    ...(history.length > 0 && { history }),
+    system,
     model: (p.model as string | undefined) ?? models[0],
     reset: p.reset === true,
   });

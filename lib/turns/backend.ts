@@ -39,6 +39,7 @@ export const ERROR_CODES = [
   "codex_exit",
   "turn_failed",
   "timeout",
+  "rate_limited",
   "internal",
 ] as const;
 
@@ -98,17 +99,47 @@ export const ACTIVITY_TYPES: readonly ActivityType[] = [
 /** Plexum's events, sent as `event` notifications. */
 export type PlexumEvent =
   | { type: "text_delta"; text: string }
+  /** The model's reasoning (summary) text; only with config `emit_reasoning`. */
+  | { type: "reasoning_delta"; text: string }
   | ({ type: "usage" } & Usage)
-  | { type: "error"; code: ErrorCode; message: string }
+  | {
+    type: "error";
+    code: ErrorCode;
+    message: string;
+    /** `rate_limited` only: seconds until the limit resets, when Codex said. */
+    retry_after_s?: number;
+  }
   | { type: "activity"; phase: "started" | "updated" | "completed"; item: ActivityItem };
 
 /** Event types, as documented in PROTOCOL.md. */
 export const EVENT_TYPES: readonly PlexumEvent["type"][] = [
   "text_delta",
+  "reasoning_delta",
   "usage",
   "error",
   "activity",
 ];
+
+/** Image types a user message may carry, as documented in PROTOCOL.md. */
+export const IMAGE_MIME_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"] as const;
+
+/** The mime type of an image. */
+export type ImageMimeType = typeof IMAGE_MIME_TYPES[number];
+
+/** An image of the prompt (the last user message), decoded and checked. */
+export interface ImageInput {
+  mime_type: ImageMimeType;
+  data: Uint8Array;
+}
+
+/**
+ * An earlier message of the conversation, for a thread that starts without
+ * it. Images are already short placeholders in `text`.
+ */
+export interface HistoryMessage {
+  role: "user" | "assistant";
+  text: string;
+}
 
 /** What one turn needs. */
 export interface TurnRequest {
@@ -116,6 +147,13 @@ export interface TurnRequest {
   workspace: string;
   /** The text sent to Codex (the last user message). */
   prompt: string;
+  /** Images of the last user message, in order, sent with the prompt. */
+  images?: ImageInput[];
+  /**
+   * The user and assistant messages before the prompt, oldest first. Sent
+   * (as a transcript) only when the turn starts a new thread without `reset`.
+   */
+  history?: HistoryMessage[];
   /** Plexum model id (advertised). */
   model: string;
   /** Developer instructions for a new thread. */
@@ -133,6 +171,8 @@ export interface TurnResult {
   stop_reason: "end_turn" | "cancelled" | "error";
   thread_id: string | null;
   usage: Usage | null;
+  /** How many `history` messages the turn sent to a new thread (absent: none). */
+  replayed_messages?: number;
 }
 
 /**

@@ -145,6 +145,7 @@ export class Scheduler {
         output_tokens: r.usage.output_tokens,
         reasoning_tokens: r.usage.reasoning_tokens,
       }),
+      ...(r.replayed_messages && { replayed_messages: r.replayed_messages }), // history replay
       outcome: r.stop_reason,
     });
     turn.finish(r);

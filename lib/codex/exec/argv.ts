@@ -18,6 +18,12 @@ export interface ExecArgsInput {
   /** System text for a new thread (`-c developer_instructions=...`). */
   developerInstructions?: string;
   extraArgs: string[];
+  /**
+   * Image files sent with the prompt. Each is one `--image=PATH` element:
+   * `--image` takes several values, so `--image PATH -` would take the `-`
+   * that ends argv for an image (seen on 0.135.0 and 0.169.0).
+   */
+  images?: string[];
   /** Resume this thread; undefined starts a new one. */
   threadId?: string;
 }
@@ -35,6 +41,7 @@ export function execArgs(i: ExecArgsInput): string[] {
     // A TOML basic string; JSON string escaping is a valid subset of it.
     args.push("-c", `developer_instructions=${JSON.stringify(i.developerInstructions)}`);
   }
+  for (const path of i.images ?? []) args.push(`--image=${path}`);
   args.push(...i.extraArgs);
   if (i.threadId) args.push("resume", i.threadId);
   args.push("-");

@@ -25,7 +25,10 @@
  */
 import { execArgs, modelArg } from "./argv.ts";
 import type { Config } from "../../config.ts";
-import type { Backend, PlexumEvent, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
+import type { Backend, ErrorCode, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
+import { buildReplay, replayDecision } from "../history.ts";
+import { rateLimitOf } from "../rate_limit.ts";
+import { type ImageFiles, writeImages } from "./images.ts";
 import { err, ok, type Result } from "../../result.ts";
 import { usageDelta } from "../usage.ts";
 import { type CodexEvent, TurnMapper } from "./events.ts";
@@ -69,19 +72,28 @@ export class ExecBackend implements Backend {
   }
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
-    const fail = (
-      code: Parameters<typeof errorEvent>[0],
-      message: string,
-      threadId: string | null,
-    ) => {
-      req.emit(errorEvent(code, message));
-      return { stop_reason: "error", thread_id: threadId, usage: null } as TurnResult;
-    };
     const bin = this.binary();
-    if (!bin.ok) return fail("codex_not_found", bin.error, null);
+    if (!bin.ok) return failTurn(req, "codex_not_found", bin.error, null);
+    // The prompt's images live in a private temp dir for exactly as long as the turn.
+    let files: ImageFiles;
+    try {
+      files = await writeImages(req.images ?? []);
+    } catch (e) {
+      const why = `could not write the prompt's images to a temporary file: ${
+        (e as Error).message
+      }`;
+      return failTurn(req, "internal", why, null);
+    }
+    try {
+      return await this.#turn(req, bin.value, files.paths);
+    } finally {
+      await files[Symbol.asyncDispose]();
+    }
+  }
 
+  async #turn(req: TurnRequest, binary: string, images: string[]): Promise<TurnResult> {
     const stored = req.reset ? undefined : await readThreadId(req.workspace);
-    let attempt = await this.#attempt(bin.value, req, stored);
+    let attempt = await this.#attempt(binary, req, stored, images);
     if (
       stored && attempt.mapper.threadId === undefined && attempt.run.code !== 0 &&
       !attempt.run.cancelled && STALE.test(attempt.run.stderrTail)
@@ -90,9 +102,16 @@ export class ExecBackend implements Backend {
         workspace: req.workspace,
         thread_id: stored,
       });
-      attempt = await this.#attempt(bin.value, req, undefined);
+      attempt = await this.#attempt(binary, req, undefined, images);
     }
-    const { run, mapper } = attempt;
+    const { run, mapper, replayed } = attempt;
+    // Said in the result whenever the thread got the earlier messages, however the turn ended.
+    const fail = (
+      code: ErrorCode,
+      message: string,
+      threadId: string | null,
+      retryAfter?: number,
+    ) => ({ ...failTurn(req, code, message, threadId, retryAfter), ...replayedField(replayed) });
     const threadId = mapper.threadId ?? stored ?? null;
     if (mapper.threadId && mapper.threadId !== stored) {
       await this.#save(req.workspace, mapper.threadId);
@@ -102,11 +121,18 @@ export class ExecBackend implements Backend {
       this.#binary = undefined;
       return fail(
         "codex_not_found",
-        `could not start ${bin.value}: ${run.spawnError.message}`,
+        `could not start ${binary}: ${run.spawnError.message}`,
         null,
       );
     }
-    if (run.cancelled) return { stop_reason: "cancelled", thread_id: threadId, usage: null };
+    if (run.cancelled) {
+      return {
+        stop_reason: "cancelled",
+        thread_id: threadId,
+        usage: null,
+        ...replayedField(replayed),
+      };
+    }
     if (run.timedOut) {
       return fail(
         "timeout",
@@ -114,7 +140,11 @@ export class ExecBackend implements Backend {
         threadId,
       );
     }
-    if (mapper.failure !== undefined) return fail("turn_failed", mapper.failure, threadId);
+    if (mapper.failure !== undefined) {
+      const limit = rateLimitOf(mapper.failure);
+      if (limit) return fail("rate_limited", mapper.failure, threadId, limit.retry_after_s);
+      return fail("turn_failed", mapper.failure, threadId);
+    }
     if (!mapper.completed) {
       const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
       const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
@@ -133,25 +163,47 @@ export class ExecBackend implements Backend {
       req.emit({ type: "usage", ...usage });
       await writeTotals(req.workspace, threadId, mapper.totals).catch(() => {});
     }
-    return { stop_reason: "end_turn", thread_id: threadId, usage };
+    return { stop_reason: "end_turn", thread_id: threadId, usage, ...replayedField(replayed) };
   }
 
-  async #attempt(binary: string, req: TurnRequest, threadId: string | undefined) {
+  async #attempt(
+    binary: string,
+    req: TurnRequest,
+    threadId: string | undefined,
+    images: string[],
+  ) {
     const mapper = new TurnMapper({
       emitActivity: this.config.emit_activity,
+      emitReasoning: this.config.emit_reasoning,
       onNote: (msg, ev) => this.log.debug(msg, { event: ev }),
     });
+    // A new thread gets the host's earlier messages (lib/codex/history.ts), on stdin like the prompt.
+    const replay = replayDecision({
+        newThread: threadId === undefined,
+        reset: req.reset,
+        enabled: this.config.replay_history,
+        history: req.history,
+      })
+      ? buildReplay(req.history!, req.prompt)
+      : { text: req.prompt, replayed: 0, omitted: 0 };
+    if (replay.omitted > 0) {
+      this.log.info("history longer than the replay cap; the oldest messages were left out", {
+        workspace: req.workspace,
+        omitted: replay.omitted,
+      });
+    }
     const run: RunResult = await runCodex({
       binary,
       args: execArgs({
         model: modelArg(this.config, req.model),
         developerInstructions: threadId ? undefined : req.system,
         extraArgs: this.config.extra_args,
+        images,
         threadId,
       }),
       cwd: req.workspace,
       env: launchEnv(binary), // node beside an nvm-installed codex, under systemd's PATH
-      stdin: req.prompt,
+      stdin: replay.text,
       idleTimeoutMs: this.config.idle_timeout_s * 1000,
       signal: req.signal,
       log: this.log,
@@ -160,7 +212,7 @@ export class ExecBackend implements Backend {
         for (const out of mapper.push(ev as CodexEvent)) req.emit(out);
       },
     });
-    return { run, mapper };
+    return { run, mapper, replayed: replay.replayed };
   }
 
   async #save(workspace: string, threadId: string) {
@@ -176,9 +228,23 @@ export class ExecBackend implements Backend {
   }
 }
 
-function errorEvent(
-  code: Extract<PlexumEvent, { type: "error" }>["code"],
+/** Emit the turn's one error event; the result of a failed turn. */
+function failTurn(
+  req: TurnRequest,
+  code: ErrorCode,
   message: string,
-): PlexumEvent {
-  return { type: "error", code, message };
+  threadId: string | null,
+  retryAfter?: number,
+): TurnResult {
+  req.emit({
+    type: "error",
+    code,
+    message,
+    ...(retryAfter !== undefined && { retry_after_s: retryAfter }),
+  });
+  return { stop_reason: "error", thread_id: threadId, usage: null };
+}
+
+function replayedField(n: number): Pick<TurnResult, "replayed_messages"> {
+  return n > 0 ? { replayed_messages: n } : {};
 }

@@ -107,7 +107,12 @@ export class TurnMapper {
   #texts = 0;
 
   constructor(
-    private opts: { emitActivity: boolean; onNote?: (msg: string, ev: unknown) => void },
+    private opts: {
+      emitActivity: boolean;
+      /** Send each completed `reasoning` item as one `reasoning_delta`. */
+      emitReasoning?: boolean;
+      onNote?: (msg: string, ev: unknown) => void;
+    },
   ) {}
 
   /** Feed one parsed line; returns the events to send now. */
@@ -143,6 +148,11 @@ export class TurnMapper {
       const text = typeof item.text === "string" ? item.text : "";
       if (!text) return [];
       return [{ type: "text_delta", text: this.#texts++ > 0 ? `\n\n${text}` : text }];
+    }
+    if (item.type === "reasoning" && type === "item.completed" && this.opts.emitReasoning) {
+      // exec prints reasoning only whole (item.completed); never part of the answer's text.
+      const text = typeof item.text === "string" ? item.text : "";
+      return text ? [{ type: "reasoning_delta", text }] : [];
     }
     if (item.type === "error") this.opts.onNote?.("codex reported a non-fatal error item", item);
     const activity = this.opts.emitActivity ? toActivity(item) : undefined;

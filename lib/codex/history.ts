@@ -1,0 +1,109 @@
+/**
+ * History replay: the text a NEW Codex thread gets when the host holds a
+ * conversation Codex does not (no stored thread, a stale one replaced, a
+ * conversation started elsewhere). The earlier messages go first, as one
+ * clearly delimited transcript with each message's role marked, then the
+ * prompt; all of it is the first user message of the thread, so later turns
+ * resume a thread that has it and nothing is ever sent twice.
+ *
+ * Only the most recent part is kept when the transcript is longer than
+ * {@linkcode HISTORY_MAX_CHARS}: whole messages, newest first, and the tail of
+ * the newest one when even it alone is too long; a note says what was cut.
+ *
+ * Whether to replay at all is the backend's call (new thread, no `reset`,
+ * config `replay_history`); {@linkcode replayDecision} says it for both.
+ *
+ * @example
+ * ```ts
+ * import { buildReplay } from "./history.ts";
+ * const r = buildReplay([{ role: "user", text: "My name is Ada." },
+ *   { role: "assistant", text: "Hello Ada!" }], "What is my name?");
+ * r.replayed; // 2
+ * r.text;     // "<earlier_conversation>\n...\n</earlier_conversation>\n\nWhat is my name?"
+ * ```
+ *
+ * @module
+ */
+import type { HistoryMessage } from "../turns/backend.ts";
+
+/** Most characters of earlier messages replayed (the most recent ones are kept). */
+export const HISTORY_MAX_CHARS = 100_000;
+
+/** Options of {@linkcode buildReplay}. */
+export interface ReplayOptions {
+  /** Character budget for the messages' text (default {@linkcode HISTORY_MAX_CHARS}). */
+  maxChars?: number;
+}
+
+/** What a new thread is sent. */
+export interface Replay {
+  /** The transcript and the prompt, or the prompt alone when there is no history. */
+  text: string;
+  /** How many messages the transcript holds (whole or cut). */
+  replayed: number;
+  /** How many older messages were left out for the cap. */
+  omitted: number;
+}
+
+const OPEN = "<earlier_conversation>";
+const CLOSE = "</earlier_conversation>";
+const INTRO = "The messages below come from earlier in this conversation, before this thread " +
+  "started. Treat them as context; answer the message after the transcript.";
+
+function block(m: HistoryMessage): string {
+  return `[${m.role}]\n${m.text}\n[/${m.role}]`;
+}
+
+/** The prompt, preceded by a transcript of `history` when there is any. */
+export function buildReplay(
+  history: readonly HistoryMessage[],
+  prompt: string,
+  opts: ReplayOptions = {},
+): Replay {
+  const max = opts.maxChars ?? HISTORY_MAX_CHARS;
+  const kept: HistoryMessage[] = [];
+  let used = 0;
+  let cutText = false;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const m = history[i];
+    if (used + m.text.length <= max) {
+      kept.unshift(m);
+      used += m.text.length;
+      continue;
+    }
+    if (kept.length === 0) {
+      // The newest message alone is over the cap: keep its end, the part nearest the prompt.
+      kept.unshift({ role: m.role, text: `[…] ${m.text.slice(m.text.length - max)}` });
+      cutText = true;
+    }
+    break;
+  }
+  if (kept.length === 0) return { text: prompt, replayed: 0, omitted: history.length };
+  const omitted = history.length - kept.length;
+  const notes: string[] = [];
+  if (omitted > 0) {
+    notes.push(
+      `[${omitted} earlier message${omitted === 1 ? " was" : "s were"} left out: ` +
+        `the transcript keeps the most recent ${max} characters]`,
+    );
+  }
+  if (cutText) notes.push(`[the first message below was cut to its last ${max} characters]`);
+  const transcript = [OPEN, INTRO, ...notes, ...kept.map(block), CLOSE].join("\n\n");
+  return { text: `${transcript}\n\n${prompt}`, replayed: kept.length, omitted };
+}
+
+/** Inputs of {@linkcode replayDecision}. */
+export interface ReplayDecisionInput {
+  /** The turn starts a new thread (none stored, or the stored one is gone). */
+  newThread: boolean;
+  /** The host asked for a fresh start. */
+  reset: boolean;
+  /** Config `replay_history`. */
+  enabled: boolean;
+  history?: readonly HistoryMessage[];
+}
+
+/** True when the turn's new thread should get the earlier messages. */
+export function replayDecision(i: ReplayDecisionInput): boolean {
+  return i.newThread && !i.reset && i.enabled && (i.history?.length ?? 0) > 0;
+}

@@ -1,0 +1,26 @@
+/**
+ * The backends the end-to-end tests of issue 12 (history, images, reasoning,
+ * usage limits) run on, and the config that selects one. Each such test
+ * pins its backend itself, whatever `PLEXUM_TEST_BACKEND` says.
+ *
+ * @example
+ * ```ts
+ * import { BACKENDS, backendConfig } from "./backends.ts";
+ * for (const b of BACKENDS) console.log({ ...backendConfig(b), emit_reasoning: true });
+ * ```
+ *
+ * @module
+ */
+import { DEFAULTS } from "../../lib/config.ts";
+
+/** A backend a test can ask for. */
+export type TestBackendName = "exec" | "app-server";
+
+/** Every backend these tests cover. */
+export const BACKENDS: readonly TestBackendName[] = ["exec"];
+
+/** The config keys that select `backend`. */
+export function backendConfig(backend: TestBackendName): Record<string, unknown> {
+  // Before the `backend` key existed, exec was the only backend.
+  return "backend" in DEFAULTS ? { backend } : {};
+}
