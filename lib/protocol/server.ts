@@ -24,34 +24,16 @@
  * @module
  */
 import { parseChatParams } from "./chat_params.ts";
-import {
-  type Config,
-  ConfigError,
-  type FieldError,
-  validateConfig,
-} from "../config.ts";
+import { type Config, ConfigError, type FieldError, validateConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
-import {
-  error,
-  ErrorCodes,
-  notification,
-  parseMessage,
-  type Request,
-  result,
-} from "../rpc.ts";
+import { error, ErrorCodes, notification, parseMessage, type Request, result } from "../rpc.ts";
 import type { Backend } from "../turns/backend.ts";
 import { Scheduler } from "../turns/scheduler.ts";
 
 /** Protocol versions this plugin speaks. */
 export const PROTOCOL_VERSIONS = [1];
 /** Every method the plugin answers, as documented in PROTOCOL.md. */
-export const METHODS = [
-  "initialize",
-  "models",
-  "chat",
-  "cancel",
-  "shutdown",
-] as const;
+export const METHODS = ["initialize", "models", "chat", "cancel", "shutdown"] as const;
 /** The plugin's name on the wire. */
 export const PLUGIN_NAME = "plexum-openai-provider-plugin";
 
@@ -95,10 +77,7 @@ export class Server {
     if ("ignore" in parsed) return;
     if ("error" in parsed) {
       // The parse error quotes part of the line (prompt text): only at debug.
-      const { code, message } = parsed.error.error as {
-        code: number;
-        message: string;
-      };
+      const { code, message } = parsed.error.error as { code: number; message: string };
       this.#o.log.warn("bad message from host", { code });
       this.#o.log.debug("bad message from host", { error: message });
       this.#send(parsed.error);
@@ -108,14 +87,8 @@ export class Server {
     try {
       return this.#dispatch(req);
     } catch (e) {
-      this.#o.log.error("internal error", {
-        method: req.method,
-        error: String(e),
-      });
-      this.#reply(req, undefined, [
-        ErrorCodes.INTERNAL,
-        `internal error: ${(e as Error).message}`,
-      ]);
+      this.#o.log.error("internal error", { method: req.method, error: String(e) });
+      this.#reply(req, undefined, [ErrorCodes.INTERNAL, `internal error: ${(e as Error).message}`]);
     }
   }
 
@@ -134,9 +107,7 @@ export class Server {
 
   #reply(req: Request, value: unknown, err?: [number, string, unknown?]) {
     if (req.id === undefined) return; // a notification gets no response
-    this.#send(
-      err ? error(req.id, err[0], err[1], err[2]) : result(req.id, value),
-    );
+    this.#send(err ? error(req.id, err[0], err[1], err[2]) : result(req.id, value));
   }
 
   #dispatch(req: Request): "shutdown" | undefined {
@@ -160,10 +131,7 @@ export class Server {
         return;
       case "cancel": {
         if (typeof p.turn_id !== "string") {
-          this.#invalid(req, [{
-            field: "turn_id",
-            message: "must be a string",
-          }]);
+          this.#invalid(req, [{ field: "turn_id", message: "must be a string" }]);
           return;
         }
         this.#reply(req, { cancelled: this.#scheduler!.cancel(p.turn_id) });
@@ -176,29 +144,19 @@ export class Server {
         });
         return "shutdown";
       default:
-        this.#reply(req, undefined, [
-          ErrorCodes.METHOD_NOT_FOUND,
-          `unknown method: ${req.method}`,
-        ]);
+        this.#reply(req, undefined, [ErrorCodes.METHOD_NOT_FOUND, `unknown method: ${req.method}`]);
     }
   }
 
   #invalid(req: Request, errors: FieldError[]) {
     const what = errors.map((e) => `${e.field} ${e.message}`).join("; ");
-    this.#reply(req, undefined, [
-      ErrorCodes.INVALID_PARAMS,
-      `invalid params: ${what}`,
-      { errors },
-    ]);
+    this.#reply(req, undefined, [ErrorCodes.INVALID_PARAMS, `invalid params: ${what}`, { errors }]);
   }
 
   #initialize(req: Request) {
     const p = req.params;
     if (this.#config) {
-      this.#reply(req, undefined, [
-        ErrorCodes.INVALID_REQUEST,
-        "already initialized",
-      ]);
+      this.#reply(req, undefined, [ErrorCodes.INVALID_REQUEST, "already initialized"]);
       return;
     }
     if (!PROTOCOL_VERSIONS.includes(p.protocol_version as number)) {
@@ -217,10 +175,7 @@ export class Server {
       p.host !== undefined &&
       (typeof p.host !== "object" || p.host === null || Array.isArray(p.host))
     ) {
-      errors.push({
-        field: "host",
-        message: "must be an object {name, version}",
-      });
+      errors.push({ field: "host", message: "must be an object {name, version}" });
     }
     const v = validateConfig(p.config, { ...this.#o.baseConfig });
     if (!v.ok) {
@@ -238,10 +193,7 @@ export class Server {
       backend = this.#o.backend(config, this.#o.log);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      return this.#invalid(
-        req,
-        e.errors.map((x) => ({ ...x, field: `config.${x.field}` })),
-      );
+      return this.#invalid(req, e.errors.map((x) => ({ ...x, field: `config.${x.field}` })));
     }
     this.#config = config;
     this.#backend = backend;
@@ -249,8 +201,7 @@ export class Server {
     this.#scheduler = new Scheduler({
       backend,
       log: this.#o.log,
-      emit: (turn_id, event) =>
-        this.#send(notification("event", { turn_id, event })),
+      emit: (turn_id, event) => this.#send(notification("event", { turn_id, event })),
     });
     const host = p.host as { name?: unknown; version?: unknown } | undefined;
     this.#o.log.info("initialized", {
@@ -263,22 +214,14 @@ export class Server {
       plugin: { name: PLUGIN_NAME, version: this.#o.version },
       provider: "openai",
       models: config.supported_models,
-      capabilities: {
-        agent_context: true,
-        streaming: true,
-        resume: true,
-        cancel: true,
-      },
+      capabilities: { agent_context: true, streaming: true, resume: true, cancel: true },
     });
   }
 
   #chat(req: Request) {
     const p = req.params;
     if (this.#closing) {
-      this.#reply(req, undefined, [
-        ErrorCodes.INVALID_REQUEST,
-        "shutting down",
-      ]);
+      this.#reply(req, undefined, [ErrorCodes.INVALID_REQUEST, "shutting down"]);
       return;
     }
     const parsed = parseChatParams(p, {
