@@ -31,6 +31,27 @@ export interface Config {
   replay_history: boolean;
   /** Send `reasoning_delta` events. */
   emit_reasoning: boolean;
+  /** How turns run: a shared `codex app-server`, `codex exec` per turn, or the first that works. */
+  backend: BackendChoice;
+  /** Stop the shared app-server after this many seconds without a turn (0: as soon as none runs). */
+  app_server_idle_s: number;
+}
+
+/** Values of the `backend` key. */
+export const BACKENDS = ["auto", "app-server", "exec"] as const;
+/** One of {@linkcode BACKENDS}. */
+export type BackendChoice = typeof BACKENDS[number];
+
+/**
+ * A config that validated key by key but cannot run as a whole (e.g. an
+ * `extra_args` element the chosen backend does not take). Thrown by a
+ * backend factory; the server answers `initialize` with -32602 and these.
+ */
+export class ConfigError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super(errors.map((e) => `${e.field} ${e.message}`).join("; "));
+    this.name = "ConfigError";
+  }
 }
 
 /** One problem with one field. */
@@ -51,6 +72,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   emit_activity: false,
   replay_history: true,
   emit_reasoning: false,
+  backend: "auto",
+  app_server_idle_s: 60,
 });
 
 /** Every key HostConfig accepts, with a one-line description (for `--help`). */
@@ -65,6 +88,8 @@ export const CONFIG_KEYS: Record<keyof Config, string> = {
   emit_activity: "send activity events for commands, file changes, tools (default false)",
   replay_history: "a new thread gets the earlier messages as a transcript (default true)",
   emit_reasoning: "send reasoning_delta events with the model's reasoning (default false)",
+  backend: 'auto | app-server | exec: how turns run (default "auto": app-server, else exec)',
+  app_server_idle_s: "stop the shared codex app-server after this many idle seconds (default 60)",
 };
 
 const isStringArray = (v: unknown): v is string[] =>
@@ -137,6 +162,15 @@ export function validateConfig(
       case "emit_reasoning":
         if (typeof v !== "boolean") bad(k, "must be a boolean");
         else c[k] = v;
+        break;
+      case "backend":
+        if (!BACKENDS.includes(v as BackendChoice)) bad(k, `must be one of ${BACKENDS.join(", ")}`);
+        else c.backend = v as BackendChoice;
+        break;
+      case "app_server_idle_s":
+        if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 86_400) {
+          bad(k, "must be a number of seconds from 0 to 86400");
+        } else c.app_server_idle_s = v;
         break;
       case "api_key":
         bad(
