@@ -26,6 +26,7 @@
  * | `CodexErrorInfo` | a closed list | + `rateLimitExceeded`, `modelNotFound`, …, and any string or object | + `bioPolicy` |
  * | `mcpToolCall` item | — | + `appContext`, `mcpAppUi`, `readOnlyHint` | + `environmentId` |
  * | `item/commandExecution/requestApproval` params | — | + `kind: "command"`, `environmentId` | as 0.169.0 |
+ * | `codex exec resume` of a thread an app-server holds (probed) | runs (histories diverge) | rc 1, `… already has an active writer (code -32600)` | as 0.169.0 |
  *
  * 0.171.0 against 0.169.0 otherwise: one new client request
  * (`modelProvider/default/set`) and one new notification
@@ -34,7 +35,8 @@
  * sequences (0.171.0 sent one `turn/diff/updated` fewer in `file_change`).
  *
  * Marked "(notes)": taken from `../shared/notes/codex-app-server.md`
- * (0.135.0 and 0.169.0), not recorded here.
+ * (0.135.0 and 0.169.0), not recorded here. "(probed)": tried once by hand on all three
+ * releases, not kept as a fixture.
  *
  * Same on all three, as recorded: the handshake and thread/turn methods, the
  * notification order of a turn, one `item/agentMessage/delta` per model
@@ -75,11 +77,11 @@ export interface RpcNotification<P = unknown> {
 export interface RpcError {
   /**
    * -32600 for invalid requests and unknown threads (recorded: "no rollout
-   * found for thread id …"); (notes) also unknown methods ("unknown
-   * variant"), "thread not found: …" from turn/start and, on 0.169.0+, a
-   * thread held by another writer ("… already has an active writer"); -32603
-   * for internal failures (notes: 0.169.0+ "failed to submit turn input:
-   * EmptyInput").
+   * found for thread id …"), unknown methods (probed: "Invalid request:
+   * unknown variant `…`"), and on 0.169.0+ a thread held by another writer
+   * (probed: "thread <id> already has an active writer"); (notes) also
+   * "thread not found: …" from turn/start. -32603 for internal failures
+   * (notes: 0.169.0 "failed to submit turn input: EmptyInput").
    */
   code: number;
   message: string;
@@ -184,7 +186,11 @@ export type UserInput =
 /** `turn/start` params (the ones Plexum may send). All. */
 export interface TurnStartParams {
   threadId: string;
-  /** (notes) 0.169.0+ reject an empty list (-32603 EmptyInput); 0.135.0 accepts it. */
+  /**
+   * Never send it empty. Probed on a fresh thread: all three accept `[]` and
+   * run a turn (0.169.0+ even call the model); (notes) 0.169.0 answered
+   * -32603 EmptyInput in another case.
+   */
   input: UserInput[];
   cwd?: string | null;
   approvalPolicy?: AskForApproval | null;
