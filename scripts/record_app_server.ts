@@ -420,7 +420,7 @@ class Session {
     this.#writer.write(enc.encode(JSON.stringify(msg) + "\n")).catch(() => {});
   }
 
-  /** The next incoming message matching `pred` (also one already seen when `past`). */
+  /** Resolves at the next incoming message matching `pred`; rejects after `ms`. */
   waitFor(pred: (m: TranscriptLine["msg"]) => boolean, what: string, ms = 60_000): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
