@@ -34,6 +34,7 @@
  */
 import { parseArgs } from "node:util";
 import { execArgs } from "../lib/codex/exec/argv.ts";
+import { LineStream } from "../lib/lines.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 
@@ -386,22 +387,16 @@ class Session {
   }
 
   async #read() {
-    let buf = "";
-    for await (const chunk of this.child.stdout.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.trim()) continue;
-        const msg = JSON.parse(line);
-        this.lines.push({ dir: "in", ms: this.#ms(), msg });
-        if ("method" in msg && "id" in msg) this.#answer(msg);
-        for (const w of [...this.#waiters]) {
-          if (w.pred(msg)) {
-            this.#waiters.splice(this.#waiters.indexOf(w), 1);
-            w.resolve();
-          }
+    for await (const line of this.child.stdout.pipeThrough(new LineStream())) {
+      if (line === undefined) throw new Error("app-server wrote a line of invalid UTF-8");
+      if (!line.trim()) continue;
+      const msg = JSON.parse(line);
+      this.lines.push({ dir: "in", ms: this.#ms(), msg });
+      if ("method" in msg && "id" in msg) this.#answer(msg);
+      for (const w of [...this.#waiters]) {
+        if (w.pred(msg)) {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1);
+          w.resolve();
         }
       }
     }
