@@ -84,6 +84,8 @@ export class AppServerProcess {
   readonly pid: number;
   /** From the `initialize` answer, e.g. `plexum/0.169.0 (Debian …)`. */
   userAgent = "";
+  /** Codex's version, read from {@linkcode userAgent} (the only place it appears); "" if absent. */
+  version = "";
   /** Resolves once the process has exited and its leftovers are reaped. */
   readonly exit: Promise<ExitInfo>;
   #exited = false;
@@ -160,6 +162,7 @@ export class AppServerProcess {
         capabilities: null,
       }, o.initializeTimeoutMs ?? INITIALIZE_TIMEOUT_MS);
       p.userAgent = typeof r.userAgent === "string" ? r.userAgent : "";
+      p.version = /^[^/\s]+\/(\d+\.\d+\.\d+)/.exec(p.userAgent)?.[1] ?? "";
     } catch (e) {
       const info = await p.kill();
       const why = e instanceof RpcError

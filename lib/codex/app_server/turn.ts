@@ -29,6 +29,7 @@ import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import type { ErrorCode, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
 import { modelArg } from "../exec/argv.ts";
+import { compareVersions } from "../locate.ts";
 import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "../session.ts";
 import { usageDelta } from "../usage.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
@@ -161,7 +162,8 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
         const resumed = await ask("thread/resume", {
           threadId: stored,
           ...threadParams,
-          excludeTurns: true, // the history stays in Codex; 0.135 ignores the field
+          // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
+          ...(compareVersions(conn.proc.version || "0", "0.169.0") >= 0 && { excludeTurns: true }),
         });
         if (!resumed) {
           return cancelled(stored);
