@@ -12,6 +12,7 @@
  * deno task record                          # 0.169.0
  * deno task record --codex-version 0.135.0
  * deno task record --codex-version 0.169.0 --codex-version 0.135.0
+ * deno task record --codex-version 0.135.0 --scenario usage_limit --scenario quota
  * ```
  *
  * @module
@@ -46,6 +47,8 @@ interface Scenario {
   resume?: string | "unknown";
   /** Extra `-c` overrides for codex. */
   extra?: string[];
+  /** Extra environment for codex (e.g. `TZ`, so printed times do not depend on the machine). */
+  env?: Record<string, string>;
   notes?: string;
 }
 
@@ -99,7 +102,79 @@ export const SCENARIOS: readonly Scenario[] = [
       { text: "It printed hi." },
     ],
   },
+  ...usageLimitScenarios(),
 ];
+
+/**
+ * How the releases report a usage or rate limit (lib/codex/rate_limit.ts):
+ * the mock answers 429 with the bodies the API sends. Recorded with `TZ=UTC`;
+ * the reset times are relative to the recording, and kept in the mock script.
+ */
+function usageLimitScenarios(): Scenario[] {
+  const now = Math.floor(Date.now() / 1000);
+  const limit = (extra: Record<string, unknown>): MockReply => ({
+    status: 429,
+    body: JSON.stringify({
+      error: { type: "usage_limit_reached", message: "The usage limit has been reached", ...extra },
+    }),
+  });
+  const utc = { TZ: "UTC" };
+  return [
+    {
+      name: "usage_limit",
+      prompt: "Say hello.",
+      script: [limit({ plan_type: "plus", resets_at: now + 1234, resets_in_seconds: 1234 })],
+      env: utc,
+      notes: "ChatGPT usage limit resetting in 1234 s (same day, UTC)",
+    },
+    {
+      name: "usage_limit_later_day",
+      prompt: "Say hello.",
+      script: [limit({ plan_type: "pro", resets_at: now + 259800, resets_in_seconds: 259800 })],
+      env: utc,
+      notes: "usage limit resetting in 3 days 10 minutes (another day, UTC)",
+    },
+    {
+      name: "usage_limit_no_reset",
+      prompt: "Say hello.",
+      script: [limit({ plan_type: "plus" })],
+      env: utc,
+      notes: "usage limit without a reset time",
+    },
+    {
+      name: "rate_limit",
+      prompt: "Say hello.",
+      script: [{
+        status: 429,
+        body: JSON.stringify({
+          error: {
+            type: "requests",
+            code: "rate_limit_exceeded",
+            message: "Rate limit reached for requests. Please try again in 17s.",
+          },
+        }),
+      }],
+      env: utc,
+      notes: "a plain 429 (rate_limit_exceeded); request_max_retries=0",
+    },
+    {
+      name: "quota",
+      prompt: "Say hello.",
+      script: [{
+        status: 429,
+        body: JSON.stringify({
+          error: {
+            type: "insufficient_quota",
+            code: "insufficient_quota",
+            message: "You exceeded your current quota, please check your plan and billing details.",
+          },
+        }),
+      }],
+      env: utc,
+      notes: "429 insufficient_quota: not a limit that resets",
+    },
+  ];
+}
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -124,8 +199,8 @@ async function runCodex(
   return await child.output();
 }
 
-/** Record every scenario for `version` into `fixtures/<version>/`. */
-export async function record(version: string): Promise<string[]> {
+/** Record every scenario (or those named in `only`) for `version` into `fixtures/<version>/`. */
+export async function record(version: string, only?: string[]): Promise<string[]> {
   const bin = await ensureCodex(version);
   const outDir = `${root}fixtures/${version}`;
   await Deno.mkdir(outDir, { recursive: true });
@@ -138,6 +213,7 @@ export async function record(version: string): Promise<string[]> {
     await Deno.mkdir(home);
     await Deno.mkdir(ws);
     for (const s of SCENARIOS) {
+      if (only?.length && !only.includes(s.name)) continue;
       const api = startMockApi(s.script);
       try {
         const { args, env } = mockCodexSetup(api.baseUrl, home);
@@ -148,7 +224,7 @@ export async function record(version: string): Promise<string[]> {
           : undefined;
         if (s.resume && !threadId) throw new Error(`${s.name}: no thread from ${s.resume}`);
         const argv = execArgs({ extraArgs: [...args, ...(s.extra ?? [])], threadId });
-        const out = await runCodex(bin, argv, ws, env, s.prompt);
+        const out = await runCodex(bin, argv, ws, { ...env, ...s.env }, s.prompt);
         const stdout = new TextDecoder().decode(out.stdout);
         const started = stdout.match(/"thread\.started","thread_id":"([^"]+)"/);
         if (started) threads.set(s.name, started[1]);
@@ -185,8 +261,12 @@ export async function record(version: string): Promise<string[]> {
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { "codex-version": { type: "string", multiple: true } },
+    options: {
+      "codex-version": { type: "string", multiple: true },
+      // Record only these scenarios (a scenario that resumes another needs that one too).
+      scenario: { type: "string", multiple: true },
+    },
     strict: true,
   });
-  for (const v of values["codex-version"] ?? ["0.169.0"]) await record(v);
+  for (const v of values["codex-version"] ?? ["0.169.0"]) await record(v, values.scenario);
 }

@@ -96,7 +96,7 @@ function parseImage(
   }
   const bytes = decodedSize(data);
   if (bytes > MAX_IMAGE_BYTES) {
-    return err(`image is ${formatBytes(bytes)}; the limit is ${formatBytes(MAX_IMAGE_BYTES)}`);
+    return err(`image is ${bytes} bytes; at most ${MAX_IMAGE_BYTES} (20 MiB) are accepted`);
   }
   // The first 16 characters give the 12 bytes the signatures need.
   const head = decodeBase64(data.slice(0, 16));

@@ -1,0 +1,149 @@
+/**
+ * Usage and rate limits (lib/codex/rate_limit.ts): what each release printed
+ * for them (fixtures/<version>/usage_limit*.jsonl, rate_limit.jsonl,
+ * quota.jsonl, recorded with TZ=UTC) becomes `rate_limited` with
+ * `retry_after_s` when a reset time was printed; end to end on the real
+ * releases against the mock answering 429, the turn's one error says so.
+ */
+import assert from "node:assert/strict";
+import { rateLimitOf, resetTime } from "../lib/codex/rate_limit.ts";
+import { type CodexEvent, TurnMapper } from "../lib/codex/exec/events.ts";
+import type { FixtureMeta } from "../scripts/record_fixtures.ts";
+import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
+import { chat, startRig } from "./support/rig.ts";
+import { backendConfig, BACKENDS } from "./support/backends.ts";
+
+/** A UTC instant as the same wall-clock time in this process's zone (fixtures are UTC). */
+const wallClock = (epochS: number) => {
+  const d = new Date(epochS * 1000);
+  return new Date(
+    d.getUTCFullYear(),
+    d.getUTCMonth(),
+    d.getUTCDate(),
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+  );
+};
+
+/** The failure message of a recorded fixture and the reset the mock sent with it. */
+async function fixture(version: string, name: string) {
+  const dir = new URL(`../fixtures/${version}/`, import.meta.url);
+  const m = new TurnMapper({ emitActivity: false });
+  for (const l of (await Deno.readTextFile(new URL(`${name}.jsonl`, dir))).split("\n")) {
+    if (l) m.push(JSON.parse(l) as CodexEvent);
+  }
+  const meta: FixtureMeta = JSON.parse(await Deno.readTextFile(new URL(`${name}.meta.json`, dir)));
+  const body = JSON.parse((meta.mock_script[0] as { body: string }).body);
+  return {
+    failure: m.failure!,
+    error: body.error as { resets_at?: number; resets_in_seconds?: number },
+  };
+}
+
+for (const version of CODEX_VERSIONS) {
+  Deno.test(`rate limit fixtures ${version}: a usage limit with its reset time`, async () => {
+    for (const name of ["usage_limit", "usage_limit_later_day"]) {
+      const { failure, error } = await fixture(version, name);
+      assert.match(failure, /^You.ve hit your usage limit\./);
+      const recorded = error.resets_at! - error.resets_in_seconds!;
+      const r = rateLimitOf(failure, wallClock(recorded));
+      // Codex prints the reset's minute (cut, not rounded): we wait for that minute's end.
+      const expected = (Math.floor(error.resets_at! / 60) + 1) * 60 - recorded;
+      assert.deepEqual(r, { retry_after_s: expected }, `${name}: ${failure}`);
+      assert.ok(r!.retry_after_s! >= error.resets_in_seconds!);
+      assert.ok(r!.retry_after_s! <= error.resets_in_seconds! + 60);
+    }
+  });
+
+  Deno.test(`rate limit fixtures ${version}: no reset time, a plain 429, an exhausted quota`, async () => {
+    const noReset = await fixture(version, "usage_limit_no_reset");
+    assert.match(noReset.failure, /try again later\.$/);
+    assert.deepEqual(rateLimitOf(noReset.failure), {});
+    const plain = await fixture(version, "rate_limit");
+    assert.equal(plain.failure, "exceeded retry limit, last status: 429 Too Many Requests");
+    assert.deepEqual(rateLimitOf(plain.failure), {});
+    const quota = await fixture(version, "quota");
+    if (version === "0.135.0") {
+      // 0.135.0 words an exhausted quota like any other 429: indistinguishable.
+      assert.equal(quota.failure, "exceeded retry limit, last status: 429 Too Many Requests");
+    } else {
+      assert.equal(quota.failure, "Quota exceeded. Check your plan and billing details.");
+      assert.equal(rateLimitOf(quota.failure), undefined);
+    }
+  });
+}
+
+Deno.test("rate limit: reset times in the forms Codex prints", () => {
+  const now = new Date(2026, 10, 27, 23, 50, 10);
+  assert.deepEqual(resetTime("try again at 11:58 PM.", now), new Date(2026, 10, 27, 23, 58));
+  assert.deepEqual(resetTime("try again at 12:05 AM.", now), new Date(2026, 10, 28, 0, 5)); // past midnight
+  assert.deepEqual(resetTime("try again at 12:30 PM.", now), new Date(2026, 10, 28, 12, 30));
+  assert.deepEqual(
+    resetTime("try again at Jan 2nd, 2027 9:07 AM.", now),
+    new Date(2027, 0, 2, 9, 7),
+  );
+  assert.equal(resetTime("try again later.", now), undefined);
+  assert.deepEqual(rateLimitOf("You've hit your usage limit. Try again at 11:58 PM.", now), {
+    retry_after_s: 530,
+  });
+  assert.deepEqual(rateLimitOf("Rate limit reached. Please try again in 1.5s.", now), {
+    retry_after_s: 2,
+  });
+  assert.deepEqual(rateLimitOf("rate limit exceeded; try again in 2 minutes", now), {
+    retry_after_s: 120,
+  });
+  assert.equal(
+    rateLimitOf("unexpected status 401 Unauthorized: Incorrect API key", now),
+    undefined,
+  );
+  assert.equal(rateLimitOf("Quota exceeded. Check your plan and billing details.", now), undefined);
+});
+
+// ---- end to end ------------------------------------------------------------
+
+const usageLimit = (inS: number) => ({
+  status: 429,
+  body: JSON.stringify({
+    error: {
+      type: "usage_limit_reached",
+      message: "The usage limit has been reached",
+      plan_type: "plus",
+      resets_at: Math.floor(Date.now() / 1000) + inS,
+      resets_in_seconds: inS,
+    },
+  }),
+});
+
+for (const backend of BACKENDS) {
+  for (const version of CODEX_VERSIONS) {
+    Deno.test(`rate limit e2e (${backend}, codex ${version}): one rate_limited error, with retry_after_s when Codex printed the reset`, async () => {
+      await using rig = await startRig([usageLimit(1234)]);
+      const p = await rig.plugin({ ...backendConfig(backend), binary: await ensureCodex(version) });
+      const ws = await rig.workspace();
+      const r = await chat(p, ws, "Say hello.");
+      assert.equal(r.response.result?.stop_reason, "error", JSON.stringify(r));
+      assert.equal(r.errors.length, 1, JSON.stringify(r.events));
+      const [e] = r.errors;
+      assert.equal(e.code, "rate_limited");
+      assert.match(e.message, /hit your usage limit/);
+      // 1234 s, to the end of the minute Codex printed (a little less once time has passed).
+      assert.ok(
+        e.retry_after_s >= 1234 - 30 && e.retry_after_s <= 1234 + 60,
+        String(e.retry_after_s),
+      );
+
+      rig.api.setScript([{
+        status: 429,
+        body: '{"error":{"type":"requests","code":"rate_limit_exceeded","message":"slow down"}}',
+      }]);
+      const plain = await chat(p, ws, "Say hello.");
+      assert.equal(plain.errors.length, 1);
+      assert.deepEqual(plain.errors[0], {
+        type: "error",
+        code: "rate_limited",
+        message: "exceeded retry limit, last status: 429 Too Many Requests",
+      });
+    });
+  }
+}
