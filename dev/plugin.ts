@@ -15,6 +15,8 @@
  * ```
  */
 
+import { ProtocolChecker } from "./protocol_check.ts";
+
 const root = new URL("../", import.meta.url).pathname;
 
 /** Backends a test run can pin with `PLEXUM_TEST_BACKEND` (see {@linkcode testBackend}). */
@@ -92,8 +94,14 @@ export interface Plugin {
   waitFor(pred: (m: Msg) => boolean, timeoutMs?: number): Promise<Msg>;
   /** The `event` payloads of one turn. */
   eventsOf(turnId: string): Msg[];
-  /** Close stdin and wait for exit. */
+  /** Close stdin and wait for exit; throws if the plugin broke the protocol. */
   close(): Promise<Deno.CommandStatus>;
+  /**
+   * Messages of the plugin that do not match the protocol's JSON Schema
+   * (dev/protocol_check.ts). The first one fails every `waitFor`/`request`
+   * and `close` from then on, so a protocol change fails the test.
+   */
+  protocolErrors: string[];
 }
 
 let nextId = 1;
@@ -113,7 +121,13 @@ export function startPlugin(
     stderr: "piped",
   }).spawn();
   const messages: Msg[] = [];
-  const waiters: { pred: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
+  const waiters: {
+    pred: (m: Msg) => boolean;
+    resolve: (m: Msg) => void;
+    reject: (e: Error) => void;
+  }[] = [];
+  const protocol = new ProtocolChecker();
+  const protocolErrors: string[] = [];
   let err = "";
   (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) err += chunk;
@@ -133,6 +147,11 @@ export function startPlugin(
           m = { __not_json: line };
         }
         messages.push(m);
+        const bad = protocol.received(m);
+        if (bad) {
+          protocolErrors.push(bad);
+          for (const w of waiters.splice(0)) w.reject(new Error(bad));
+        }
         for (let i = waiters.length - 1; i >= 0; i--) {
           if (waiters[i].pred(m)) waiters.splice(i, 1)[0].resolve(m);
         }
@@ -145,7 +164,8 @@ export function startPlugin(
     child,
     messages,
     stderr: () => err,
-    sendLine: (line) => writer.write(enc.encode(line + "\n")),
+    protocolErrors,
+    sendLine: (line) => (protocol.sent(line), writer.write(enc.encode(line + "\n"))),
     async send(method, params = {}, id = nextId++) {
       if (method === "initialize") params = withTestBackend(params);
       await p.sendLine(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
@@ -156,6 +176,7 @@ export function startPlugin(
       return p.waitFor((m) => m.id === sent && !("method" in m), 60_000);
     },
     waitFor(pred, timeoutMs = 60_000) {
+      if (protocolErrors.length) return Promise.reject(new Error(protocolErrors[0]));
       const have = messages.find(pred);
       if (have) return Promise.resolve(have);
       return new Promise((resolve, reject) => {
@@ -163,7 +184,11 @@ export function startPlugin(
           () => reject(new Error(`timed out waiting for a message; stderr:\n${err.slice(-3000)}`)),
           timeoutMs,
         );
-        waiters.push({ pred, resolve: (m) => (clearTimeout(t), resolve(m)) });
+        waiters.push({
+          pred,
+          resolve: (m) => (clearTimeout(t), resolve(m)),
+          reject: (e) => (clearTimeout(t), reject(e)),
+        });
       });
     },
     eventsOf: (turnId) =>
@@ -172,7 +197,9 @@ export function startPlugin(
       ),
     async close() {
       await writer.close().catch(() => {});
-      return await child.status;
+      const status = await child.status;
+      if (protocolErrors.length) throw new Error(protocolErrors.join("\n"));
+      return status;
     },
   };
   return p;

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { KILL_GRACE_MS } from "../lib/codex/exec/process.ts";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
 import { type Msg, pluginArgs, testBackend } from "../dev/plugin.ts";
+import { ProtocolChecker } from "../dev/protocol_check.ts";
 import { bytesRead, descendants, isAlive, memory, mib, pidsInDir, until } from "./support/proc.ts";
 import { chat, chatParams, closePlugin, outcome, startRig, userTexts } from "./support/rig.ts";
 
@@ -403,19 +404,26 @@ function spawnRaw(env: Record<string, string>) {
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   const enc = new TextEncoder();
+  const protocol = new ProtocolChecker(); // every reply must match the protocol's JSON Schema
   return {
     child,
     stderr,
     writer,
     reader,
-    send: (msg: unknown) => writer.write(enc.encode(JSON.stringify(msg) + "\n")),
+    send: (msg: unknown) => {
+      protocol.sent(JSON.stringify(msg));
+      return writer.write(enc.encode(JSON.stringify(msg) + "\n"));
+    },
     async next(): Promise<Msg> {
       for (;;) {
         const nl = buf.indexOf("\n");
         if (nl >= 0) {
           const l = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          return JSON.parse(l);
+          const m = JSON.parse(l);
+          const bad = protocol.received(m);
+          if (bad) throw new Error(bad);
+          return m;
         }
         const { value, done } = await reader.read();
         if (done) throw new Error("stdout ended");

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { type Msg, pluginArgs, startPlugin } from "../dev/plugin.ts";
+import { checkConversation } from "../dev/protocol_check.ts";
 
 const enc = new TextEncoder();
 const INIT = { jsonrpc: "2.0", id: "init", method: "initialize", params: { protocol_version: 1 } };
@@ -27,10 +28,12 @@ async function converse(lines: Line[]): Promise<{ messages: Msg[]; code: number;
     stderr: "piped",
   }).spawn();
   const w = child.stdin.getWriter();
+  const sent: string[] = [];
   for (const l of lines) {
     const bytes = l instanceof Uint8Array
       ? l
       : enc.encode(typeof l === "string" ? l : JSON.stringify(l));
+    sent.push(new TextDecoder().decode(bytes));
     await w.write(bytes);
     await w.write(enc.encode("\n"));
   }
@@ -38,6 +41,9 @@ async function converse(lines: Line[]): Promise<{ messages: Msg[]; code: number;
   const out = await child.output();
   const raw = new TextDecoder().decode(out.stdout);
   const messages = raw.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  // Every reply must match the protocol's JSON Schema (dev/protocol_check.ts).
+  const broken = checkConversation(sent, messages);
+  if (broken.length) throw new Error(broken.join("\n"));
   return { messages, code: out.code, raw };
 }
 

@@ -87,6 +87,9 @@ export async function startRig(
       await Promise.all(plugins.map(closePlugin));
       await api.close();
       await Deno.remove(root, { recursive: true }).catch(() => {});
+      // closePlugin never throws: a protocol violation (dev/protocol_check.ts) fails the test here.
+      const broken = plugins.flatMap((p) => p.protocolErrors);
+      if (broken.length) throw new Error(broken.join("\n"));
     },
   };
 }
