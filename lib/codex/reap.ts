@@ -162,3 +162,131 @@ export class ProcessTree {
     }
   }
 }
+
+/** A run as {@linkcode ProcessTree} needs it again later: its leader, its marker, its plugin. */
+export interface RunIdentity {
+  /** The codex process (leader of its group and session). */
+  pid: number;
+  /** `PLEXUM_CODEX_RUN=…` (see {@linkcode runMarker}). */
+  marker: string;
+  /** The plugin process that started it. */
+  plugin_pid: number;
+}
+
+/**
+ * End what is left of a run whose plugin may have died: every process that
+ * carries the run's marker (and the leader's group, once the leader is
+ * verified by its marker: a pid alone may have been reused). A run still
+ * attached to its live plugin (a marked process whose parent is that plugin)
+ * is left alone. Resolves `"live"`, or how many processes were found.
+ *
+ * @example
+ * ```ts
+ * import { endLeftovers } from "./reap.ts";
+ * const r = await endLeftovers({ pid: 1234, marker: "PLEXUM_CODEX_RUN=…", plugin_pid: 99 }, 2000);
+ * ```
+ */
+export async function endLeftovers(run: RunIdentity, graceMs: number): Promise<"live" | number> {
+  if (!/^PLEXUM_CODEX_RUN=[0-9a-f-]{36}$/.test(run.marker)) return 0;
+  const marked = (await listProcesses(run.marker)).filter((p) => p.marked);
+  if (marked.length === 0) return 0;
+  if (marked.some((p) => p.ppid === run.plugin_pid && p.pid !== Deno.pid)) return "live";
+  if (marked.some((p) => p.pid === run.pid && p.pgid === run.pid)) {
+    await new ProcessTree(run.pid, run.marker).end(graceMs);
+    return marked.length;
+  }
+  const signal = async (sig: Deno.Signal) => {
+    const now = (await listProcesses(run.marker)).filter((p) => p.marked);
+    for (const p of now) {
+      try {
+        Deno.kill(p.pid, sig);
+      } catch { /* gone */ }
+    }
+    return now.length;
+  };
+  await signal("SIGTERM");
+  const deadline = performance.now() + graceMs;
+  while (performance.now() < deadline && (await signal("SIGCONT")) > 0) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await signal("SIGKILL");
+  return marked.length;
+}
+
+/**
+ * The watchdog's script (`/bin/sh`): it waits on a pipe from the plugin. A
+ * line `done` means the plugin ended the run itself; end of file without it
+ * means the plugin died, and then it ends every process carrying the run's
+ * marker (and the leader's group once the leader is seen with the marker):
+ * SIGTERM, 2 s, SIGKILL. It carries the marker's value under another name,
+ * so it never matches it itself.
+ */
+const WATCHDOG = `leader=$1
+sweep() {
+  for p in $(ps -e e -ww -o pid=,args= 2>/dev/null | awk 'index($0, "PLEXUM_CODEX_RUN=" ENVIRON["PLEXUM_WATCH_RUN"]) { print $1 }'); do
+    [ "$p" = "$leader" ] && kill -s "$1" -- "-$leader" 2>/dev/null
+    kill -s "$1" "$p" 2>/dev/null
+  done
+}
+IFS= read -r line
+[ "$line" = done ] && exit 0
+sweep TERM
+sleep 2
+sweep KILL
+`;
+
+/** A running watchdog; see {@linkcode startWatchdog}. */
+export interface Watchdog {
+  /** The watchdog's pid (undefined when it could not be started). */
+  pid: number | undefined;
+  /** Tell it the run was ended by the plugin, and wait for it to exit. */
+  release(): Promise<void>;
+}
+
+/**
+ * Start a watchdog for the run led by `leader`, tagged with `marker` (see
+ * {@linkcode runMarker}): a tiny `sh` in a session of its own holding a pipe
+ * from the plugin. If the plugin dies (even by SIGKILL, which no handler
+ * sees), the pipe closes and the watchdog ends the run's processes within
+ * seconds, so a dead plugin never leaves Codex running (and holding its
+ * thread). Without `sh` or `ps` there is no watchdog; the run record
+ * (lib/codex/run_record.ts) still lets the next turn clean up.
+ *
+ * @example
+ * ```ts
+ * import { runMarker, startWatchdog } from "./reap.ts";
+ * const m = runMarker();
+ * const child = new Deno.Command("codex", { env: { [m.name]: m.value }, detached: true }).spawn();
+ * const dog = startWatchdog(child.pid, m);
+ * // ... the run, then its end ...
+ * await dog.release();
+ * ```
+ */
+export function startWatchdog(leader: number, marker: { value: string }): Watchdog {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("/bin/sh", {
+      args: ["-c", WATCHDOG, "plexum-codex-watchdog", String(leader)],
+      env: { PLEXUM_WATCH_RUN: marker.value },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+      detached: true, // not in the plugin's group: a signal to that group leaves it watching
+    }).spawn();
+  } catch {
+    return { pid: undefined, release: () => Promise.resolve() };
+  }
+  const w = child.stdin.getWriter();
+  let released: Promise<void> | undefined;
+  return {
+    pid: child.pid,
+    release: () =>
+      released ??= (async () => {
+        try {
+          await w.write(new TextEncoder().encode("done\n"));
+          await w.close();
+        } catch { /* it exited already */ }
+        await child.status;
+      })(),
+  };
+}

@@ -28,8 +28,8 @@ export function isThreadId(s: string): boolean {
   return THREAD_ID.test(s);
 }
 
-/** Read a small regular file without following symlinks; undefined if odd or absent. */
-async function readSmall(path: string): Promise<string | undefined> {
+/** Read a small regular file (4 KiB at most) without following symlinks; undefined if odd or absent. */
+export async function readSmall(path: string): Promise<string | undefined> {
   try {
     const info = await Deno.lstat(path);
     if (!info.isFile || info.size > MAX_BYTES) return undefined;

@@ -1,6 +1,7 @@
 /**
  * `serve`: the protocol on stdin/stdout until `shutdown`, stdin EOF, SIGTERM,
- * SIGINT or a host that stops reading. Each way out cancels the turns in
+ * SIGINT, SIGHUP (the terminal or session went away) or a host that stops
+ * reading. Each way out cancels the turns in
  * flight (their Codex process groups end), answers them, and exits 0.
  *
  * @example
@@ -53,7 +54,9 @@ export async function serve(
     onConfig: (c) => applyLogConfig(log, c),
     onShutdownRequest: () => writer.flush().then(() => Deno.exit(0)),
   });
-  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => stop(sig));
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    Deno.addSignalListener(sig, () => stop(sig));
+  }
   writer.closed.then(() => stop("stdout closed"));
   log.info("serving", { version, pid: Deno.pid });
 

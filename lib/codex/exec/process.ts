@@ -28,7 +28,8 @@
  */
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
-import { ProcessTree, runMarker } from "../reap.ts";
+import { ProcessTree, runMarker, startWatchdog } from "../reap.ts";
+import { clearRun, endRecordedRuns, recordRun } from "../run_record.ts";
 
 /** How long TERM gets before KILL. */
 export const KILL_GRACE_MS = 2000;
@@ -50,6 +51,12 @@ export interface RunOptions {
   onEvent(ev: Record<string, unknown>): void;
   /** Environment additions (tests); the plugin's own environment is inherited. */
   env?: Record<string, string>;
+  /**
+   * Record the run in `cwd`, the workspace (lib/codex/run_record.ts), after
+   * first ending what a dead plugin's run left there; the caller holds the
+   * workspace's lock. Default true.
+   */
+  record?: boolean;
 }
 
 /** How the process ended. */
@@ -106,6 +113,8 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     cancelled: false,
     stderrTail: "",
   };
+  const recordIn = o.record === false ? undefined : o.cwd;
+  if (recordIn) await endRecordedRuns(recordIn, o.log, KILL_GRACE_MS);
   if (o.signal?.aborted) return { ...result, cancelled: true };
   const mark = runMarker(); // inherited by everything codex starts (lib/reap.ts)
   let child: Deno.ChildProcess;
@@ -123,6 +132,11 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     return { ...result, spawnError: e as Error };
   }
   const pid = child.pid;
+  // Ends the run should the plugin die without ending it (lib/codex/reap.ts).
+  const watchdog = startWatchdog(pid, mark);
+  const record = recordIn
+    ? recordRun(recordIn, { pid, marker: mark.marker, plugin_pid: Deno.pid })
+    : undefined;
   // The group, plus helpers codex starts in sessions of their own (lib/reap.ts).
   const tree = new ProcessTree(pid, mark.marker);
   let killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -231,6 +245,8 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     }
   }
   clearTimeout(killTimer); // a cancel that came while the pipes drained
+  await watchdog.release();
+  await clearRun(await record);
   o.signal?.removeEventListener("abort", onAbort);
   result.code = status.signal ? null : status.code;
   result.signal = status.signal;
