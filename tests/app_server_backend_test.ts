@@ -421,3 +421,47 @@ Deno.test("select: auto uses exec when the app-server cannot start, and says so 
   assert.equal(auto.current, "exec");
   await auto.close();
 });
+
+Deno.test("app-server backend: a new thread gets the earlier messages; a resumed one does not; images go as data URLs", async () => {
+  await using s = await setup({});
+  const ws = await s.workspace();
+  const history = [
+    { role: "user" as const, text: "My name is Ada." },
+    { role: "assistant" as const, text: "Hello Ada!" },
+  ];
+  const run = (prompt: string) =>
+    s.backend.runTurn({
+      workspace: ws,
+      prompt,
+      history,
+      images: [{ mime_type: "image/png", data: new Uint8Array([1, 2, 3]) }],
+      model: "codex",
+      reset: false,
+      signal: new AbortController().signal,
+      emit() {},
+    });
+  const first = await run("What is my name?");
+  assert.equal(first.replayed_messages, 2);
+  const second = await run("Again?");
+  assert.equal(second.replayed_messages, undefined);
+  const inputs = (await s.fake.received()).filter((m) => m.msg.method === "turn/start").map((m) =>
+    (m.msg.params as { input: Record<string, unknown>[] }).input
+  );
+  assert.match(
+    inputs[0][0].text as string,
+    /<earlier_conversation>[\s\S]*Hello Ada![\s\S]*What is my name\?$/,
+  );
+  assert.equal(inputs[1][0].text, "Again?");
+  assert.deepEqual(inputs[0][1], { type: "image", url: "data:image/png;base64,AQID" });
+});
+
+Deno.test("app-server backend: a usage limit is one rate_limited error with retry_after_s", async () => {
+  await using s = await setup({
+    fail: "You've hit your usage limit. Upgrade to Pro or try again in 5 minutes.",
+  });
+  const r = await turn(s.backend, await s.workspace());
+  const errs = errors(r.events);
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].code, "rate_limited");
+  assert.equal(errs[0].retry_after_s, 300);
+});

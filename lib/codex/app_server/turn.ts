@@ -29,7 +29,9 @@ import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import type { ErrorCode, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
 import { modelArg } from "../exec/argv.ts";
+import { buildReplay, replayDecision } from "../history.ts";
 import { compareVersions } from "../locate.ts";
+import { rateLimitOf } from "../rate_limit.ts";
 import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "../session.ts";
 import { usageDelta } from "../usage.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
@@ -67,7 +69,11 @@ function turnOf(params: Json): string | undefined {
 }
 
 class Failure {
-  constructor(readonly code: ErrorCode, readonly message: string) {}
+  constructor(
+    readonly code: ErrorCode,
+    readonly message: string,
+    readonly retryAfter?: number,
+  ) {}
 }
 
 /** Run one turn; see the module doc. */
@@ -75,14 +81,22 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
   const { conn, log } = ctx;
   const client = conn.proc.client;
   const ws = req.workspace;
+  let replayed = 0; // said in the result whenever the thread got the earlier messages
+  const replayedField = () => (replayed > 0 ? { replayed_messages: replayed } : {});
   const cancelled = (threadId: string | null): TurnResult => ({
     stop_reason: "cancelled",
     thread_id: threadId,
     usage: null,
+    ...replayedField(),
   });
   const fail = (f: Failure, threadId: string | null): TurnResult => {
-    req.emit({ type: "error", code: f.code, message: f.message });
-    return { stop_reason: "error", thread_id: threadId, usage: null };
+    req.emit({
+      type: "error",
+      code: f.code,
+      message: f.message,
+      ...(f.retryAfter !== undefined && { retry_after_s: f.retryAfter }),
+    });
+    return { stop_reason: "error", thread_id: threadId, usage: null, ...replayedField() };
   };
   if (req.signal.aborted) return cancelled(null);
 
@@ -244,7 +258,23 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     onClose: () => settle("closed"),
   });
   try {
-    const input: Json[] = [{ type: "text", text: req.prompt, text_elements: [] }];
+    // A new thread gets the host's earlier messages (lib/codex/history.ts), as exec does.
+    const replay = replayDecision({
+        newThread: fresh,
+        reset: req.reset,
+        enabled: ctx.config.replay_history,
+        history: req.history,
+      })
+      ? buildReplay(req.history!, req.prompt)
+      : { text: req.prompt, replayed: 0, omitted: 0 };
+    if (replay.omitted > 0) {
+      log.info("history longer than the replay cap; the oldest messages were left out", {
+        workspace: ws,
+        omitted: replay.omitted,
+      });
+    }
+    replayed = replay.replayed;
+    const input: Json[] = [{ type: "text", text: replay.text, text_elements: [] }];
     for (const img of req.images ?? []) {
       input.push({ type: "image", url: `data:${img.mime_type};base64,${base64(img.data)}` });
     }
@@ -305,9 +335,12 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     // 4. Completed, failed or interrupted by Codex itself.
     if (mapper.status !== "completed") {
       if (mapper.totals) await writeTotals(ws, threadId, mapper.totals).catch(() => {});
-      const why = mapper.status === "interrupted"
-        ? "codex interrupted the turn"
-        : mapper.failure ?? "the turn failed";
+      if (mapper.status === "interrupted") {
+        return fail(new Failure("turn_failed", "codex interrupted the turn"), threadId);
+      }
+      const why = mapper.failure ?? "the turn failed";
+      const limit = rateLimitOf(why);
+      if (limit) return fail(new Failure("rate_limited", why, limit.retry_after_s), threadId);
       return fail(new Failure("turn_failed", why), threadId);
     }
     let usage: Usage | null = null;
@@ -322,7 +355,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       req.emit({ type: "usage", ...usage });
       await writeTotals(ws, threadId, mapper.totals).catch(() => {});
     }
-    return { stop_reason: "end_turn", thread_id: threadId, usage };
+    return { stop_reason: "end_turn", thread_id: threadId, usage, ...replayedField() };
   } finally {
     unsubscribe();
   }
