@@ -127,7 +127,7 @@ async function ensurePeer(): Promise<string> {
   Deno.mkdirSync(dir, { recursive: true });
   Deno.writeTextFileSync(`${dir}/package.json`, '{"private":true}\n');
   const o = await new Deno.Command("npm", {
-    args: ["install", "--no-audit", "--no-fund", "--prefix", dir, PEER, "ai@^6", "zod@^3"],
+    args: ["install", "--no-audit", "--no-fund", "--prefix", dir, PEER, "ai@^6", "zod@^4"],
     stdout: "null",
     stderr: "piped",
   }).output();
