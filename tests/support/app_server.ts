@@ -1,0 +1,75 @@
+/**
+ * What the app-server end-to-end tests share: the releases they run on, a
+ * rig plugin pinned to a backend and a release, and `/proc` probes for the
+ * one long-lived `codex app-server` a plugin keeps.
+ *
+ * @example
+ * ```ts
+ * await using rig = await startRig([{ text: "hi" }]);
+ * const p = await pluginOn(rig, "0.169.0", "app-server");
+ * await chat(p, await rig.workspace(), "hello");
+ * appServers(p.child.pid).length; // 1 or 2 (npm's node wrapper and the native binary)
+ * ```
+ *
+ * @module
+ */
+import { ensureCodex } from "../../dev/codex.ts";
+import type { Plugin } from "../../dev/plugin.ts";
+import { descendants, type Stat } from "./proc.ts";
+import type { Rig } from "./rig.ts";
+
+/** The releases issue 11 names: the oldest supported and the newest pinned. */
+export const APP_SERVER_VERSIONS = ["0.135.0", "0.169.0"] as const;
+
+/** A plugin of `rig` running codex `version` on `backend` (config merged over that). */
+export async function pluginOn(
+  rig: Rig,
+  version: string,
+  backend: "exec" | "app-server" | "auto",
+  config: Record<string, unknown> = {},
+): Promise<Plugin> {
+  return await rig.plugin({ binary: await ensureCodex(version), backend, ...config });
+}
+
+/** argv of a live process; [] when it is gone. */
+export function cmdline(pid: number): string[] {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Live descendants of `pid` running `codex app-server`: npm's node wrapper and
+ * the native binary. A fork of the app-server that has not exec'd its command
+ * yet shares its argv; it is not counted.
+ */
+export function appServers(pid: number): Stat[] {
+  return descendants(pid).filter((s) => {
+    const argv = cmdline(s.pid);
+    return argv.includes("app-server") &&
+      cmdline(s.ppid).join("\0") !== argv.join("\0");
+  });
+}
+
+/** Live descendants of `pid` whose argv has `exec` right after the binary (exec turns). */
+export function execRuns(pid: number): Stat[] {
+  return descendants(pid).filter((s) => cmdline(s.pid).includes("exec"));
+}
+
+/** Sleep `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `cond()` holds; fail naming `what` after `timeoutMs`. */
+export async function waitUntil(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(25);
+  }
+}
