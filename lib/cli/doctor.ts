@@ -6,7 +6,8 @@
  * {@linkcode MIN_CODEX_VERSION}); that Codex can authenticate (`codex login
  * status`, `CODEX_API_KEY`, or `OPENAI_API_KEY`, which the plugin hands to
  * Codex as `CODEX_API_KEY`: see `launchEnv`); with a workspace, that it is a
- * writable directory and what its session file holds.
+ * writable directory and what its session file holds; which backend a turn
+ * will use and whether the app-server starts (lib/cli/backend_check.ts).
  *
  * @example
  * ```ts
@@ -21,6 +22,7 @@
 import type { Config } from "../config.ts";
 import { codexHome, compareVersions, type Env, launchEnv, locateBinary } from "../codex/locate.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
+import { backendCheck } from "./backend_check.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
@@ -288,7 +290,10 @@ export async function checks(
   const env = opts.env ?? ((k: string) => Deno.env.get(k));
   const bin = binaryCheck(config, env);
   const out = [bin.check];
-  if (bin.path) out.push(await versionCheck(bin.path, env), await authCheck(bin.path, config, env));
+  if (bin.path) {
+    out.push(await versionCheck(bin.path, env), await authCheck(bin.path, config, env));
+    out.push(await backendCheck(config, bin.path, env));
+  }
   if (opts.workspace !== undefined) out.push(...await workspaceChecks(opts.workspace, env));
   return out;
 }
