@@ -47,7 +47,7 @@ async function setup(plan: ScriptedPlan = {}, config: Partial<Config> = {}, o: {
     config: cfg,
     log,
     clientVersion: "test",
-    requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
+    requestTimeoutMs: o.requestTimeoutMs,
     initializeTimeoutMs: 20_000,
   });
   const root = await Deno.makeTempDir({ prefix: "app-server-backend-" });
@@ -319,7 +319,8 @@ Deno.test("app-server backend: a failed turn gives exactly one turn_failed error
 });
 
 Deno.test("app-server backend: a request it never answers ends the turn and replaces the process", async () => {
-  await using s = await setup({ silent: ["turn/start"] }, {}, { requestTimeoutMs: 500 });
+  // A turn's requests wait idle_timeout_s for their answer.
+  await using s = await setup({ silent: ["turn/start"] }, { idle_timeout_s: 0.5 });
   const ws = await s.workspace();
   const r = await turn(s.backend, ws);
   assert.equal(r.result.stop_reason, "error");

@@ -45,7 +45,11 @@ export interface AppServerBackendOptions {
   log: Logger;
   /** The plugin's version, sent as `clientInfo.version`. */
   clientVersion?: string;
-  /** Timeout of requests to the app-server (default client.ts REQUEST_TIMEOUT_MS). */
+  /**
+   * Timeout of requests to the app-server: `initialize` and the like get
+   * client.ts REQUEST_TIMEOUT_MS by default, a turn's requests (`thread/start`
+   * may wait on a login shell that snapshots the environment) `idle_timeout_s`.
+   */
   requestTimeoutMs?: number;
   initializeTimeoutMs?: number;
   /** Default {@linkcode INTERRUPT_GRACE_MS}. */
@@ -163,6 +167,7 @@ export class AppServerBackend implements Backend {
         config: this.#o.config,
         log: this.#o.log,
         graceMs: this.#o.interruptGraceMs ?? INTERRUPT_GRACE_MS,
+        requestTimeoutMs: this.#o.requestTimeoutMs ?? this.#o.config.idle_timeout_s * 1000,
         wedged: (why) => {
           this.#o.log.warn("codex app-server stopped answering; restarting it", {
             pid: conn.proc.pid,

@@ -55,6 +55,8 @@ export interface TurnContext {
   log: Logger;
   /** How long a cancelled or timed-out turn waits for Codex to confirm. */
   graceMs: number;
+  /** How long a request of the turn (thread/start, turn/start, …) may wait for its answer. */
+  requestTimeoutMs: number;
   /** The app-server stopped answering; the backend replaces it. */
   wedged(why: string): void;
 }
@@ -102,7 +104,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
 
   /** A request raced against cancel: undefined when the turn was cancelled first. */
   const ask = async <T>(method: string, params: Json): Promise<T | undefined> => {
-    const pending = client.request<T>(method, params);
+    const pending = client.request<T>(method, params, ctx.requestTimeoutMs);
     if (req.signal.aborted) return undefined;
     let onAbort!: () => void;
     const aborted = new Promise<"aborted">((r) => {
@@ -220,6 +222,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
   // 2. The turn: subscribe first (its first notifications may precede turn/start's answer).
   const mapper = new AppServerTurnMapper({
     emitActivity: ctx.config.emit_activity,
+    emitReasoning: ctx.config.emit_reasoning,
     onNote: (msg, data) => log.debug(msg, { data }),
   });
   let turnId: string | undefined;
@@ -339,7 +342,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
         return fail(new Failure("turn_failed", "codex interrupted the turn"), threadId);
       }
       const why = mapper.failure ?? "the turn failed";
-      const limit = rateLimitOf(why);
+      const limit = rateLimitOf(why, new Date(), mapper.errorInfo);
       if (limit) return fail(new Failure("rate_limited", why, limit.retry_after_s), threadId);
       return fail(new Failure("turn_failed", why), threadId);
     }
