@@ -21,7 +21,8 @@ export type MockReply =
   | { status: number; body?: string }
   | { hang: true; text?: string }
   | { shell: string; via?: "function" | "code" }
-  | { reasoning: string; text: string };
+  /** A reasoning item (its summary streamed in `reasoningChunks` deltas when given), then text. */
+  | { reasoning: string; text: string; reasoningChunks?: number };
 
 /** A running mock API. */
 export interface MockApi {
@@ -97,6 +98,23 @@ function events(reply: MockReply, respId: string): Uint8Array[] {
       id: id("rs"),
       summary: [{ type: "summary_text", text: reply.reasoning }],
     };
+    if (reply.reasoningChunks) {
+      // As the API streams a reasoning summary: the item, then its summary text in deltas.
+      const at = { item_id: item.id, output_index: 0, summary_index: 0 };
+      out.push(sse("response.output_item.added", { item: { ...item, summary: [] } }));
+      out.push(sse("response.reasoning_summary_part.added", {
+        ...at,
+        part: { type: "summary_text", text: "" },
+      }));
+      const size = Math.ceil(reply.reasoning.length / reply.reasoningChunks) || 1;
+      for (let i = 0; i < reply.reasoning.length; i += size) {
+        out.push(sse("response.reasoning_summary_text.delta", {
+          ...at,
+          delta: reply.reasoning.slice(i, i + size),
+        }));
+      }
+      out.push(sse("response.reasoning_summary_text.done", { ...at, text: reply.reasoning }));
+    }
     out.push(sse("response.output_item.done", { item }));
   }
   if ("text" in reply && reply.text !== undefined && !("hang" in reply)) {

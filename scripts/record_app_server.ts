@@ -187,6 +187,30 @@ export const SCENARIOS: readonly Scenario[] = [
     asked: "one turn: a reasoning item, then a reply",
   },
   {
+    name: "reasoning_stream",
+    prompt: "Think, then greet.",
+    script: [{ reasoning: "The user wants a greeting.", text: "Hi there!", reasoningChunks: 3 }],
+    asked: "one turn: a reasoning item whose summary streams in 3 deltas, then a reply",
+  },
+  {
+    name: "usage_limit",
+    prompt: "Say hello.",
+    script: [{
+      status: 429,
+      body: JSON.stringify({
+        error: {
+          type: "usage_limit_reached",
+          message: "The usage limit has been reached",
+          plan_type: "plus",
+          resets_at: Math.floor(Date.now() / 1000) + 1234,
+          resets_in_seconds: 1234,
+        },
+      }),
+    }],
+    asked: "one turn; the API answers 429 usage_limit_reached, resetting in 1234 s",
+    notes: "record with TZ=UTC: codex prints the reset time in local time",
+  },
+  {
     name: "file_change",
     prompt: "Create notes.txt.",
     script: [

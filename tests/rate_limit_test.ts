@@ -6,7 +6,8 @@
  * releases against the mock answering 429, the turn's one error says so.
  */
 import assert from "node:assert/strict";
-import { rateLimitOf, resetTime } from "../lib/codex/rate_limit.ts";
+import { isLimitInfo, rateLimitOf, resetTime } from "../lib/codex/rate_limit.ts";
+import { AppServerTurnMapper } from "../lib/codex/app_server/events.ts";
 import { type CodexEvent, TurnMapper } from "../lib/codex/exec/events.ts";
 import type { FixtureMeta } from "../scripts/record_fixtures.ts";
 import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
@@ -73,6 +74,41 @@ for (const version of CODEX_VERSIONS) {
     }
   });
 }
+
+for (const version of CODEX_VERSIONS) {
+  Deno.test(`rate limit app-server fixture ${version}: the same words, and codexErrorInfo usageLimitExceeded`, async () => {
+    const path = new URL(`../fixtures/app-server/${version}/usage_limit.jsonl`, import.meta.url);
+    const msgs = (await Deno.readTextFile(path)).split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l).msg).filter((m) => typeof m.method === "string" && m.params);
+    const m = new AppServerTurnMapper({ emitActivity: false });
+    for (const msg of msgs) assert.deepEqual(m.push(msg.method, msg.params), []);
+    assert.equal(m.status, "failed");
+    assert.equal(m.errorInfo, "usageLimitExceeded");
+    assert.match(
+      m.failure!,
+      /^You.ve hit your usage limit\. .* try again at \d{1,2}:\d\d [AP]M\.$/,
+    );
+    const meta = JSON.parse(
+      await Deno.readTextFile(new URL(path.href.replace(/\.jsonl$/, ".meta.json"))),
+    );
+    const error = JSON.parse(meta.mock_script[0].body).error;
+    const recorded = error.resets_at - error.resets_in_seconds;
+    const expected = (Math.floor(error.resets_at / 60) + 1) * 60 - recorded;
+    assert.deepEqual(rateLimitOf(m.failure!, wallClock(recorded), m.errorInfo), {
+      retry_after_s: expected,
+    });
+    // The error info alone is enough, whatever the words.
+    assert.deepEqual(rateLimitOf("something else", new Date(), m.errorInfo), {});
+  });
+}
+
+Deno.test("rate limit: codexErrorInfo values that are limits", () => {
+  assert.equal(isLimitInfo("usageLimitExceeded"), true);
+  assert.equal(isLimitInfo({ httpConnectionFailed: { httpStatusCode: 429 } }), true);
+  assert.equal(isLimitInfo({ httpConnectionFailed: { httpStatusCode: 401 } }), false);
+  assert.equal(isLimitInfo("internalServerError"), false);
+  assert.equal(isLimitInfo(undefined), false);
+});
 
 Deno.test("rate limit: reset times in the forms Codex prints", () => {
   const now = new Date(2026, 10, 27, 23, 50, 10);

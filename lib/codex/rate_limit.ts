@@ -14,6 +14,10 @@
  * - any other 429 once Codex's own retries are spent: "exceeded retry
  *   limit, last status: 429 Too Many Requests" (no reset time).
  *
+ * The app-server says the same words and adds `codexErrorInfo:
+ * "usageLimitExceeded"` (fixtures/app-server/<version>/usage_limit.jsonl),
+ * which is enough on its own.
+ *
  * The API's `insufficient_quota` ("Quota exceeded. Check your plan and
  * billing details.") is not a limit that resets, so it stays `turn_failed`.
  *
@@ -60,9 +64,28 @@ export function resetTime(message: string, now: Date = new Date()): Date | undef
   return t;
 }
 
-/** The limit a failed turn's message reports, or undefined when it is another failure. */
-export function rateLimitOf(message: string, now: Date = new Date()): RateLimit | undefined {
-  if (!USAGE_LIMIT.test(message) && !TOO_MANY.test(message)) return undefined;
+/** True for an app-server `codexErrorInfo` that is a usage or rate limit. */
+export function isLimitInfo(info: unknown): boolean {
+  if (info === "usageLimitExceeded") return true;
+  if (typeof info !== "object" || info === null) return false;
+  // e.g. { httpConnectionFailed: { httpStatusCode: 429 } }
+  return Object.values(info).some((v) =>
+    (v as { httpStatusCode?: unknown })?.httpStatusCode === 429
+  );
+}
+
+/**
+ * The limit a failed turn's message (and, on the app-server, its
+ * `codexErrorInfo`) reports, or undefined when it is another failure.
+ */
+export function rateLimitOf(
+  message: string,
+  now: Date = new Date(),
+  errorInfo?: unknown,
+): RateLimit | undefined {
+  if (!USAGE_LIMIT.test(message) && !TOO_MANY.test(message) && !isLimitInfo(errorInfo)) {
+    return undefined;
+  }
   const at = resetTime(message, now);
   if (at) {
     // Codex prints the minute: the reset is somewhere within it, so wait for its end.

@@ -11,16 +11,13 @@
  *
  * @module
  */
-import { DEFAULTS } from "../../lib/config.ts";
-
 /** A backend a test can ask for. */
 export type TestBackendName = "exec" | "app-server";
 
 /** Every backend these tests cover. */
-export const BACKENDS: readonly TestBackendName[] = ["exec"];
+export const BACKENDS: readonly TestBackendName[] = ["exec", "app-server"];
 
 /** The config keys that select `backend`. */
-export function backendConfig(backend: TestBackendName): Record<string, unknown> {
-  // Before the `backend` key existed, exec was the only backend.
-  return "backend" in DEFAULTS ? { backend } : {};
+export function backendConfig(backend: TestBackendName): { backend: TestBackendName } {
+  return { backend };
 }

@@ -45,6 +45,7 @@
  */
 import type { ActivityItem, PlexumEvent } from "../../turns/backend.ts";
 import type { Totals } from "../usage.ts";
+import { ReasoningMapper } from "./reasoning.ts";
 import { type CodexItem, toActivity } from "../exec/events.ts";
 import type {
   ErrorNotification,
@@ -58,6 +59,8 @@ import type {
 export interface TurnMapperOptions {
   /** Send activity events (config `emit_activity`). */
   emitActivity: boolean;
+  /** Send `reasoning_delta` events (config `emit_reasoning`; mapped by ./reasoning.ts). */
+  emitReasoning?: boolean;
   /** Told about what is received but not sent (retries, unknown notifications, …). */
   onNote?: (msg: string, data: unknown) => void;
 }
@@ -155,6 +158,7 @@ export class AppServerTurnMapper {
   #messages = 0;
   /** exec's todo_list for turn/plan/updated, once a plan came. */
   #todo: (ActivityItem & { type: "todo_list" }) | undefined;
+  #reasoning = new ReasoningMapper();
 
   constructor(private o: TurnMapperOptions) {}
 
@@ -189,6 +193,8 @@ export class AppServerTurnMapper {
     switch (method) {
       case "item/agentMessage/delta":
         return this.#delta(str(p.itemId), str(p.delta));
+      case "item/reasoning/summaryTextDelta":
+        return this.o.emitReasoning ? this.#reasoning.delta(p) : [];
       case "item/started":
       case "item/completed":
         return isObject(p.item) ? this.#item(method, p.item as unknown as ThreadItem) : [];
@@ -249,6 +255,9 @@ export class AppServerTurnMapper {
     const completed = method === "item/completed";
     if (item.type === "agentMessage") {
       return completed ? this.#agentMessage(str(item.id), str(item.text)) : [];
+    }
+    if (item.type === "reasoning") {
+      return completed && this.o.emitReasoning ? this.#reasoning.completed(item as Params) : [];
     }
     const shaped = execShapedItem(item);
     const activity = shaped && this.o.emitActivity ? toActivity(shaped) : undefined;

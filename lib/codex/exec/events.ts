@@ -105,6 +105,7 @@ export class TurnMapper {
   lastError: string | undefined;
   completed = false;
   #texts = 0;
+  #reasonings = 0;
 
   constructor(
     private opts: {
@@ -152,7 +153,8 @@ export class TurnMapper {
     if (item.type === "reasoning" && type === "item.completed" && this.opts.emitReasoning) {
       // exec prints reasoning only whole (item.completed); never part of the answer's text.
       const text = typeof item.text === "string" ? item.text : "";
-      return text ? [{ type: "reasoning_delta", text }] : [];
+      if (!text) return [];
+      return [{ type: "reasoning_delta", text: this.#reasonings++ > 0 ? `\n\n${text}` : text }];
     }
     if (item.type === "error") this.opts.onNote?.("codex reported a non-fatal error item", item);
     const activity = this.opts.emitActivity ? toActivity(item) : undefined;
