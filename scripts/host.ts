@@ -9,13 +9,19 @@
  * ```sh
  * deno run -A scripts/host.ts --workspace /srv/agent "Say hello." "What did you just say?"
  * deno run -A scripts/host.ts --plugin ./plexum-openai-provider-plugin --config host.json "hi"
+ * deno run -A scripts/host.ts --history --reasoning --image cat.png "What is this?" "And its colour?"
  * ```
  *
  * Flags: `--plugin PATH` (a compiled plugin; default `deno run` main.ts with
  * the compile task's permissions), `--config FILE` (JSON/JSONC, sent as
  * `initialize`'s `config`), `--workspace DIR` (default a new temp dir),
  * `--model M`, `--system TEXT`, `--reset` (first turn starts a new thread),
- * `--activity` (sets `emit_activity`), `--verbose` (the plugin's info logs).
+ * `--activity` (sets `emit_activity`), `--reasoning` (sets `emit_reasoning`:
+ * the model's reasoning on stderr), `--history` (each turn carries the
+ * conversation so far, as Plexum sends it: a new Codex thread gets it
+ * replayed, a resumed one does not), `--image FILE` (repeatable: PNG, JPEG,
+ * GIF or WebP files sent with the first message), `--verbose` (the plugin's
+ * info logs).
  * A temp workspace is kept, so its session files can be looked at. Ctrl-C
  * cancels the turn in flight and ends the run. Exit code 0 when every turn
  * ended with `end_turn`.
@@ -42,6 +48,10 @@ export interface HostOptions {
   system?: string;
   /** The first turn starts a new thread. */
   reset?: boolean;
+  /** Each turn also sends the earlier messages and answers (history replay on a new thread). */
+  history?: boolean;
+  /** Image files sent with the first message (their type from the extension). */
+  images?: string[];
   /** Added to the plugin's environment. */
   env?: Record<string, string>;
   /** Show the plugin's info logs (default: warnings and errors only). */
@@ -57,7 +67,9 @@ export interface TurnOutcome {
   /** Every `text_delta`, joined. */
   text: string;
   /** Every `error` event. */
-  errors: { code: string; message: string }[];
+  errors: { code: string; message: string; retry_after_s?: number }[];
+  /** How many earlier messages the plugin replayed into a new thread, if any. */
+  replayed_messages?: number;
 }
 
 const enc = new TextEncoder();
@@ -177,9 +189,14 @@ export function printEvent(ev: Record<string, unknown>): void {
       note(`[usage] ${Object.entries(u).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
       break;
     }
-    case "error":
-      note(`[error ${ev.code}] ${ev.message}\n`);
+    case "reasoning_delta":
+      note(`[reasoning] ${ev.text}\n`);
       break;
+    case "error": {
+      const wait = ev.retry_after_s === undefined ? "" : ` (retry in ${ev.retry_after_s}s)`;
+      note(`[error ${ev.code}] ${ev.message}${wait}\n`);
+      break;
+    }
     case "activity": {
       const item = ev.item as Record<string, unknown>;
       const what = item.command ?? item.query ?? item.tool ?? item.id;
@@ -229,6 +246,7 @@ export async function runHost(
       `[host] ${plugin.name} ${plugin.version}, provider ${init.provider}, ` +
         `models ${(init.models as string[]).join(", ")}\n[host] workspace ${o.workspace}\n`,
     );
+    const conversation: { role: string; content: unknown }[] = []; // for `history`
     for (const [i, message] of o.messages.entries()) {
       const turnId = `turn-${i + 1}-${crypto.randomUUID().slice(0, 8)}`;
       note(`\n[turn ${i + 1}] > ${message}\n`);
@@ -240,8 +258,14 @@ export async function runHost(
         text: "",
         errors: [],
       };
-      const messages = [{ role: "user", content: message }];
-      if (o.system) messages.unshift({ role: "system", content: o.system });
+      const content = i === 0 && o.images?.length
+        ? [{ type: "text", text: message }, ...(await imageParts(o.images))]
+        : message;
+      const messages: { role: string; content: unknown }[] = [
+        ...(o.system ? [{ role: "system", content: o.system }] : []),
+        ...(o.history ? conversation : []),
+        { role: "user", content },
+      ];
       current = turnId;
       const r = await client.request("chat", {
         turn_id: turnId,
@@ -256,7 +280,10 @@ export async function runHost(
       });
       current = undefined;
       Object.assign(t, { stop_reason: r.stop_reason, thread_id: r.thread_id, usage: r.usage });
-      note(`[turn ${i + 1}] stop_reason=${t.stop_reason} thread_id=${t.thread_id}\n`);
+      if (typeof r.replayed_messages === "number") t.replayed_messages = r.replayed_messages;
+      const replayed = t.replayed_messages ? ` replayed_messages=${t.replayed_messages}` : "";
+      note(`[turn ${i + 1}] stop_reason=${t.stop_reason} thread_id=${t.thread_id}${replayed}\n`);
+      conversation.push({ role: "user", content }, { role: "assistant", content: t.text });
       turns.push(t);
       if (interrupted) break;
     }
@@ -270,6 +297,29 @@ export async function runHost(
   }
 }
 
+const MIME: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+};
+
+/** Image parts of a chat message, from files. */
+async function imageParts(paths: string[]) {
+  return await Promise.all(paths.map(async (path) => {
+    const ext = path.slice(path.lastIndexOf(".") + 1).toLowerCase();
+    const mime_type = MIME[ext];
+    if (!mime_type) throw new Error(`${path}: not a .png, .jpg, .gif or .webp file`);
+    const bytes = await Deno.readFile(path);
+    let bin = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    return { type: "image", mime_type, data: btoa(bin) };
+  }));
+}
+
 async function readConfig(path: string): Promise<Record<string, unknown>> {
   const parsed = parseJsonc(await Deno.readTextFile(path));
   if (!parsed.ok) throw new Error(`${path}: ${parsed.error.message}`);
@@ -280,7 +330,8 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
 }
 
 const USAGE = `usage: host.ts [--plugin PATH] [--config FILE] [--workspace DIR] [--model M]
-               [--system TEXT] [--reset] [--activity] [--verbose] MESSAGE...`;
+               [--system TEXT] [--reset] [--activity] [--reasoning] [--history]
+               [--image FILE]... [--verbose] MESSAGE...`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -294,6 +345,9 @@ async function main(argv: string[]): Promise<number> {
       system: { type: "string" },
       reset: { type: "boolean" },
       activity: { type: "boolean" },
+      reasoning: { type: "boolean" },
+      history: { type: "boolean" },
+      image: { type: "string", multiple: true },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -304,6 +358,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = values.config ? await readConfig(values.config) : {};
   if (values.activity) config.emit_activity = true;
+  if (values.reasoning) config.emit_reasoning = true;
   const workspace = values.workspace
     ? await Deno.realPath(values.workspace)
     : await Deno.makeTempDir({ prefix: "plexum-host-" });
@@ -315,6 +370,8 @@ async function main(argv: string[]): Promise<number> {
     model: values.model,
     system: values.system,
     reset: values.reset,
+    history: values.history,
+    images: values.image,
     verbose: values.verbose,
   });
   return turns.every((t) => t.stop_reason === "end_turn") ? 0 : 1;
