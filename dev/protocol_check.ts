@@ -13,6 +13,8 @@
  * - every message the plugin writes: an `event` notification, an error
  *   response, or the response of the method that the request with its id
  *   named (a `chat` response must be a ChatResponse, not any response);
+ * - events come only while their turn runs: between a `chat` request with
+ *   their `turn_id` and its response (PROTOCOL.md);
  * - every request the host side writes is validated too, but tests send
  *   invalid requests on purpose, so an invalid request is only a violation
  *   when the plugin answers it with a result: the plugin then accepts what
@@ -146,11 +148,15 @@ interface Pending {
   /** Why the request does not match HostMessage (empty: it does). */
   problems: string[];
   line: string;
+  /** A chat's `turn_id`: its events may come until its response. */
+  turnId?: string;
 }
 
 /** Follows one plugin's conversation; see the module doc. */
 export class ProtocolChecker {
   #pending = new Map<string, Pending[]>();
+  /** Turns of chat notifications (no id): never answered, so never over. */
+  #unanswered = new Set<string>();
 
   /** A line written to the plugin. Only requests with an id are looked at. */
   sent(line: string): void {
@@ -161,15 +167,24 @@ export class ProtocolChecker {
       return; // garbage sent on purpose: the plugin's answer is checked like any other
     }
     if (!isObject(m) || typeof m.method !== "string") return;
-    if (typeof m.id !== "string" && typeof m.id !== "number") return;
+    const p = m.params;
+    const turnId = m.method === "chat" && isObject(p) && typeof p.turn_id === "string"
+      ? p.turn_id
+      : undefined;
+    if (typeof m.id !== "string" && typeof m.id !== "number") {
+      if (turnId !== undefined && !("id" in m)) this.#unanswered.add(turnId);
+      return;
+    }
     const key = JSON.stringify(m.id);
-    const entry = { method: m.method, problems: validate("HostMessage", m), line };
+    const entry = { method: m.method, problems: validate("HostMessage", m), line, turnId };
     this.#pending.set(key, [...this.#pending.get(key) ?? [], entry]);
   }
 
   /** A message the plugin wrote (parsed): what is wrong with it, or undefined. */
   received(msg: unknown): string | undefined {
-    if (isObject(msg) && "method" in msg) return this.#verdict(msg, "EventNotification");
+    if (isObject(msg) && "method" in msg) {
+      return this.#verdict(msg, "EventNotification") ?? this.#eventInTurn(msg);
+    }
     if (!isObject(msg)) return this.#verdict(msg, "PluginMessage");
     if ("error" in msg) {
       this.#answered(msg);
@@ -189,6 +204,17 @@ export class ProtocolChecker {
         `(the schema or the plugin's validation is wrong):\n  request: ${show(fits.line)}\n` +
         `  response: ${show(msg)}\n  ${fits.problems.join("\n  ")}`;
     }
+  }
+
+  /** PROTOCOL.md: events are sent only between a chat request and its response. */
+  #eventInTurn(msg: Record<string, unknown>): string | undefined {
+    const turnId = (msg.params as { turn_id: string }).turn_id;
+    if (this.#unanswered.has(turnId)) return;
+    for (const queue of this.#pending.values()) {
+      if (queue.some((q) => q.method === "chat" && q.turnId === turnId)) return;
+    }
+    return `the plugin sent an event of turn ${JSON.stringify(turnId)} outside that turn ` +
+      `(no chat request with that turn_id awaits its response):\n  ${show(msg)}`;
   }
 
   /** Forget the first request an error response answers. */

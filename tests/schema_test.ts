@@ -372,7 +372,7 @@ Deno.test("the checker matches a result to the method of its request", () => {
   );
   // A models request answered with a chat result.
   assert.match(
-    check.received(chatResult({ id: 2 })) ?? "",
+    check.received({ ...chatResult({}), id: 2 }) ?? "",
     /does not match lib\/protocol\/protocol-v1\.schema\.json#\/\$defs\/ModelsResponse/,
   );
   // A request the schema rejects, answered with a result.
@@ -381,6 +381,24 @@ Deno.test("the checker matches a result to the method of its request", () => {
     /accepted a request that .*HostMessage rejects[\s\S]*additional properties: "bogus"/,
   );
   assert.match(check.received({ __not_json: "hello" }) ?? "", /PluginMessage/);
+});
+
+Deno.test("the checker accepts events only between a chat request and its response", () => {
+  const check = new ProtocolChecker();
+  const text = (turn_id: string) => ({
+    jsonrpc: "2.0",
+    method: "event",
+    params: { turn_id, event: { type: "text_delta", text: "x" } },
+  });
+  assert.match(check.received(text("t")) ?? "", /event of turn "t" outside that turn/);
+  check.sent(JSON.stringify(chatRequest({ messages: [{ role: "user", content: "hi" }] })));
+  assert.equal(check.received(text("t")), undefined);
+  assert.equal(check.received({ ...chatResult({}), id: 2 }), undefined);
+  assert.match(check.received(text("t")) ?? "", /outside that turn/);
+  // A chat sent as a notification is never answered: its events may come at any time.
+  const { id: _, ...notification } = chatRequest({ turn_id: "n", messages: [] });
+  check.sent(JSON.stringify(notification));
+  assert.equal(check.received(text("n")), undefined);
 });
 
 Deno.test("dev/plugin.ts fails a test whose plugin sends a message the schema rejects", async () => {
