@@ -466,3 +466,22 @@ Deno.test("app-server backend: a usage limit is one rate_limited error with retr
   assert.equal(errs[0].code, "rate_limited");
   assert.equal(errs[0].retry_after_s, 300);
 });
+
+Deno.test("app-server backend: a cancel while the app-server is starting answers at once", async () => {
+  await using s = await setup({ initialize: "silent" });
+  const ac = new AbortController();
+  const running = s.backend.runTurn({
+    workspace: await s.workspace(),
+    prompt: "hi",
+    model: "codex",
+    reset: false,
+    signal: ac.signal,
+    emit() {},
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = performance.now();
+  ac.abort();
+  const r = await running;
+  assert.equal(r.stop_reason, "cancelled");
+  assert.ok(performance.now() - t0 < 2000);
+});

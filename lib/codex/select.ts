@@ -29,7 +29,7 @@ import { type Config, ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
 import { appServerArgs, unsupportedArgMessage } from "./app_server/args.ts";
-import { AppServerBackend } from "./app_server/backend.ts";
+import { AppServerBackend, whileNotAborted } from "./app_server/backend.ts";
 import { ExecBackend } from "./exec/backend.ts";
 
 /** How long `auto` stays on exec after the app-server failed, before trying it again. */
@@ -80,7 +80,8 @@ export class AutoBackend implements Backend {
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
     if (performance.now() >= this.#retryAt) {
-      const started = await this.appServer.start();
+      const started = await whileNotAborted(this.appServer.start(), req.signal);
+      if (started === undefined) return { stop_reason: "cancelled", thread_id: null, usage: null };
       let why: string | undefined;
       if (!started.ok) {
         // A missing binary is exec's to report too (codex_not_found), not a reason to switch.

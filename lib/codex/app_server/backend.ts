@@ -73,6 +73,8 @@ export class AppServerBackend implements Backend {
   #idle: ReturnType<typeof setTimeout> | undefined;
   #crashes: number[] = [];
   #closed = false;
+  /** Aborted by close(): ends a process still starting. */
+  #closing = new AbortController();
 
   constructor(o: AppServerBackendOptions) {
     this.#o = o;
@@ -121,6 +123,7 @@ export class AppServerBackend implements Backend {
       clientVersion: this.#o.clientVersion ?? "0",
       requestTimeoutMs: this.#o.requestTimeoutMs,
       initializeTimeoutMs: this.#o.initializeTimeoutMs,
+      signal: this.#closing.signal,
     });
     if (!started.ok) return err({ ...started.error, notFound: false });
     const proc = started.value;
@@ -151,7 +154,9 @@ export class AppServerBackend implements Backend {
     this.#inFlight++;
     clearTimeout(this.#idle);
     try {
-      const c = await this.start();
+      // A start takes a few hundred ms (up to the initialize timeout): a cancel answers at once.
+      const c = await whileNotAborted(this.start(), req.signal);
+      if (c === undefined) return { stop_reason: "cancelled", thread_id: null, usage: null };
       if (!c.ok) {
         req.emit({
           type: "error",
@@ -205,6 +210,7 @@ export class AppServerBackend implements Backend {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#idle);
+    this.#closing.abort();
     await this.#starting;
     if (this.#current) await this.#retire(this.#current, "stop");
     await this.#dying;
@@ -215,4 +221,22 @@ export class AppServerBackend implements Backend {
 interface Managed {
   conn: Connection;
   intended: boolean;
+}
+
+/** `p`, or undefined as soon as `signal` aborts (`p` goes on for whoever else waits on it). */
+export async function whileNotAborted<T>(
+  p: Promise<T>,
+  signal: AbortSignal,
+): Promise<T | undefined> {
+  if (signal.aborted) return undefined;
+  let onAbort!: () => void;
+  const aborted = new Promise<undefined>((r) => {
+    onAbort = () => r(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }

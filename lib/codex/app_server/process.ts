@@ -51,6 +51,8 @@ export interface AppServerProcessOptions {
   clientVersion: string;
   requestTimeoutMs?: number;
   initializeTimeoutMs?: number;
+  /** Aborting it during the start ends the process (the plugin is stopping). */
+  signal?: AbortSignal;
 }
 
 /** Why a start failed. */
@@ -152,6 +154,9 @@ export class AppServerProcess {
     }
     const p = new AppServerProcess(child, mark.marker, o);
     const started = performance.now();
+    const onAbort = () => p.kill();
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+    if (o.signal?.aborted) onAbort();
     try {
       const r = await p.client.request<{ userAgent?: string }>("initialize", {
         clientInfo: {
@@ -174,6 +179,8 @@ export class AppServerProcess {
         spawnFailed: false,
         message: `codex app-server did not start: ${why}${info.detail ? `: ${info.detail}` : ""}`,
       });
+    } finally {
+      o.signal?.removeEventListener("abort", onAbort);
     }
     o.log.info("codex app-server started", {
       pid: p.pid,

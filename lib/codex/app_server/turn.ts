@@ -19,8 +19,12 @@
  * Nothing of the turn is emitted once it has been cancelled or timed out.
  *
  * @example
- * ```ts ignore
- * const r = await runAppServerTurn({ conn, config, log, graceMs: 1500, wedged }, req);
+ * ```ts
+ * import { runAppServerTurn, type TurnContext } from "./turn.ts";
+ * import type { TurnRequest } from "../../turns/backend.ts";
+ * declare const ctx: TurnContext; // a connection, the config, the logger, grace and timeouts
+ * declare const req: TurnRequest;
+ * const r = await runAppServerTurn(ctx, req); // { stop_reason, thread_id, usage }
  * ```
  *
  * @module
