@@ -36,6 +36,8 @@ Deno.test("every valid key is taken", () => {
     log_level: "debug",
     log_format: "json",
     emit_activity: true,
+    backend: "exec",
+    app_server_idle_s: 0,
     replay_history: false,
     emit_reasoning: true,
   };
@@ -61,8 +63,12 @@ Deno.test("each bad field gives exactly one error naming it", () => {
     log_level: "verbose",
     log_format: "xml",
     emit_activity: "yes",
+    backend: "app_server",
+    app_server_idle_s: -1,
   });
   assert.deepEqual(errs.map((e) => e.field).sort(), [
+    "app_server_idle_s",
+    "backend",
     "binary",
     "emit_activity",
     "extra_args",
