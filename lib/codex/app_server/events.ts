@@ -256,8 +256,8 @@ export class AppServerTurnMapper {
     if (item.type === "agentMessage") {
       return completed ? this.#agentMessage(str(item.id), str(item.text)) : [];
     }
-    if (item.type === "reasoning") {
-      return completed && this.o.emitReasoning ? this.#reasoning.completed(item as Params) : [];
+    if (item.type === "reasoning" && this.o.emitReasoning) {
+      return completed ? this.#reasoning.completed(item as Params) : [];
     }
     const shaped = execShapedItem(item);
     const activity = shaped && this.o.emitActivity ? toActivity(shaped) : undefined;
