@@ -104,8 +104,10 @@ export class ExecBackend implements Backend {
       });
       attempt = await this.#attempt(binary, req, undefined, images);
     }
-    const { run, mapper, replayed } = attempt;
-    // Said in the result whenever the thread got the earlier messages, however the turn ended.
+    const { run, mapper } = attempt;
+    // Said in the result whenever a thread got the earlier messages, however the turn ended
+    // (a codex that failed before starting its thread got nothing).
+    const replayed = mapper.threadId !== undefined ? attempt.replayed : 0;
     const fail = (
       code: ErrorCode,
       message: string,
