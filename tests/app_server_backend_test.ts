@@ -485,3 +485,32 @@ Deno.test("app-server backend: a cancel while the app-server is starting answers
   assert.equal(r.stop_reason, "cancelled");
   assert.ok(performance.now() - t0 < 2000);
 });
+
+Deno.test("select: auto leaves an app-server that keeps crashing for exec, and tries it again later", async () => {
+  await using s = await setup({ stopAfter: { deltas: 0, then: "exit" } }, { backend: "auto" });
+  const auto = new AutoBackend(s.backend, new ExecBackend(s.config, s.log), s.log, 500);
+  const ws = await s.workspace();
+  for (let i = 0; i < 3; i++) {
+    const r = await turn(auto, ws);
+    assert.equal(errors(r.events)[0]?.code, "codex_exit", "each crash is the turn's error");
+  }
+  await turn(auto, ws); // exec now (the fake's exec fails, which is fine here)
+  assert.deepEqual((await s.fake.starts()).map((x) => x.argv[0]), [
+    "app-server",
+    "app-server",
+    "app-server",
+    "exec",
+  ]);
+  const warns = s.logs.filter((l) => l.includes(" WARN ") && l.includes("turns use codex exec"));
+  assert.equal(warns.length, 1);
+  assert.match(warns[0], /keeps exiting/);
+  assert.equal(auto.current, "exec");
+
+  await s.fake.setPlan({ deltas: ["healthy"] });
+  await new Promise((r) => setTimeout(r, 600)); // the retry delay
+  const back = await turn(auto, ws);
+  assert.equal(back.result.stop_reason, "end_turn");
+  assert.deepEqual(texts(back.events), ["healthy"]);
+  assert.ok(s.logs.some((l) => l.includes("works again")));
+  await auto.close();
+});

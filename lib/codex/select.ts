@@ -80,15 +80,19 @@ export class AutoBackend implements Backend {
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
     if (performance.now() >= this.#retryAt) {
-      const started = await whileNotAborted(this.appServer.start(), req.signal);
-      if (started === undefined) return { stop_reason: "cancelled", thread_id: null, usage: null };
       let why: string | undefined;
-      if (!started.ok) {
-        // A missing binary is exec's to report too (codex_not_found), not a reason to switch.
-        if (started.error.notFound) return this.exec.runTurn(req);
-        why = started.error.message;
-      } else if (this.appServer.crashLooping) {
+      if (this.appServer.crashLooping) {
         why = "codex app-server keeps exiting (3 times within a minute)";
+        this.appServer.forgetCrashes(); // the retry starts with a clean slate
+        await this.appServer.release();
+      } else {
+        const started = await whileNotAborted(this.appServer.start(), req.signal);
+        if (started === undefined) {
+          return { stop_reason: "cancelled", thread_id: null, usage: null };
+        }
+        // A missing binary is exec's to report too (codex_not_found), not a reason to switch.
+        if (!started.ok && started.error.notFound) return this.exec.runTurn(req);
+        if (!started.ok) why = started.error.message;
       }
       if (why === undefined) {
         if (this.#onExec) {
@@ -103,7 +107,6 @@ export class AutoBackend implements Backend {
           retry_in_s: this.retryMs / 1000,
         });
       } else this.log.debug("codex app-server still unusable", { why });
-      if (started.ok) await this.appServer.release();
       this.#onExec = true;
       this.#retryAt = performance.now() + this.retryMs;
     }

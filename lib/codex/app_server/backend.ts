@@ -92,6 +92,11 @@ export class AppServerBackend implements Backend {
     return this.#crashes.length >= CRASH_LOOP_EXITS;
   }
 
+  /** Forget past crashes (a fallback that will retry later starts afresh). */
+  forgetCrashes(): void {
+    this.#crashes = [];
+  }
+
   /** The running app-server, started (and initialized) if none runs. */
   start(): Promise<Result<Connection, Unavailable>> {
     const m = this.#current;
