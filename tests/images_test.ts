@@ -194,6 +194,10 @@ for (const backend of BACKENDS) {
         const r = await chat(p, ws, "", { messages: [{ role: "user", content }] });
         assert.equal(r.response.result?.stop_reason, "end_turn", JSON.stringify(r));
         assert.equal(r.text, "Red.");
+        // Codex found every file it was given: nothing (like the `-` ending argv) was taken for one.
+        assert.ok(
+          !JSON.stringify(rig.api.requests[turn - 1]).includes("could not read the local image"),
+        );
         assert.deepEqual(lastUserImages(rig.api.requests[turn - 1]), [
           `data:image/png;base64,${RED_PNG}`,
         ]);
