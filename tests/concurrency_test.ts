@@ -41,8 +41,16 @@ interface Rig extends AsyncDisposable {
   workspaces: string[];
 }
 
-/** A mock API, `nWorkspaces` workspaces and `nPlugins` initialized plugins sharing one CODEX_HOME. */
-async function rig(script: MockReply[], nWorkspaces: number, nPlugins = 1): Promise<Rig> {
+/**
+ * A mock API, `nWorkspaces` workspaces and `nPlugins` initialized plugins sharing one CODEX_HOME;
+ * `config` is added to each plugin's.
+ */
+async function rig(
+  script: MockReply[],
+  nWorkspaces: number,
+  nPlugins = 1,
+  config: Record<string, unknown> = {},
+): Promise<Rig> {
   const api = startMockApi(script);
   const home = await Deno.makeTempDir({ prefix: "plexum-codex-home-" });
   const workspaces: string[] = [];
@@ -67,7 +75,7 @@ async function rig(script: MockReply[], nWorkspaces: number, nPlugins = 1): Prom
       plugins.push(p);
       const init = await p.request("initialize", {
         protocol_version: 1,
-        config: { binary: await ensureCodex(CODEX), extra_args: args },
+        config: { binary: await ensureCodex(CODEX), extra_args: args, ...config },
       });
       assert.ok(init.result, JSON.stringify(init));
     }
@@ -179,7 +187,9 @@ Deno.test("cancel of a queued turn answers it at once and it never runs", async 
 });
 
 Deno.test("two plugin processes never run codex in one workspace at once (lock file)", async () => {
-  await using r = await rig([SLOW], 1, 2);
+  // Exec only: on the app-server, Codex >= 0.169 refuses a second writer while the first
+  // plugin's app-server holds the thread (tests/app_server_e2e_process_test.ts pins that).
+  await using r = await rig([SLOW], 1, 2, { backend: "exec" });
   const ws = r.workspaces[0];
   const [one, two] = await Promise.all([
     turn(r.plugins[0], "p1", ws, "from plugin 1"),

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
 import { pidsInDir } from "./support/proc.ts";
+import { codexPids } from "./support/app_server.ts";
 import { chat, chatParams, startRig, userTexts } from "./support/rig.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -140,7 +141,7 @@ for (
     const id = await p.send("chat", params);
     await until(() => rig.api.requests.length >= 1, "codex reached the mock");
     await sleep(300);
-    assert.ok(pidsInDir(ws).length > 0, "codex runs in the workspace");
+    assert.ok(codexPids(p.child.pid, ws).length > 0, "codex runs for the turn");
     const t0 = performance.now();
     const c = await p.request("cancel", { turn_id: params.turn_id });
     assert.deepEqual(c.result, { cancelled: true });

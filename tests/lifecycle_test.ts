@@ -10,6 +10,7 @@ import { ensureCodex } from "../dev/codex.ts";
 import { type MockApi, mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 import { type Msg, type Plugin, startPlugin } from "../dev/plugin.ts";
 import { pidsInDir } from "./support/proc.ts";
+import { codexPids } from "./support/app_server.ts";
 
 const CODEX = "0.169.0";
 
@@ -71,10 +72,16 @@ async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Pro
   }
 }
 
-/** Wait until Codex is running in `h.ws` and has sent its request to the mock. */
+/**
+ * Wait until Codex runs for the turn (exec: in `h.ws`; app-server: the plugin's
+ * app-server) and has sent its request to the mock.
+ */
 async function codexRunning(h: Harness, requests = 1): Promise<void> {
   await until(() => h.api.requests.length >= requests, "codex reached the mock API");
-  assert.ok(pidsInDir(h.ws).length > 0, "codex runs in the workspace (the /proc scan sees it)");
+  assert.ok(
+    codexPids(h.plugin.child.pid, h.ws).length > 0,
+    "codex runs for the turn (the /proc scan sees it)",
+  );
 }
 
 /** Text of every input message of `role` in one mock request. */

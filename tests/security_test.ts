@@ -87,6 +87,7 @@ Deno.test("config values reach codex as single argv elements, never through a sh
     const system = `be brief $(touch ${m(8)}) "quoted" 'single'`;
     const prompt = `$(touch ${m(9)}) \`touch ${m(10)}\`; echo -c model_provider=x`;
     const p = await rig.plugin({
+      backend: "exec", // the argv checked is codex exec's; the faulty codex speaks its JSONL
       binary: fake.binary, // its directory name contains a space
       extra_args: extra,
       supported_models: ["m"],

@@ -15,7 +15,7 @@
  */
 import { ensureCodex } from "../../dev/codex.ts";
 import type { Plugin } from "../../dev/plugin.ts";
-import { descendants, type Stat } from "./proc.ts";
+import { descendants, pidsInDir, type Stat } from "./proc.ts";
 import type { Rig } from "./rig.ts";
 
 /** The releases issue 11 names: the oldest supported and the newest pinned. */
@@ -72,4 +72,22 @@ export async function waitUntil(
     if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
     await sleep(25);
   }
+}
+
+/**
+ * Codex processes working for a plugin's turns, whichever backend runs them:
+ * those whose cwd is `ws` (`codex exec`, and the commands of either backend)
+ * and the plugin's app-server. On exec this is exactly `pidsInDir(ws)`.
+ */
+export function codexPids(pluginPid: number, ws: string): number[] {
+  return [...new Set([...pidsInDir(ws), ...appServers(pluginPid).map((s) => s.pid)])];
+}
+
+/**
+ * The plugin's live descendants other than its app-server: what its turns
+ * left behind. On exec this is exactly `descendants(pid)`.
+ */
+export function leftBehind(pid: number): Stat[] {
+  const servers = new Set(appServers(pid).map((s) => s.pid));
+  return descendants(pid).filter((s) => !servers.has(s.pid));
 }
