@@ -115,7 +115,8 @@ Deno.test("doctor: a healthy setup with the real codex 0.169.0 passes every chec
     assert.match(line(out, "session"), /^ok {3}session: no \.plexum-codex-session/);
     assert.match(out.stdout, /^ready: a turn can run$/m);
     // One line per check plus the verdict, nothing else on stdout.
-    assert.equal(out.stdout.trim().split("\n").length, 6, out.stdout);
+    // binary, version, auth, backend, workspace, session, and the verdict
+    assert.equal(out.stdout.trim().split("\n").length, 7, out.stdout);
   });
 });
 

@@ -12,12 +12,19 @@
 import assert from "node:assert/strict";
 import { KILL_GRACE_MS } from "../lib/codex/exec/process.ts";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
+import { codexPids, leftBehind } from "./support/app_server.ts";
 import { type Msg, pluginArgs, testBackend } from "../dev/plugin.ts";
 import { ProtocolChecker } from "../dev/protocol_check.ts";
 import { bytesRead, descendants, isAlive, memory, mib, pidsInDir, until } from "./support/proc.ts";
 import { chat, chatParams, closePlugin, outcome, startRig, userTexts } from "./support/rig.ts";
 
 const THREAD = "0199a0b1-0000-7000-8000-00000000f417";
+/**
+ * The faulty codex prints `codex exec --json` lines only, so the plugins that
+ * run it pin the exec backend (under `auto` they would first wait for an
+ * app-server that never answers).
+ */
+const FAULTY = { backend: "exec" } as const;
 const line = (v: unknown): Step => ({ line: JSON.stringify(v) });
 const started: Step[] = [
   line({ type: "thread.started", thread_id: THREAD }),
@@ -32,9 +39,12 @@ const completed: Step = line({
   usage: { input_tokens: 10, cached_input_tokens: 0, output_tokens: 2 },
 });
 
-/** Codex processes (pids) working in `ws` right now, collected into `seen`. */
-function collect(ws: string, seen: Set<number>): number[] {
-  const now = pidsInDir(ws);
+/**
+ * Codex processes (pids) working in `ws` right now, and `plugin`'s app-server
+ * when it runs one (tests/support/app_server.ts codexPids), collected into `seen`.
+ */
+function collect(ws: string, seen: Set<number>, plugin?: number): number[] {
+  const now = plugin === undefined ? pidsInDir(ws) : codexPids(plugin, ws);
   for (const pid of now) seen.add(pid);
   return now;
 }
@@ -103,7 +113,7 @@ Deno.test("a silent codex is ended by the idle timeout: timeout error, its whole
         });
         await using rig = await startRig();
         const ws = await rig.workspace();
-        const p = await rig.plugin({ binary: fake.binary, idle_timeout_s: 1 });
+        const p = await rig.plugin({ ...FAULTY, binary: fake.binary, idle_timeout_s: 1 });
         const seen = new Set<number>();
         const params = chatParams(ws, "say nothing");
         const t0 = performance.now();
@@ -137,7 +147,7 @@ Deno.test("an orphan that left codex's session is still found by the run's marke
   });
   await using rig = await startRig();
   const ws = await rig.workspace();
-  const p = await rig.plugin({ binary: fake.binary });
+  const p = await rig.plugin({ ...FAULTY, binary: fake.binary });
   const r = await chat(p, ws, "leave something behind");
   assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
   assert.equal(r.text, "done anyway");
@@ -155,7 +165,7 @@ Deno.test("an orphan that also dropped its environment, holding codex's pipes, d
   });
   await using rig = await startRig();
   const ws = await rig.workspace();
-  const p = await rig.plugin({ binary: fake.binary });
+  const p = await rig.plugin({ ...FAULTY, binary: fake.binary });
   try {
     const r = await chat(p, ws, "leave something behind");
     assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
@@ -190,7 +200,7 @@ Deno.test("the mock never finishing its response (real codex) ends in timeout wi
   assert.ok(seen.size > 0, "codex was seen running");
   const gone = await allGone(seen);
   assert.deepEqual(pidsInDir(ws), [], "no process left working in the workspace");
-  assert.deepEqual(descendants(p.child.pid), [], "the plugin has no child left");
+  assert.deepEqual(leftBehind(p.child.pid), [], "the plugin has no child left (but an app-server)");
   console.log(
     `hung response: timeout answered after ${Math.round(ms)} ms; ${seen.size} processes ` +
       `codex started, all gone ${Math.round(gone)} ms after the answer`,
@@ -224,7 +234,7 @@ Deno.test("garbage, truncated JSON and invalid UTF-8 from codex are logged and s
   });
   await using rig = await startRig();
   const ws = await rig.workspace();
-  const p = await rig.plugin({ binary: fake.binary });
+  const p = await rig.plugin({ ...FAULTY, binary: fake.binary });
   const r = await chat(p, ws, "print garbage");
   assert.equal(r.response.result.stop_reason, "end_turn", JSON.stringify(r.events));
   assert.equal(r.text, "valid text");
@@ -249,7 +259,7 @@ for (const emitActivity of [false, true]) {
     });
     await using rig = await startRig();
     const ws = await rig.workspace();
-    const p = await rig.plugin({ binary: fake.binary, emit_activity: emitActivity });
+    const p = await rig.plugin({ ...FAULTY, binary: fake.binary, emit_activity: emitActivity });
     const before = memory(p.child.pid);
     const r = await chat(p, ws, "print a lot");
     const after = memory(p.child.pid);
@@ -457,7 +467,7 @@ Deno.test("the host vanishing mid-turn: the plugin cancels its turns, reaps code
       await raw.send({ jsonrpc: "2.0", id: 2, method: "chat", params: chatParams(ws, "run it") });
       const seen = new Set<number>();
       await until(
-        () => rig.api.requests.length >= 1 && collect(ws, seen).length > 0,
+        () => rig.api.requests.length >= 1 && collect(ws, seen, raw.child.pid).length > 0,
         60_000,
         "codex",
       );
@@ -497,7 +507,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const id = await p.send("chat", params);
     const seen = new Set<number>();
     await until(
-      () => rig.api.requests.length === 1 && collect(ws, seen).length > 0,
+      () => rig.api.requests.length === 1 && collect(ws, seen, p.child.pid).length > 0,
       60_000,
       "codex",
     );
@@ -527,7 +537,12 @@ Deno.test("two plugin processes on one workspace: turns never overlap, the sessi
     reply: (body) => ({ text: `answer to ${tagOf(body)}`, chunks: 4, delayMs: 100 }),
   });
   const ws = await rig.workspace();
-  const [a, b] = await Promise.all([rig.plugin(), rig.plugin()]);
+  // Exec only: on the app-server, Codex >= 0.169 refuses a second writer while the first
+  // plugin's app-server holds the thread (tests/app_server_e2e_process_test.ts pins that).
+  const [a, b] = await Promise.all([
+    rig.plugin({ backend: "exec" }),
+    rig.plugin({ backend: "exec" }),
+  ]);
   const file = `${ws}/.plexum-codex-session`;
   const contents = new Map<string, number>();
   let polling = true;
