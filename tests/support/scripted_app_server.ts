@@ -269,6 +269,9 @@ async function main() {
         reply({ userAgent: "scripted/0.169.0 (fake)", codexHome: dir, platformFamily: "unix" });
         notify("configWarning", { summary: "scripted fake" });
         return;
+      case "account/login/start":
+        reply({ type: "apiKey" });
+        return;
       case "thread/start": {
         const threadId = crypto.randomUUID();
         saveThread(threadId, {});

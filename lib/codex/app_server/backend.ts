@@ -29,6 +29,7 @@ import { err, ok, type Result } from "../../result.ts";
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { launchEnv, locateBinary } from "../locate.ts";
 import { appServerArgs, unsupportedArgMessage } from "./args.ts";
+import { envApiKey, EPHEMERAL_AUTH_ARGS, loginWithApiKey } from "./auth.ts";
 import { AppServerProcess, type StartFailure } from "./process.ts";
 import { type Connection, runAppServerTurn } from "./turn.ts";
 
@@ -120,9 +121,14 @@ export class AppServerBackend implements Backend {
       });
     }
     await this.#dying;
+    // The app-server reads no API key from the environment: it is logged in with it (auth.ts).
+    const apiKey = envApiKey();
+    const argv = apiKey
+      ? [args.value[0], ...EPHEMERAL_AUTH_ARGS, ...args.value.slice(1)]
+      : args.value;
     const started = await AppServerProcess.start({
       binary: bin.value.path,
-      args: args.value,
+      args: argv,
       env: launchEnv(bin.value.path), // node beside an nvm-installed codex, under systemd's PATH
       log,
       clientVersion: this.#o.clientVersion ?? "0",
@@ -132,6 +138,7 @@ export class AppServerBackend implements Backend {
     });
     if (!started.ok) return err({ ...started.error, notFound: false });
     const proc = started.value;
+    if (apiKey) await loginWithApiKey(proc.client, apiKey, log);
     if (this.#closed) {
       await proc.stop();
       return err({ spawnFailed: false, notFound: false, message: "the plugin is stopping" });
