@@ -36,7 +36,7 @@ export const STOP_GRACE_MS = 2000;
 /** How long TERM gets before KILL, for the app-server and what it left running. */
 export const KILL_GRACE_MS = 1000;
 /** Default time `initialize` may take (spawn included). */
-export const INITIALIZE_TIMEOUT_MS = 20_000;
+export const INITIALIZE_TIMEOUT_MS = 10_000;
 const STDERR_TAIL = 8192;
 
 /** Inputs of {@linkcode AppServerProcess.start}. */
