@@ -122,11 +122,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       req.signal.removeEventListener("abort", onAbort);
     }
     // Cancelled while waiting: an answer should still come soon; none means wedged.
-    pending.catch(() => {});
-    const late = await Promise.race([
-      pending.then(() => true, () => true),
-      new Promise<false>((r) => setTimeout(() => r(false), ctx.graceMs)),
-    ]);
+    const late = await within(pending.then(() => true, () => true), ctx.graceMs, false);
     if (!late) ctx.wedged(`${method} was not answered after a cancel`);
     return undefined;
   };
@@ -151,10 +147,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     throw e; // a bug
   };
   const exited = async (): Promise<Failure> => {
-    const info = await Promise.race([
-      conn.proc.exit,
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), ctx.graceMs)),
-    ]);
+    const info = await within(conn.proc.exit, ctx.graceMs, undefined);
     const how = info ? `exited (${exitText(info)})` : "closed its output";
     const detail = info?.detail || conn.proc.stderrSummary();
     return new Failure(
@@ -380,17 +373,26 @@ async function interrupt(
       // "no active turn to interrupt": it had just finished.
       return e instanceof RpcError;
     });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), ctx.graceMs)));
-  const confirmed = await Promise.race([ended, late]);
-  clearTimeout(timer);
-  if (confirmed === "late") {
+  if (await within(ended, ctx.graceMs, "late") === "late") {
     const ok = await Promise.race([answered, Promise.resolve(false)]);
     ctx.wedged(
       ok
         ? `turn ${turnId} did not end within ${ctx.graceMs} ms of turn/interrupt`
         : `turn/interrupt was not answered within ${ctx.graceMs} ms`,
     );
+  }
+}
+
+/** `p`, or `fallback` once `ms` have passed (the timer never outlives the wait). */
+async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
