@@ -79,7 +79,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
 /** Every key HostConfig accepts, with a one-line description (for `--help`). */
 export const CONFIG_KEYS: Record<keyof Config, string> = {
   binary: 'Codex executable, bare name or absolute path (default "codex")',
-  extra_args: "extra arguments for `codex exec`, before resume/prompt (default [])",
+  extra_args:
+    "extra codex arguments; the app-server takes only -c, --enable, --disable (default [])",
   supported_models: 'model ids advertised to Plexum (default ["codex"])',
   model_args: "map of Plexum model id to the --model value Codex gets (default {})",
   idle_timeout_s: "end a turn after this many seconds without Codex output (default 600)",
