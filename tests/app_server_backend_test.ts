@@ -351,26 +351,44 @@ Deno.test("app-server backend: exits after app_server_idle_s without turns; the 
   assert.ok((await methodsOf(s.fake)).includes("thread/resume"));
 });
 
+/** Live `sleep 300` helpers started by fake `dir`'s app-servers. */
+async function helpersOf(dir: string): Promise<number[]> {
+  const out = await new Deno.Command("pgrep", { args: ["-f", "sleep 300"], stdout: "piped" })
+    .output();
+  const pids = new TextDecoder().decode(out.stdout).split("\n").filter(Boolean).map(Number);
+  return pids.filter((p) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${p}/environ`).includes(`SCRIPTED_DIR=${dir}`);
+    } catch {
+      return false;
+    }
+  });
+}
+
 Deno.test("app-server backend: close ends the app-server and the helpers it started in sessions of their own", async () => {
+  await using s = await setup({ escapedHelper: true });
+  assert.ok((await s.backend.start()).ok);
+  const pid = s.backend.pid!;
+  assert.equal((await helpersOf(s.fake.dir)).length, 1, "the fake's escaped helper runs");
+  await s.backend.close();
+  assert.ok(!isAlive(pid));
+  assert.deepEqual(await helpersOf(s.fake.dir), []);
+});
+
+Deno.test("app-server backend: with no turn in flight, what the app-server left running is ended; it stays", async () => {
   await using s = await setup({ escapedHelper: true });
   await turn(s.backend, await s.workspace());
   const pid = s.backend.pid!;
-  const helper = async () => {
-    const out = await new Deno.Command("pgrep", { args: ["-f", `sleep 300`], stdout: "piped" })
-      .output();
-    const pids = new TextDecoder().decode(out.stdout).split("\n").filter(Boolean).map(Number);
-    return pids.filter((p) => {
-      try {
-        return Deno.readTextFileSync(`/proc/${p}/environ`).includes(`SCRIPTED_DIR=${s.fake.dir}`);
-      } catch {
-        return false;
-      }
-    });
-  };
-  assert.equal((await helper()).length, 1, "the fake's escaped helper runs");
-  await s.backend.close();
-  assert.ok(!isAlive(pid));
-  assert.deepEqual(await helper(), []);
+  const deadline = performance.now() + 10_000;
+  while ((await helpersOf(s.fake.dir)).length > 0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(await helpersOf(s.fake.dir), [], "the leftover helper was ended");
+  assert.ok(isAlive(pid), "the app-server itself was not");
+  assert.equal(s.backend.pid, pid);
+  assert.ok(s.logs.some((l) => l.includes("ended processes codex left running")));
+  const next = await turn(s.backend, await s.workspace());
+  assert.equal(next.result.stop_reason, "end_turn");
 });
 
 Deno.test("app-server backend: extra_args -c/--enable/--disable go to the app-server command line", async () => {

@@ -71,6 +71,8 @@ export class AppServerBackend implements Backend {
   /** The exit of a process being replaced: the next one waits for it. */
   #dying: Promise<unknown> = Promise.resolve();
   #inFlight = 0;
+  /** The last scan for leftovers (close waits for it). */
+  #reaping: Promise<void> = Promise.resolve();
   #idle: ReturnType<typeof setTimeout> | undefined;
   #crashes: number[] = [];
   #closed = false;
@@ -194,8 +196,26 @@ export class AppServerBackend implements Backend {
         },
       }, req);
     } finally {
-      if (--this.#inFlight === 0) this.#armIdle();
+      if (--this.#inFlight === 0) {
+        this.#armIdle();
+        this.#reap();
+      }
     }
+  }
+
+  /** With no turn in flight, end what the app-server's turns left running (process.ts). */
+  #reap() {
+    const m = this.#current;
+    if (!m) return;
+    this.#reaping = this.#reaping.then(async () => {
+      const n = await m.conn.proc.reapLeftovers(() => this.#inFlight === 0);
+      if (n > 0) {
+        this.#o.log.info("ended processes codex left running after its turns", {
+          pid: m.conn.proc.pid,
+          count: n,
+        });
+      }
+    }).catch(() => {});
   }
 
   #armIdle() {
@@ -224,6 +244,7 @@ export class AppServerBackend implements Backend {
     clearTimeout(this.#idle);
     this.#closing.abort();
     await this.#starting;
+    await this.#reaping;
     if (this.#current) await this.#retire(this.#current, "stop");
     await this.#dying;
   }

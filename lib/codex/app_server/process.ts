@@ -94,10 +94,12 @@ export class AppServerProcess {
   #stopping = false;
   #tree: ProcessTree;
   #tail = "";
+  #marker: string;
 
   private constructor(child: Deno.ChildProcess, marker: string, o: AppServerProcessOptions) {
     const pid = this.pid = child.pid;
     const tree = this.#tree = new ProcessTree(child.pid, marker);
+    this.#marker = marker;
     const client = this.client = new AppServerClient({
       readable: child.stdout,
       writable: child.stdin,
@@ -200,6 +202,35 @@ export class AppServerProcess {
     return stderrSummary(this.#tail);
   }
 
+  /**
+   * SIGTERM to what it started and left running: every process carrying its
+   * marker except the app-server itself (the processes whose argv has
+   * `app-server`: npm's node wrapper and the native codex). Exec mode does
+   * the same when a turn's codex exits; here it is for when no turn is in
+   * flight (the caller's duty), since a turn's commands carry the marker too.
+   * Resolves how many were signalled; 0 without `ps`, or when `stillIdle`
+   * (asked once the scan is done) says a turn has started meanwhile.
+   */
+  async reapLeftovers(stillIdle: () => boolean = () => true): Promise<number> {
+    if (this.#exited) return 0;
+    const marked = await ps(["-e", "e", "-ww", "-o", "pid=,args="]);
+    const plain = new Map((await ps(["-e", "-ww", "-o", "pid=,args="])).map((l) => splitPid(l)));
+    if (!stillIdle() || this.#exited) return 0;
+    let n = 0;
+    for (const line of marked) {
+      if (!line.includes(this.#marker)) continue;
+      const [pid] = splitPid(line);
+      if (pid === this.pid || pid === Deno.pid) continue;
+      const args = plain.get(pid);
+      if (args === undefined || args.includes("app-server")) continue;
+      try {
+        Deno.kill(pid, "SIGTERM");
+        n++;
+      } catch { /* exited meanwhile */ }
+    }
+    return n;
+  }
+
   /** End it the gentle way: stdin closed, then TERM and KILL after `graceMs`. */
   async stop(graceMs = STOP_GRACE_MS): Promise<ExitInfo> {
     this.#stopping = true;
@@ -222,4 +253,26 @@ export class AppServerProcess {
 /** "code 1", "signal SIGKILL". */
 export function exitText(info: ExitInfo): string {
   return info.signal ? `killed by ${info.signal}` : `code ${info.code}`;
+}
+
+/** Lines of `ps ARGS`; none when ps is unavailable. */
+async function ps(args: string[]): Promise<string[]> {
+  try {
+    const out = await new Deno.Command("ps", {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout).split("\n").filter(Boolean) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** `"  123 bash -l"` → [123, "bash -l"]. */
+function splitPid(line: string): [number, string] {
+  const m = /^\s*(\d+)\s?(.*)$/.exec(line);
+  return m ? [Number(m[1]), m[2]] : [-1, line];
 }
