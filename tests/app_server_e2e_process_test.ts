@@ -10,8 +10,12 @@
  * - nothing left running after shutdown, stdin EOF, SIGTERM, or SIGKILL of
  *   the plugin (the app-server exits on its stdin EOF);
  * - 20 workspaces at once in one app-server, no crosstalk;
- * - server→client requests answered at once (a fake app-server asks them:
- *   real Codex sends none under the plugin's policy);
+ * - server→client requests answered at once, and a wedged app-server (one
+ *   that never answers `turn/interrupt`) replaced after a cancel or an idle
+ *   timeout: a fake app-server (tests/support/fake_app_server.ts) plays both,
+ *   since real Codex sends no request under the plugin's policy and always
+ *   confirms an interrupt;
+ * - `codex_not_found` from the app-server backend as from exec;
  * - `auto` falling back to exec when the app-server does not start, and on
  *   an exec-only `extra_args`; `backend: "app-server"` refusing that config.
  */
@@ -356,4 +360,65 @@ Deno.test("server→client requests are answered at once (declined, cancelled, r
   for (const { method } of requests) {
     assert.ok(warned.some((l) => l.includes(method)), `${method} logged at warn:\n${p.stderr()}`);
   }
+});
+
+for (const how of ["cancel", "idle timeout"] as const) {
+  Deno.test(`a wedged app-server (turn/interrupt never answered) on ${how}: one answer within seconds, the app-server replaced, the next turn works on the thread`, async () => {
+    await using fake = await installFakeAppServer({
+      requests: [],
+      text: "fresh answer",
+      hangOn: "HANG",
+      ignoreInterrupt: true,
+    });
+    await using rig = await startRig();
+    const ws = await rig.workspace();
+    const p = await rig.plugin({
+      binary: fake.binary,
+      backend: "app-server",
+      idle_timeout_s: how === "cancel" ? 600 : 1,
+    });
+    const first = await chat(p, ws, "hello");
+    assert.equal(first.response.result.stop_reason, "end_turn", p.stderr());
+    const wedged = appServers(p.child.pid).map((s) => s.pid);
+    assert.ok(wedged.length >= 1);
+    const params = chatParams(ws, "HANG forever");
+    const turnId = params.turn_id as string;
+    const id = await p.send("chat", params);
+    await waitUntil(() => p.eventsOf(turnId).some((e) => e.type === "text_delta"), "a delta");
+    const t0 = performance.now();
+    if (how === "cancel") {
+      assert.deepEqual((await p.request("cancel", { turn_id: turnId })).result, {
+        cancelled: true,
+      });
+    }
+    const response = await p.waitFor((m) => m.id === id && !("method" in m), 30_000);
+    const ms = performance.now() - t0;
+    const errors = p.eventsOf(turnId).filter((e) => e.type === "error");
+    if (how === "cancel") {
+      assert.equal(response.result.stop_reason, "cancelled");
+      assert.deepEqual(errors, []);
+    } else {
+      assert.equal(response.result.stop_reason, "error");
+      assert.deepEqual(errors.map((e) => e.code), ["timeout"], JSON.stringify(errors));
+    }
+    await allGone(wedged, "the wedged app-server");
+    assert.match(p.stderr(), /WARN codex app-server stopped answering; restarting it/);
+    const next = await chat(p, ws, "are you back?");
+    assert.equal(next.response.result.stop_reason, "end_turn", p.stderr());
+    assert.equal(next.text, "fresh answer");
+    assert.equal(next.response.result.thread_id, first.response.result.thread_id);
+    console.log(`wedged app-server, ${how}: answered ${Math.round(ms)} ms after the ${how}`);
+  });
+}
+
+Deno.test("backend app-server without a codex binary: exactly one codex_not_found error per turn", async () => {
+  await using rig = await startRig();
+  const ws = await rig.workspace();
+  const p = await rig.plugin({ binary: `${rig.root}/no-such-codex`, backend: "app-server" });
+  for (const prompt of ["one", "two"]) {
+    const r = await chat(p, ws, prompt);
+    assert.equal(r.response.result.stop_reason, "error");
+    assert.deepEqual(r.errors.map((e) => e.code), ["codex_not_found"], JSON.stringify(r.events));
+  }
+  assert.deepEqual(descendants(p.child.pid), []);
 });

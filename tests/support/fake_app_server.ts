@@ -5,7 +5,8 @@
  * has) and finishes the turn only once each has been answered. Real Codex
  * sends none of these under the plugin's `never`/`danger-full-access`
  * policy, so this is how the end-to-end tests prove that no turn hangs on
- * one. Every line the client sends is recorded.
+ * one. It can also hang a turn and ignore `turn/interrupt`, as a wedged
+ * app-server would. Every line the client sends is recorded.
  *
  * The wire shapes follow the recorded 0.169.0 transcripts
  * (fixtures/app-server/0.169.0); `--version` prints `codex-cli 0.169.0`.
@@ -28,6 +29,10 @@ export interface AppServerPlan {
   requests: { method: string; params: Record<string, unknown> }[];
   /** The agent message of each turn. */
   text?: string;
+  /** A turn whose input text contains this streams one delta, then nothing more. */
+  hangOn?: string;
+  /** Never answer `turn/interrupt` (a wedged app-server). */
+  ignoreInterrupt?: boolean;
 }
 
 /** An installed fake. */
@@ -81,7 +86,7 @@ async function main() {
     const bytes = enc.encode(JSON.stringify(msg) + "\n");
     for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
   };
-  const threadId = crypto.randomUUID();
+  let threadId: string = crypto.randomUUID(); // one thread per process; a resumed one keeps its id
   let turns = 0;
   /** Server request ids still waiting for their answer, and what to do once none is. */
   const pending = new Set<number>();
@@ -159,6 +164,7 @@ async function main() {
           break;
         case "thread/start":
         case "thread/resume":
+          if (msg.method === "thread/resume") threadId = String(msg.params?.threadId);
           await reply(thread(msg.params?.cwd));
           if (msg.method === "thread/start") {
             await send({ method: "thread/started", params: { thread: thread(null).thread } });
@@ -171,6 +177,16 @@ async function main() {
             method: "turn/started",
             params: { threadId, turn: { id: turnId, items: [], status: "inProgress" } },
           });
+          const input = JSON.stringify(msg.params?.input ?? "");
+          if (plan.hangOn && input.includes(plan.hangOn)) {
+            const item = { type: "agentMessage", id: `msg_${turnId}`, text: "" };
+            await send({ method: "item/started", params: { threadId, turnId, item } });
+            await send({
+              method: "item/agentMessage/delta",
+              params: { threadId, turnId, itemId: item.id, delta: "thinking..." },
+            });
+            break; // and nothing more, ever
+          }
           if (plan.requests.length === 0) {
             await finishTurn(turnId);
             break;
@@ -183,6 +199,9 @@ async function main() {
           }
           break;
         }
+        case "turn/interrupt":
+          if (!plan.ignoreInterrupt) await reply({});
+          break;
         default:
           await reply({});
       }
