@@ -20,7 +20,9 @@ export type MockReply =
   | { text: string; chunks?: number; delayMs?: number }
   | { status: number; body?: string }
   | { hang: true; text?: string }
-  | { shell: string; via?: "function" | "code" }
+  | { shell: string; via?: "function" | "code"; text?: string }
+  /** Responses API output items sent verbatim (apply_patch, update_plan, web_search_call, ...). */
+  | { items: Record<string, unknown>[] }
   /** A reasoning item (its summary streamed in `reasoningChunks` deltas when given), then text. */
   | { reasoning: string; text: string; reasoningChunks?: number };
 
@@ -73,7 +75,9 @@ function message(text: string) {
 
 function events(reply: MockReply, respId: string): Uint8Array[] {
   const out = [sse("response.created", { response: { id: respId } })];
-  if ("shell" in reply) {
+  if ("items" in reply) {
+    for (const item of reply.items) out.push(sse("response.output_item.done", { item }));
+  } else if ("shell" in reply) {
     // Codex <= 0.135 exposes `exec_command` as a function; later releases put tools
     // behind a JavaScript `exec` custom tool ("code mode").
     const item = reply.via === "code"

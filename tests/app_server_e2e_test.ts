@@ -12,7 +12,8 @@
  * - errors: one `error` per failed turn, retries logged and not sent;
  * - cancel mid-stream and the idle timeout: the turn ends, nothing of it
  *   follows its response, the next turn works on the same thread;
- * - usage and activity: the same numbers and the same shape as exec's.
+ * - usage and activity (a command, a file change, a plan, a web search): the
+ *   same numbers and the same items as exec's.
  *
  * Processes, crashes, other writers, concurrency and fallback are in
  * tests/app_server_e2e_process_test.ts.
@@ -38,6 +39,59 @@ function eventsAfter(messages: Msg[], turnId: string, after: number): Msg[] {
     m.method === "event" && m.params?.turn_id === turnId
   );
 }
+
+/** A Responses API assistant message item. */
+const message = (text: string) => ({
+  type: "message",
+  role: "assistant",
+  id: `msg_${crypto.randomUUID().slice(0, 8)}`,
+  status: "completed",
+  content: [{ type: "output_text", text, annotations: [] }],
+});
+
+/** update_plan with these step statuses. */
+const plan = (statuses: string[]) => ({
+  type: "function_call",
+  id: `fc_${crypto.randomUUID().slice(0, 8)}`,
+  call_id: `call_${crypto.randomUUID().slice(0, 8)}`,
+  name: "update_plan",
+  arguments: JSON.stringify({
+    explanation: "Two steps.",
+    plan: statuses.map((status, i) => ({ step: ["Look around", "Answer"][i], status })),
+  }),
+});
+
+/** Turns with a file change, a plan and a web search: [kind, mock script, extra_args]. */
+const ACTIVITY_CASES: [string, MockReply[], string[]][] = [
+  ["file_change", [
+    {
+      items: [{
+        type: "custom_tool_call",
+        id: "ctc_patch",
+        call_id: "call_patch",
+        name: "apply_patch",
+        input: "*** Begin Patch\n*** Add File: notes.txt\n+first line\n*** End Patch\n",
+      }],
+    },
+    { items: [message("Created notes.txt.")] },
+  ], []],
+  ["todo_list", [
+    { items: [plan(["in_progress", "pending"])] },
+    { items: [plan(["completed", "completed"])] },
+    { items: [message("Done with the plan.")] },
+  ], ["-c", "tools.update_plan.enabled=true"]],
+  ["web_search", [{
+    items: [
+      {
+        type: "web_search_call",
+        id: "ws_raw",
+        status: "completed",
+        action: { type: "search", query: "weather in Paris" },
+      },
+      message("It is sunny."),
+    ],
+  }], []],
+];
 
 for (const v of APP_SERVER_VERSIONS) {
   Deno.test(`app-server ${v}: one text_delta per mock delta, in order; the message exactly once`, async () => {
@@ -266,4 +320,24 @@ for (const v of APP_SERVER_VERSIONS) {
     assert.equal(completed(asv)!.item.exit_code, 0);
     console.log(`${v}: exec ${JSON.stringify(ex)}\n${v}: app-server ${JSON.stringify(asv)}`);
   });
+
+  for (const [kind, script, extra] of ACTIVITY_CASES) {
+    Deno.test(`app-server ${v}: ${kind} activity is the same as exec's`, async () => {
+      const seen: Record<string, Msg[]> = {};
+      for (const backend of ["exec", "app-server"] as const) {
+        await using rig = await startRig(script);
+        const p = await pluginOn(rig, v, backend, { emit_activity: true, extra_args: extra });
+        const ws = await rig.workspace();
+        const r = await chat(p, ws, `Make some ${kind} activity.`);
+        assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
+        // Workspaces differ by name only: compare paths relative to each.
+        seen[backend] = JSON.parse(
+          JSON.stringify(r.events.filter((e) => e.type === "activity")).replaceAll(ws, "<ws>"),
+        ).map((e: Msg) => ({ ...e, item: { ...e.item, id: "<id>" } }));
+      }
+      assert.ok(seen.exec.length > 0, `exec reported ${kind} activity`);
+      assert.deepEqual(seen["app-server"], seen.exec);
+      console.log(`${v} ${kind}: ${JSON.stringify(seen.exec)}`);
+    });
+  }
 }
