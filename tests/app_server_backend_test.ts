@@ -351,10 +351,9 @@ Deno.test("app-server backend: exits after app_server_idle_s without turns; the 
   assert.ok((await methodsOf(s.fake)).includes("thread/resume"));
 });
 
-/** Live `sleep 300` helpers started by fake `dir`'s app-servers. */
-async function helpersOf(dir: string): Promise<number[]> {
-  const out = await new Deno.Command("pgrep", { args: ["-f", "sleep 300"], stdout: "piped" })
-    .output();
+/** Live `sleep 300` (or `what`) helpers started by fake `dir`'s app-servers. */
+async function helpersOf(dir: string, what = "sleep 300"): Promise<number[]> {
+  const out = await new Deno.Command("pgrep", { args: ["-f", what], stdout: "piped" }).output();
   const pids = new TextDecoder().decode(out.stdout).split("\n").filter(Boolean).map(Number);
   return pids.filter((p) => {
     try {
@@ -376,7 +375,7 @@ Deno.test("app-server backend: close ends the app-server and the helpers it star
 });
 
 Deno.test("app-server backend: with no turn in flight, what the app-server left running is ended; it stays", async () => {
-  await using s = await setup({ escapedHelper: true });
+  await using s = await setup({ escapedHelper: true, childHelper: true });
   await turn(s.backend, await s.workspace());
   const pid = s.backend.pid!;
   const deadline = performance.now() + 10_000;
@@ -385,10 +384,17 @@ Deno.test("app-server backend: with no turn in flight, what the app-server left 
   }
   assert.deepEqual(await helpersOf(s.fake.dir), [], "the leftover helper was ended");
   assert.ok(isAlive(pid), "the app-server itself was not");
+  assert.equal(
+    (await helpersOf(s.fake.dir, "sleep 301")).length,
+    1,
+    "nor what it still parents (a code-mode host, an MCP server)",
+  );
   assert.equal(s.backend.pid, pid);
   assert.ok(s.logs.some((l) => l.includes("ended processes codex left running")));
   const next = await turn(s.backend, await s.workspace());
   assert.equal(next.result.stop_reason, "end_turn");
+  await s.backend.close();
+  assert.deepEqual(await helpersOf(s.fake.dir, "sleep 301"), [], "close ends it");
 });
 
 Deno.test("app-server backend: extra_args -c/--enable/--disable go to the app-server command line", async () => {

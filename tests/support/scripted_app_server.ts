@@ -50,8 +50,10 @@ export interface ScriptedPlan {
   calls?: number;
   /** Lines that are not JSON, printed before the `initialize` answer. */
   garbage?: boolean;
-  /** Start `sleep 300` in a session of its own at startup (a helper that escapes the group). */
+  /** At startup, leave `sleep 300` behind: an orphan in a session of its own (escapes the group). */
   escapedHelper?: boolean;
+  /** At startup, start `sleep 301` as its own child (like a code-mode host or an MCP server). */
+  childHelper?: boolean;
 }
 
 /** One message the client sent. */
@@ -147,9 +149,14 @@ async function main() {
     console.error("error: unrecognized subcommand 'app-server'\n\nUsage: codex [OPTIONS] [PROMPT]");
     Deno.exit(2);
   }
+  if (plan().childHelper) {
+    new Deno.Command("sleep", { args: ["301"], stdin: "null", stdout: "null", stderr: "null" })
+      .spawn();
+  }
   if (plan().escapedHelper) {
-    new Deno.Command("setsid", {
-      args: ["sleep", "300"],
+    // Its shell exits at once: the sleep is an orphan in a session of its own.
+    new Deno.Command("sh", {
+      args: ["-c", "setsid sleep 300 &"],
       stdin: "null",
       stdout: "null",
       stderr: "null",

@@ -203,26 +203,26 @@ export class AppServerProcess {
   }
 
   /**
-   * SIGTERM to what it started and left running: every process carrying its
-   * marker except the app-server itself (the processes whose argv has
-   * `app-server`: npm's node wrapper and the native codex). Exec mode does
-   * the same when a turn's codex exits; here it is for when no turn is in
-   * flight (the caller's duty), since a turn's commands carry the marker too.
-   * Resolves how many were signalled; 0 without `ps`, or when `stillIdle`
-   * (asked once the scan is done) says a turn has started meanwhile.
+   * SIGTERM to what its turns left behind: processes carrying its marker
+   * whose parent does not (re-parented to init once the shell that started
+   * them exited, e.g. a command's background job or a login shell's
+   * `pyenv rehash`). Exec mode ends these when a turn's codex exits. What
+   * the app-server still parents is left alone: its code-mode host (0.169),
+   * MCP servers and snapshot shells live across turns (killing the code-mode
+   * host broke the next turn's commands). Call only with no turn in flight;
+   * `stillIdle` is asked again once the scan is done. Resolves how many were
+   * signalled; 0 without `ps`.
    */
   async reapLeftovers(stillIdle: () => boolean = () => true): Promise<number> {
     if (this.#exited) return 0;
-    const marked = await ps(["-e", "e", "-ww", "-o", "pid=,args="]);
-    const plain = new Map((await ps(["-e", "-ww", "-o", "pid=,args="])).map((l) => splitPid(l)));
+    const procs = (await ps(["-e", "e", "-ww", "-o", "pid=,ppid=,args="]))
+      .filter((l) => l.includes(this.#marker))
+      .map((l) => l.trim().split(/\s+/, 2).map(Number));
+    const marked = new Set(procs.map(([pid]) => pid));
     if (!stillIdle() || this.#exited) return 0;
     let n = 0;
-    for (const line of marked) {
-      if (!line.includes(this.#marker)) continue;
-      const [pid] = splitPid(line);
-      if (pid === this.pid || pid === Deno.pid) continue;
-      const args = plain.get(pid);
-      if (args === undefined || args.includes("app-server")) continue;
+    for (const [pid, ppid] of procs) {
+      if (pid === this.pid || pid === Deno.pid || marked.has(ppid)) continue;
       try {
         Deno.kill(pid, "SIGTERM");
         n++;
@@ -269,10 +269,4 @@ async function ps(args: string[]): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-/** `"  123 bash -l"` → [123, "bash -l"]. */
-function splitPid(line: string): [number, string] {
-  const m = /^\s*(\d+)\s?(.*)$/.exec(line);
-  return m ? [Number(m[1]), m[2]] : [-1, line];
 }
