@@ -422,3 +422,18 @@ Deno.test("backend app-server without a codex binary: exactly one codex_not_foun
   }
   assert.deepEqual(descendants(p.child.pid), []);
 });
+
+Deno.test("an agent message that comes without deltas is sent whole, once", async () => {
+  await using fake = await installFakeAppServer({
+    requests: [],
+    text: "all at once",
+    noDeltas: true,
+  });
+  await using rig = await startRig();
+  const p = await rig.plugin({ binary: fake.binary, backend: "app-server" });
+  const r = await chat(p, await rig.workspace(), "hi");
+  assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
+  assert.deepEqual(r.events.filter((e) => e.type === "text_delta"), [
+    { type: "text_delta", text: "all at once" },
+  ]);
+});

@@ -33,6 +33,8 @@ export interface AppServerPlan {
   hangOn?: string;
   /** Never answer `turn/interrupt` (a wedged app-server). */
   ignoreInterrupt?: boolean;
+  /** Send the agent message only in `item/completed`, without deltas. */
+  noDeltas?: boolean;
 }
 
 /** An installed fake. */
@@ -105,10 +107,12 @@ async function main() {
     const text = plan.text ?? "answered";
     const item = { type: "agentMessage", id: `msg_${turnId}`, text: "" };
     await send({ method: "item/started", params: { ...base, item } });
-    await send({
-      method: "item/agentMessage/delta",
-      params: { ...base, itemId: item.id, delta: text },
-    });
+    if (!plan.noDeltas) {
+      await send({
+        method: "item/agentMessage/delta",
+        params: { ...base, itemId: item.id, delta: text },
+      });
+    }
     await send({ method: "item/completed", params: { ...base, item: { ...item, text } } });
     const n = turns;
     const usage = (k: number) => ({
