@@ -173,3 +173,27 @@ for (const v of VERSIONS) {
     assert.equal(s.appServer.pid, pid, "Codex confirmed the interrupt: the same process");
   });
 }
+
+for (const v of VERSIONS) {
+  Deno.test(`real app-server ${v}: command turns one after another all run (what the app-server keeps between turns is kept)`, async () => {
+    const via = v === "0.135.0" ? "function" : "code"; // 0.169 runs tools through its code-mode host
+    await using s = await realSetup(v, [
+      { shell: "echo one > one.txt", via },
+      { text: "did one" },
+      { shell: "echo two > two.txt", via },
+      { text: "did two" },
+    ]);
+    const ws = await s.workspace();
+    const first = await turn(s.appServer, ws, "write one");
+    assert.equal(first.result.stop_reason, "end_turn", s.logs.join(""));
+    await new Promise((r) => setTimeout(r, 1000)); // room for the idle-time reaping
+    const second = await turn(s.appServer, ws, "write two");
+    assert.equal(second.result.stop_reason, "end_turn", s.logs.join(""));
+    assert.equal(await Deno.readTextFile(`${ws}/one.txt`), "one\n");
+    assert.equal(
+      await Deno.readTextFile(`${ws}/two.txt`),
+      "two\n",
+      "the second turn's command ran",
+    );
+  });
+}
