@@ -44,25 +44,34 @@ export const SCHEMA: {
   $defs: Record<string, Record<string, unknown>>;
 } = schema;
 
-// strictRequired off: it rejects `required` in an `if`/`then` whose property
-// the enclosing schema defines, which is standard JSON Schema.
-const ajv = new Ajv2020({
-  allErrors: true,
-  verbose: true, // errors carry their parentSchema: see explain()
-  strict: true,
-  strictRequired: false,
-  allowUnionTypes: true,
-});
-ajv.addSchema(schema);
-
+/**
+ * One validator per mode. `all`: every problem (the plugin's messages, whose
+ * size the protocol bounds). `first`: stop at the first problem, for what
+ * tests send: a request of millions of bad messages must not cost an error
+ * object each.
+ */
+function makeAjv(allErrors: boolean): Ajv2020 {
+  // strictRequired off: it rejects `required` in an `if`/`then` whose
+  // property the enclosing schema defines, which is standard JSON Schema.
+  const ajv = new Ajv2020({
+    allErrors,
+    verbose: true, // errors carry their parentSchema: see explain()
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+  });
+  ajv.addSchema(schema);
+  return ajv;
+}
+const ajvs = { all: makeAjv(true), first: makeAjv(false) };
 const validators = new Map<string, ValidateFunction>();
 
-function validator(def: string): ValidateFunction {
-  let v = validators.get(def);
+function validator(def: string, mode: keyof typeof ajvs): ValidateFunction {
+  let v = validators.get(`${mode} ${def}`);
   if (!v) {
     if (!(def in SCHEMA.$defs)) throw new Error(`${SCHEMA_FILE} has no $defs/${def}`);
-    v = ajv.getSchema(`${SCHEMA.$id}#/$defs/${def}`)!;
-    validators.set(def, v);
+    v = ajvs[mode].getSchema(`${SCHEMA.$id}#/$defs/${def}`)!;
+    validators.set(`${mode} ${def}`, v);
   }
   return v;
 }
@@ -70,9 +79,10 @@ function validator(def: string): ValidateFunction {
 /**
  * Validate `value` against `$defs/<def>`: the problems, one line each
  * (instance path, what is wrong, schema path), or none when it is valid.
+ * `mode: "first"` stops at the first problem.
  */
-export function validate(def: string, value: unknown): string[] {
-  const v = validator(def);
+export function validate(def: string, value: unknown, mode: "all" | "first" = "all"): string[] {
+  const v = validator(def, mode);
   return v(value) ? [] : explain(v.errors ?? []);
 }
 
@@ -143,6 +153,12 @@ export function responseDef(method: string): string | undefined {
   return method !== "" && def in SCHEMA.$defs && def !== "ErrorResponse" ? def : undefined;
 }
 
+/** The `$defs` entry of a request of `method`, if the schema has one. */
+function requestDef(method: string): string | undefined {
+  const def = `${method[0]?.toUpperCase()}${method.slice(1)}Request`;
+  return method !== "" && def in SCHEMA.$defs ? def : undefined;
+}
+
 interface Pending {
   method: string;
   /** Why the request does not match HostMessage (empty: it does). */
@@ -176,7 +192,9 @@ export class ProtocolChecker {
       return;
     }
     const key = JSON.stringify(m.id);
-    const entry = { method: m.method, problems: validate("HostMessage", m), line, turnId };
+    // The method's own request type names the problem better than the union.
+    const def = requestDef(m.method) ?? "HostMessage";
+    const entry = { method: m.method, problems: validate(def, m, "first"), line, turnId };
     this.#pending.set(key, [...this.#pending.get(key) ?? [], entry]);
   }
 
@@ -200,7 +218,7 @@ export class ProtocolChecker {
     if (!fits) return this.#verdict(msg, responseDef(known[0].method)!);
     queue.splice(queue.indexOf(fits), 1);
     if (fits.problems.length) {
-      return `the plugin accepted a request that ${SCHEMA_FILE}#/$defs/HostMessage rejects ` +
+      return `the plugin accepted a request that ${SCHEMA_FILE} rejects ` +
         `(the schema or the plugin's validation is wrong):\n  request: ${show(fits.line)}\n` +
         `  response: ${show(msg)}\n  ${fits.problems.join("\n  ")}`;
     }

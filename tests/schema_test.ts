@@ -390,9 +390,23 @@ Deno.test("the checker matches a result to the method of its request", () => {
   // A request the schema rejects, answered with a result.
   assert.match(
     check.received({ jsonrpc: "2.0", id: 3, result: { models: ["codex"] } }) ?? "",
-    /accepted a request that .*HostMessage rejects[\s\S]*additional properties: "bogus"/,
+    /accepted a request that .* rejects[\s\S]*additional properties: "bogus"/,
   );
   assert.match(check.received({ __not_json: "hello" }) ?? "", /PluginMessage/);
+});
+
+Deno.test("the checker stops at a request's first problem: a million bad messages cost no more", () => {
+  // With every problem reported (ajv's allErrors), this took minutes and gigabytes.
+  const line = '{"jsonrpc":"2.0","id":1,"method":"chat","params":{"turn_id":"t",' +
+    `"agent":{"id":"a","workspace":"/w"},"messages":[${"1,".repeat(1_000_000)}1]}}`;
+  const check = new ProtocolChecker();
+  const t0 = performance.now();
+  check.sent(line);
+  assert.ok(performance.now() - t0 < 10_000, `took ${performance.now() - t0} ms`);
+  assert.match(
+    check.received({ ...chatResult({}), id: 1 }) ?? "",
+    /accepted a request[\s\S]*\/params\/messages\/0 must be object/,
+  );
 });
 
 Deno.test("the checker accepts events only between a chat request and its response", () => {
