@@ -559,3 +559,21 @@ Deno.test("app-server backend: an API key from the environment logs the app-serv
     else Deno.env.set("CODEX_API_KEY", saved);
   }
 });
+
+Deno.test("app-server backend: a thread the app-server unloaded between turns is resumed, not replaced", async () => {
+  await using s = await setup({ unloadAfterTurn: true });
+  const ws = await s.workspace();
+  const first = await turn(s.backend, ws);
+  const second = await turn(s.backend, ws);
+  assert.equal(second.result.stop_reason, "end_turn", JSON.stringify(second.events));
+  assert.equal(second.result.thread_id, first.result.thread_id);
+  const methods = await methodsOf(s.fake);
+  assert.deepEqual(methods.filter((m) => m !== "initialize"), [
+    "thread/start",
+    "turn/start",
+    "turn/start", // "thread not found"
+    "thread/resume",
+    "turn/start",
+  ]);
+  assert.equal(await startsOf(s.fake), 1);
+});

@@ -44,6 +44,8 @@ export interface ScriptedPlan {
   requests?: { method: string; params?: Record<string, unknown> }[];
   /** The turn fails with this message (an `error` notification, then `failed`). */
   fail?: string;
+  /** Unload the thread when its turn ends (a later turn/start on it: "thread not found"). */
+  unloadAfterTurn?: boolean;
   /** Tokens of each model call (default input 100, cached 20, output 7, reasoning 3). */
   usage?: { input: number; cached: number; output: number; reasoning: number };
   /** Model calls (`thread/tokenUsage/updated`) per turn (default 1). */
@@ -168,6 +170,7 @@ async function main() {
   const answers = new Map<number | string, () => void>(); // our requests to the client
   const interrupts = new Map<string, () => void>(); // turnId → interrupt it
   let nextServerId = 0;
+  const loaded = new Set<string>(); // threads started or resumed by this process
   let turnSeq = 0;
 
   async function runTurn(threadId: string, turnId: string, p: ScriptedPlan) {
@@ -252,6 +255,7 @@ async function main() {
       },
     });
     interrupts.delete(turnId);
+    if (p.unloadAfterTurn) loaded.delete(threadId);
   }
 
   const handle = (m: Json) => {
@@ -282,6 +286,7 @@ async function main() {
       case "thread/start": {
         const threadId = crypto.randomUUID();
         saveThread(threadId, {});
+        loaded.add(threadId);
         reply({ thread: { id: threadId, cwd: params.cwd }, cwd: params.cwd });
         notify("thread/started", { thread: { id: threadId } });
         return;
@@ -292,12 +297,13 @@ async function main() {
         if (!(threadId in threads())) {
           return fail(-32600, `no rollout found for thread id ${threadId}`);
         }
+        loaded.add(threadId);
         reply({ thread: { id: threadId, cwd: params.cwd, turns: [] }, cwd: params.cwd });
         return;
       }
       case "turn/start": {
         const threadId = params.threadId as string;
-        if (!(threadId in threads())) return fail(-32600, `thread not found: ${threadId}`);
+        if (!loaded.has(threadId)) return fail(-32600, `thread not found: ${threadId}`);
         const turnId = `turn-${Deno.pid}-${++turnSeq}`;
         if (p.notifyBeforeAnswer) {
           notify("turn/started", { threadId, turn: { id: turnId, status: "inProgress" } });

@@ -167,17 +167,22 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     sandbox: "danger-full-access",
     ...(model && { model }),
   };
+  const resume = (id: string) =>
+    ask("thread/resume", {
+      threadId: id,
+      ...threadParams,
+      // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
+      ...(compareVersions(conn.proc.version || "0", "0.169.0") >= 0 && { excludeTurns: true }),
+    });
   let step = "thread/resume";
+  let reused = false; // loaded by an earlier turn of this process, not resumed now
   try {
-    if (stored && conn.loaded.has(stored)) threadId = stored;
-    else if (stored) {
+    if (stored && conn.loaded.has(stored)) {
+      threadId = stored;
+      reused = true;
+    } else if (stored) {
       try {
-        const resumed = await ask("thread/resume", {
-          threadId: stored,
-          ...threadParams,
-          // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
-          ...(compareVersions(conn.proc.version || "0", "0.169.0") >= 0 && { excludeTurns: true }),
-        });
+        const resumed = await resume(stored);
         if (!resumed) {
           return cancelled(stored);
         }
@@ -278,11 +283,30 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     for (const img of req.images ?? []) {
       input.push({ type: "image", url: `data:${img.mime_type};base64,${base64(img.data)}` });
     }
+    const id = threadId;
+    const startTurn = () =>
+      ask<{ turn?: { id?: unknown } }>("turn/start", {
+        threadId: id,
+        input,
+        ...(model && { model }),
+      });
     let started: { turn?: { id?: unknown } } | undefined;
     try {
-      started = await ask("turn/start", { threadId, input, ...(model && { model }) });
+      started = await startTurn();
     } catch (e) {
-      return fail(await describe(e, "turn/start", threadId), threadId);
+      if (!(reused && e instanceof RpcError && /thread not found/i.test(e.message))) {
+        return fail(await describe(e, "turn/start", threadId), threadId);
+      }
+      // The app-server let go of the thread since its last turn here: load it again.
+      log.info("codex app-server no longer had the thread loaded; resuming it", { thread_id: id });
+      conn.loaded.delete(id);
+      try {
+        if (!(await resume(id))) return cancelled(id);
+        conn.loaded.add(id);
+        started = await startTurn();
+      } catch (e2) {
+        return fail(await describe(e2, "turn/start", id), id);
+      }
     }
     if (!started) return cancelled(threadId);
     if (typeof started.turn?.id !== "string") {
