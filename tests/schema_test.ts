@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { ProtocolChecker, SCHEMA, SCHEMA_FILE, validate } from "../dev/protocol_check.ts";
 import { startPlugin } from "../dev/plugin.ts";
 import { CONFIG_KEYS } from "../lib/config.ts";
+import { parseJsonc } from "../lib/jsonc.ts";
 import { METHODS } from "../lib/protocol/server.ts";
 import { ErrorCodes } from "../lib/rpc.ts";
 import {
@@ -122,6 +123,18 @@ Deno.test("every example of PROTOCOL.md matches the schema", () => {
   // fewer means the extraction broke, not that everything matched.
   assert.ok(blocks.length >= 10, `found ${blocks.length} json blocks`);
   assert.ok(messages >= 35, `found ${messages} example messages`);
+});
+
+Deno.test("README's --config file examples match HostConfig", () => {
+  const readme = Deno.readTextFileSync(`${root}README.md`);
+  // The config file examples are the jsonc blocks that name their file …-provider.jsonc.
+  const blocks = [...readme.matchAll(/^```jsonc\n(\/\/ \S*provider\.jsonc\n[\s\S]*?)^```$/gm)];
+  assert.ok(blocks.length >= 1, "README shows a --config file");
+  for (const [, text] of blocks) {
+    const r = parseJsonc(text);
+    assert.ok(r.ok, text);
+    assert.deepEqual(validate("HostConfig", r.value), [], text);
+  }
 });
 
 const usage = { input_tokens: 1, cached_input_tokens: 0, output_tokens: 2, reasoning_tokens: 0 };
