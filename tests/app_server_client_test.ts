@@ -106,6 +106,7 @@ Deno.test("client: notifications reach only their thread's subscribers, in order
       params: { threadId: "T2", turnId: "b", delta: "x" },
     });
     await t.say({ method: "account/rateLimits/updated", params: { rateLimits: {} } }); // no thread
+    await t.say({ method: "configWarning", params: { summary: "`nonsense_key` is ignored" } });
     await t.say({ method: "thread/started", params: { thread: { id: "T2" } } }); // thread inside params.thread
     await t.say({
       method: "item/agentMessage/delta",
@@ -123,6 +124,12 @@ Deno.test("client: notifications reach only their thread's subscribers, in order
     await p;
     assert.deepEqual(got.T1, ["item/agentMessage/delta:1", "item/agentMessage/delta:2"]);
     assert.deepEqual(got.T2, ["item/agentMessage/delta:x", "thread/started:"]);
+    const warning = t.logs.find((l) => l.includes("config warning"));
+    assert.match(
+      warning ?? "",
+      / INFO .*nonsense_key/,
+      "Codex's config warnings are logged at info",
+    );
   } finally {
     await t.dispose();
   }

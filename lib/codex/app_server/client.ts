@@ -252,7 +252,13 @@ export class AppServerClient {
     const thread = threadOf(params);
     const subs = thread === undefined ? undefined : this.#subs.get(thread);
     if (!subs?.size) {
-      if (!isRequest) {
+      if (method === "configWarning") {
+        // Codex's own words about its config (a bad -c override, a missing sandbox helper).
+        this.#o.log.info("codex app-server config warning", {
+          summary: params.summary,
+          details: params.details,
+        });
+      } else if (!isRequest) {
         this.#o.log.debug("codex app-server notification", { method, thread_id: thread });
       }
       return;
