@@ -73,6 +73,8 @@ export class AppServerBackend implements Backend {
   #inFlight = 0;
   /** The last scan for leftovers (close waits for it). */
   #reaping: Promise<void> = Promise.resolve();
+  /** The binary last logged as used (logged once, as exec mode does). */
+  #loggedBinary: string | undefined;
   #idle: ReturnType<typeof setTimeout> | undefined;
   #crashes: number[] = [];
   #closed = false;
@@ -114,6 +116,10 @@ export class AppServerBackend implements Backend {
     }
     const bin = locateBinary(config.binary);
     if (!bin.ok) return err({ spawnFailed: true, notFound: true, message: bin.error.message });
+    if (this.#loggedBinary !== bin.value.path) {
+      log.info("using codex binary", { path: bin.value.path, found_via: bin.value.via });
+      this.#loggedBinary = bin.value.path;
+    }
     const args = appServerArgs(config.extra_args);
     if (!args.ok) {
       return err({
