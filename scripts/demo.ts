@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { CODEX_VERSION, ensureCodex } from "../dev/codex.ts";
 import { type MockApi, mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
+import { testBackend } from "../dev/plugin.ts";
 import { runHost } from "./host.ts";
 
 const PROMPTS = ["Say hello.", "What did you just say?"];
@@ -44,7 +45,7 @@ async function realCodex(): Promise<Backend> {
   const { args, env } = mockCodexSetup(api.baseUrl, home);
   return {
     label: `the real Codex CLI ${CODEX_VERSION} (${binary}) against the mock API at ${api.baseUrl}`,
-    config: { binary, extra_args: args },
+    config: { ...testBackend(), binary, extra_args: args }, // PLEXUM_TEST_BACKEND, for the tests
     env,
     api,
     async cleanup() {
@@ -74,7 +75,7 @@ async function fakeCodex(): Promise<Backend> {
   return {
     label: `a fake codex replaying fixtures/${CODEX_VERSION}/{plain,resume}.jsonl (recorded from ` +
       `the real CLI against the mock API)`,
-    config: { binary: fake.binary },
+    config: { binary: fake.binary, backend: "exec" }, // the fake replays codex exec's output
     env: {},
     calls: () => fake.calls(),
     cleanup: () => fake[Symbol.asyncDispose](),
