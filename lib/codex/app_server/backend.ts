@@ -31,7 +31,8 @@ import { launchEnv, locateBinary } from "../locate.ts";
 import { appServerArgs, unsupportedArgMessage } from "./args.ts";
 import { envApiKey, EPHEMERAL_AUTH_ARGS, loginWithApiKey } from "./auth.ts";
 import { AppServerProcess, type StartFailure } from "./process.ts";
-import { type Connection, runAppServerTurn } from "./turn.ts";
+import type { Connection } from "./calls.ts";
+import { runAppServerTurn } from "./turn.ts";
 
 /** How long a cancelled turn waits for Codex to confirm (its answer must leave within 2 s). */
 export const INTERRUPT_GRACE_MS = 1500;

@@ -1,8 +1,9 @@
 /**
- * One chat turn on a running `codex app-server`: the workspace's thread is
- * resumed (or started), the prompt sent with `turn/start`, the turn's
- * notifications mapped to Plexum events by B's {@linkcode AppServerTurnMapper}
- * until `turn/completed`, and usage reported as exec mode does (the thread's
+ * One chat turn on a running `codex app-server`, on the thread thread.ts
+ * opens: the prompt (after a history transcript for a new thread, with the
+ * images as data URLs) sent with `turn/start`, the turn's notifications
+ * mapped to Plexum events by {@linkcode AppServerTurnMapper} until
+ * `turn/completed`, and usage reported as exec mode does (the thread's
  * totals at the end minus those stored after its previous turn).
  *
  * What can end a turn besides `turn/completed`, and what the host gets:
@@ -29,41 +30,18 @@
  *
  * @module
  */
-import type { Config } from "../../config.ts";
-import type { Logger } from "../../log.ts";
-import type { ErrorCode, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
+import type { TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
 import { modelArg } from "../exec/argv.ts";
 import { buildReplay, replayDecision } from "../history.ts";
-import { compareVersions } from "../locate.ts";
 import { rateLimitOf } from "../rate_limit.ts";
-import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "../session.ts";
+import { readTotals, writeTotals } from "../session.ts";
 import { usageDelta } from "../usage.ts";
-import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
+import { Failure, TurnCalls, type TurnContext, within } from "./calls.ts";
+import { RpcError } from "./client.ts";
 import { AppServerTurnMapper } from "./events.ts";
-import { type AppServerProcess, exitText } from "./process.ts";
+import { openThread, resumeThread } from "./thread.ts";
 
-const STALE = /no rollout found for thread id|thread not found|no such thread/i;
-const HELD = /already has an active writer/i;
-
-/** A running app-server and the threads it has loaded. */
-export interface Connection {
-  proc: AppServerProcess;
-  /** Threads resumed or started on this process: a turn on one needs no `thread/resume`. */
-  loaded: Set<string>;
-}
-
-/** What {@linkcode runAppServerTurn} needs besides the request. */
-export interface TurnContext {
-  conn: Connection;
-  config: Config;
-  log: Logger;
-  /** How long a cancelled or timed-out turn waits for Codex to confirm. */
-  graceMs: number;
-  /** How long a request of the turn (thread/start, turn/start, …) may wait for its answer. */
-  requestTimeoutMs: number;
-  /** The app-server stopped answering; the backend replaces it. */
-  wedged(why: string): void;
-}
+export type { TurnContext } from "./calls.ts";
 
 type Json = Record<string, unknown>;
 
@@ -72,14 +50,6 @@ function turnOf(params: Json): string | undefined {
   if (typeof params.turnId === "string") return params.turnId;
   const turn = params.turn as Json | undefined;
   return typeof turn?.id === "string" ? turn.id : undefined;
-}
-
-class Failure {
-  constructor(
-    readonly code: ErrorCode,
-    readonly message: string,
-    readonly retryAfter?: number,
-  ) {}
 }
 
 /** Run one turn; see the module doc. */
@@ -105,121 +75,14 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     return { stop_reason: "error", thread_id: threadId, usage: null, ...replayedField() };
   };
   if (req.signal.aborted) return cancelled(null);
+  const calls = new TurnCalls(ctx, req.signal);
 
-  /** A request raced against cancel: undefined when the turn was cancelled first. */
-  const ask = async <T>(method: string, params: Json): Promise<T | undefined> => {
-    const pending = client.request<T>(method, params, ctx.requestTimeoutMs);
-    if (req.signal.aborted) return undefined;
-    let onAbort!: () => void;
-    const aborted = new Promise<"aborted">((r) => {
-      onAbort = () => r("aborted");
-      req.signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      const r = await Promise.race([pending, aborted]);
-      if (r !== "aborted") return r;
-    } finally {
-      req.signal.removeEventListener("abort", onAbort);
-    }
-    // Cancelled while waiting: an answer should still come soon; none means wedged.
-    const late = await within(pending.then(() => true, () => true), ctx.graceMs, false);
-    if (!late) ctx.wedged(`${method} was not answered after a cancel`);
-    return undefined;
-  };
-
-  const describe = async (e: unknown, method: string, threadId?: string): Promise<Failure> => {
-    if (e instanceof RpcError) {
-      if (HELD.test(e.message)) {
-        return new Failure(
-          "codex_exit",
-          `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
-            `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
-            `The thread was kept; try again when that process has finished`,
-        );
-      }
-      return new Failure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
-    }
-    if (e instanceof RequestTimeout) {
-      ctx.wedged(e.message);
-      return new Failure("codex_exit", `${e.message}; it is restarted`);
-    }
-    if (e instanceof ConnectionClosed) return await exited();
-    throw e; // a bug
-  };
-  const exited = async (): Promise<Failure> => {
-    const info = await within(conn.proc.exit, ctx.graceMs, undefined);
-    const how = info ? `exited (${exitText(info)})` : "closed its output";
-    const detail = info?.detail || conn.proc.stderrSummary();
-    return new Failure(
-      "codex_exit",
-      `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`,
-    );
-  };
-
-  // 1. The thread: the stored one (resumed once per process), else a new one.
+  // 1. The thread (thread.ts).
+  const opened = await openThread(ctx, calls, req);
+  if (opened.kind === "cancelled") return cancelled(opened.threadId);
+  if (opened.kind === "failed") return fail(opened.failure, opened.threadId);
+  const { threadId, fresh, reused } = opened;
   const model = modelArg(ctx.config, req.model);
-  const stored = req.reset ? undefined : await readThreadId(ws);
-  let threadId: string | undefined;
-  let fresh = false;
-  const threadParams = {
-    cwd: ws,
-    approvalPolicy: "never",
-    sandbox: "danger-full-access",
-    ...(model && { model }),
-  };
-  const resume = (id: string) =>
-    ask("thread/resume", {
-      threadId: id,
-      ...threadParams,
-      // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
-      ...(compareVersions(conn.proc.version || "0", "0.169.0") >= 0 && { excludeTurns: true }),
-    });
-  let step = "thread/resume";
-  let reused = false; // loaded by an earlier turn of this process, not resumed now
-  try {
-    if (stored && conn.loaded.has(stored)) {
-      threadId = stored;
-      reused = true;
-    } else if (stored) {
-      try {
-        const resumed = await resume(stored);
-        if (!resumed) {
-          return cancelled(stored);
-        }
-        threadId = stored;
-        conn.loaded.add(stored);
-      } catch (e) {
-        if (!(e instanceof RpcError && STALE.test(e.message))) throw e;
-        log.warn("codex no longer knows the stored thread; starting a new one", {
-          workspace: ws,
-          thread_id: stored,
-        });
-      }
-    }
-    if (!threadId) {
-      step = "thread/start";
-      const r = await ask<{ thread?: { id?: unknown } }>("thread/start", {
-        ...threadParams,
-        ...(req.system && { developerInstructions: req.system }),
-      });
-      if (!r) return cancelled(stored ?? null);
-      if (typeof r.thread?.id !== "string") {
-        return fail(
-          new Failure("codex_exit", "codex app-server started a thread without an id"),
-          null,
-        );
-      }
-      threadId = r.thread.id;
-      fresh = true;
-      conn.loaded.add(threadId);
-      await save(ws, threadId, log);
-    }
-  } catch (e) {
-    return fail(
-      await describe(e, step, stored),
-      stored ?? null,
-    );
-  }
 
   // 2. The turn: subscribe first (its first notifications may precede turn/start's answer).
   const mapper = new AppServerTurnMapper({
@@ -285,7 +148,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     }
     const id = threadId;
     const startTurn = () =>
-      ask<{ turn?: { id?: unknown } }>("turn/start", {
+      calls.ask<{ turn?: { id?: unknown } }>("turn/start", {
         threadId: id,
         input,
         ...(model && { model }),
@@ -295,17 +158,17 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       started = await startTurn();
     } catch (e) {
       if (!(reused && e instanceof RpcError && /thread not found/i.test(e.message))) {
-        return fail(await describe(e, "turn/start", threadId), threadId);
+        return fail(await calls.describe(e, "turn/start", threadId), threadId);
       }
       // The app-server let go of the thread since its last turn here: load it again.
       log.info("codex app-server no longer had the thread loaded; resuming it", { thread_id: id });
       conn.loaded.delete(id);
       try {
-        if (!(await resume(id))) return cancelled(id);
+        if (!(await resumeThread(ctx, calls, req, id))) return cancelled(id);
         conn.loaded.add(id);
         started = await startTurn();
       } catch (e2) {
-        return fail(await describe(e2, "turn/start", id), id);
+        return fail(await calls.describe(e2, "turn/start", id), id);
       }
     }
     if (!started) return cancelled(threadId);
@@ -354,7 +217,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
         threadId,
       );
     }
-    if (how === "closed" && !mapper.done) return fail(await exited(), threadId);
+    if (how === "closed" && !mapper.done) return fail(await calls.exited(), threadId);
 
     // 4. Completed, failed or interrupted by Codex itself.
     if (mapper.status !== "completed") {
@@ -404,31 +267,6 @@ async function interrupt(
         ? `turn ${turnId} did not end within ${ctx.graceMs} ms of turn/interrupt`
         : `turn/interrupt was not answered within ${ctx.graceMs} ms`,
     );
-  }
-}
-
-/** `p`, or `fallback` once `ms` have passed (the timer never outlives the wait). */
-async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function save(workspace: string, threadId: string, log: Logger) {
-  try {
-    await writeThreadId(workspace, threadId);
-  } catch (e) {
-    log.warn("could not save the codex thread id; the next turn starts a new thread", {
-      workspace,
-      error: (e as Error).message,
-    });
-    await Deno.remove(`${workspace}/${SESSION_FILE}`).catch(() => {});
   }
 }
 

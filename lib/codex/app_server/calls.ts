@@ -1,0 +1,140 @@
+/**
+ * A turn's requests to the app-server, and how each can fail. Three rules,
+ * shared by opening the thread (thread.ts) and running the turn (turn.ts):
+ *
+ * - every request has a deadline (the app-server answers garbage with
+ *   silence); one that passes means the process is wedged: the backend
+ *   replaces it and the turn gets one `codex_exit` error;
+ * - a cancel does not wait for the answer: the turn ends at once, and an
+ *   answer that does not follow within the grace period also means wedged;
+ * - a refusal becomes one clear `codex_exit` error (exec gives that code
+ *   when Codex refuses before the turn runs), naming a thread held by
+ *   another writer as such.
+ *
+ * @example
+ * ```ts
+ * import { TurnCalls, type TurnContext } from "./calls.ts";
+ * declare const ctx: TurnContext;
+ * const calls = new TurnCalls(ctx, new AbortController().signal);
+ * try {
+ *   const r = await calls.ask("thread/start", { cwd: "/w" }); // undefined: cancelled first
+ * } catch (e) {
+ *   const failure = await calls.describe(e, "thread/start"); // { code, message }
+ * }
+ * ```
+ *
+ * @module
+ */
+import type { Config } from "../../config.ts";
+import type { Logger } from "../../log.ts";
+import type { ErrorCode } from "../../turns/backend.ts";
+import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
+import { type AppServerProcess, exitText } from "./process.ts";
+
+/** The message of a thread that another process writes (codex ≥ 0.169). */
+const HELD = /already has an active writer/i;
+
+/** A running app-server and the threads it has loaded. */
+export interface Connection {
+  proc: AppServerProcess;
+  /** Threads resumed or started on this process: a turn on one needs no `thread/resume`. */
+  loaded: Set<string>;
+}
+
+/** What a turn needs besides its request. */
+export interface TurnContext {
+  conn: Connection;
+  config: Config;
+  log: Logger;
+  /** How long a cancelled or timed-out turn waits for Codex to confirm. */
+  graceMs: number;
+  /** How long a request of the turn (thread/start, turn/start, …) may wait for its answer. */
+  requestTimeoutMs: number;
+  /** The app-server stopped answering; the backend replaces it. */
+  wedged(why: string): void;
+}
+
+/** Why a turn failed: its one error event. */
+export class Failure {
+  constructor(
+    readonly code: ErrorCode,
+    readonly message: string,
+    readonly retryAfter?: number,
+  ) {}
+}
+
+/** The requests of one turn; see the module doc. */
+export class TurnCalls {
+  constructor(private ctx: TurnContext, private signal: AbortSignal) {}
+
+  /** A request raced against cancel: undefined when the turn was cancelled first. */
+  async ask<T = Record<string, unknown>>(
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<T | undefined> {
+    const { ctx, signal } = this;
+    const pending = ctx.conn.proc.client.request<T>(method, params, ctx.requestTimeoutMs);
+    if (signal.aborted) return undefined;
+    let onAbort!: () => void;
+    const aborted = new Promise<"aborted">((r) => {
+      onAbort = () => r("aborted");
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const r = await Promise.race([pending, aborted]);
+      if (r !== "aborted") return r;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    // Cancelled while waiting: an answer should still come soon; none means wedged.
+    const late = await within(pending.then(() => true, () => true), ctx.graceMs, false);
+    if (!late) ctx.wedged(`${method} was not answered after a cancel`);
+    return undefined;
+  }
+
+  /** The failure a rejected {@linkcode ask} means; rethrows what is a bug. */
+  async describe(e: unknown, method: string, threadId?: string): Promise<Failure> {
+    if (e instanceof RpcError) {
+      if (HELD.test(e.message)) {
+        return new Failure(
+          "codex_exit",
+          `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
+            `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
+            `The thread was kept; try again when that process has finished`,
+        );
+      }
+      return new Failure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
+    }
+    if (e instanceof RequestTimeout) {
+      this.ctx.wedged(e.message);
+      return new Failure("codex_exit", `${e.message}; it is restarted`);
+    }
+    if (e instanceof ConnectionClosed) return await this.exited();
+    throw e;
+  }
+
+  /** The failure of a turn whose app-server went away. */
+  async exited(): Promise<Failure> {
+    const proc = this.ctx.conn.proc;
+    const info = await within(proc.exit, this.ctx.graceMs, undefined);
+    const how = info ? `exited (${exitText(info)})` : "closed its output";
+    const detail = info?.detail || proc.stderrSummary();
+    return new Failure(
+      "codex_exit",
+      `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`,
+    );
+  }
+}
+
+/** `p`, or `fallback` once `ms` have passed (the timer never outlives the wait). */
+export async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The workspace's thread on the app-server, shared with exec through the
+ * session file (lib/codex/session.ts): the stored thread, loaded once per
+ * process (`thread/resume`, then reused by later turns), or a new one
+ * (`thread/start`, with the system text as developer instructions) whose id
+ * is saved at once. Both get exec's policy: `cwd` = the workspace, approval
+ * `never`, sandbox `danger-full-access` (the app-server's defaults are
+ * `on-request` and read-only), and `--model` from `model_args`.
+ *
+ * A stored thread Codex no longer knows (`no rollout found`) is replaced by
+ * a new one within the turn. A thread another process writes is never
+ * replaced: that is the turn's error (calls.ts).
+ *
+ * @example
+ * ```ts
+ * import { openThread } from "./thread.ts";
+ * import { TurnCalls, type TurnContext } from "./calls.ts";
+ * import type { TurnRequest } from "../../turns/backend.ts";
+ * declare const ctx: TurnContext;
+ * declare const req: TurnRequest;
+ * const t = await openThread(ctx, new TurnCalls(ctx, req.signal), req);
+ * // { threadId, fresh, reused } | { cancelled } | { failure }
+ * ```
+ *
+ * @module
+ */
+import type { Logger } from "../../log.ts";
+import type { TurnRequest } from "../../turns/backend.ts";
+import { modelArg } from "../exec/argv.ts";
+import { compareVersions } from "../locate.ts";
+import { readThreadId, SESSION_FILE, writeThreadId } from "../session.ts";
+import { RpcError } from "./client.ts";
+import { Failure, type TurnCalls, type TurnContext } from "./calls.ts";
+
+const STALE = /no rollout found for thread id|thread not found|no such thread/i;
+
+/** The thread a turn runs on. */
+export interface OpenThread {
+  threadId: string;
+  /** Started by this turn (no usage baseline; history may be replayed into it). */
+  fresh: boolean;
+  /** Loaded by an earlier turn of this process and not resumed now. */
+  reused: boolean;
+}
+
+/** What {@linkcode openThread} gives: the thread, a cancel, or the turn's failure. */
+export type Opened =
+  | ({ kind: "open" } & OpenThread)
+  | { kind: "cancelled"; threadId: string | null }
+  | { kind: "failed"; failure: Failure; threadId: string | null };
+
+/** Parameters of thread/start and thread/resume: exec's policy (see the module doc). */
+export function threadParams(ctx: TurnContext, req: TurnRequest): Record<string, unknown> {
+  const model = modelArg(ctx.config, req.model);
+  return {
+    cwd: req.workspace,
+    approvalPolicy: "never",
+    sandbox: "danger-full-access",
+    ...(model && { model }),
+  };
+}
+
+/** `thread/resume` of `id`; undefined when the turn was cancelled first. */
+export function resumeThread(
+  ctx: TurnContext,
+  calls: TurnCalls,
+  req: TurnRequest,
+  id: string,
+): Promise<Record<string, unknown> | undefined> {
+  return calls.ask("thread/resume", {
+    threadId: id,
+    ...threadParams(ctx, req),
+    // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
+    ...(compareVersions(ctx.conn.proc.version || "0", "0.169.0") >= 0 && { excludeTurns: true }),
+  });
+}
+
+/** The stored thread, else a new one; see the module doc. */
+export async function openThread(
+  ctx: TurnContext,
+  calls: TurnCalls,
+  req: TurnRequest,
+): Promise<Opened> {
+  const { conn, log } = ctx;
+  const ws = req.workspace;
+  const stored = req.reset ? undefined : await readThreadId(ws);
+  if (stored && conn.loaded.has(stored)) {
+    return { kind: "open", threadId: stored, fresh: false, reused: true };
+  }
+  let step = "thread/resume";
+  try {
+    if (stored) {
+      try {
+        if (!(await resumeThread(ctx, calls, req, stored))) {
+          return { kind: "cancelled", threadId: stored };
+        }
+        conn.loaded.add(stored);
+        return { kind: "open", threadId: stored, fresh: false, reused: false };
+      } catch (e) {
+        if (!(e instanceof RpcError && STALE.test(e.message))) throw e;
+        log.warn("codex no longer knows the stored thread; starting a new one", {
+          workspace: ws,
+          thread_id: stored,
+        });
+      }
+    }
+    step = "thread/start";
+    const r = await calls.ask<{ thread?: { id?: unknown } }>("thread/start", {
+      ...threadParams(ctx, req),
+      ...(req.system && { developerInstructions: req.system }),
+    });
+    if (!r) return { kind: "cancelled", threadId: stored ?? null };
+    if (typeof r.thread?.id !== "string") {
+      const failure = new Failure("codex_exit", "codex app-server started a thread without an id");
+      return { kind: "failed", failure, threadId: null };
+    }
+    const threadId = r.thread.id;
+    conn.loaded.add(threadId);
+    await save(ws, threadId, log);
+    return { kind: "open", threadId, fresh: true, reused: false };
+  } catch (e) {
+    return {
+      kind: "failed",
+      failure: await calls.describe(e, step, stored),
+      threadId: stored ?? null,
+    };
+  }
+}
+
+async function save(workspace: string, threadId: string, log: Logger) {
+  try {
+    await writeThreadId(workspace, threadId);
+  } catch (e) {
+    log.warn("could not save the codex thread id; the next turn starts a new thread", {
+      workspace,
+      error: (e as Error).message,
+    });
+    await Deno.remove(`${workspace}/${SESSION_FILE}`).catch(() => {});
+  }
+}
