@@ -577,3 +577,37 @@ Deno.test("app-server backend: a thread the app-server unloaded between turns is
   ]);
   assert.equal(await startsOf(s.fake), 1);
 });
+
+Deno.test("app-server backend: cancelled before turn/start was answered: the turn that started anyway is interrupted", async () => {
+  await using s = await setup({
+    turnStartDelayMs: 400,
+    deltas: ["1", "2", "3", "4", "5", "6"],
+    deltaDelayMs: 200,
+  });
+  const ws = await s.workspace();
+  const ac = new AbortController();
+  const running = s.backend.runTurn({
+    workspace: ws,
+    prompt: "hi",
+    model: "codex",
+    reset: false,
+    signal: ac.signal,
+    emit() {},
+  });
+  const deadline = performance.now() + 20_000;
+  while (!(await methodsOf(s.fake)).includes("turn/start") && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const t0 = performance.now();
+  ac.abort();
+  const r = await running;
+  assert.equal(r.stop_reason, "cancelled");
+  assert.ok(performance.now() - t0 < 2000);
+  while (!(await methodsOf(s.fake)).includes("turn/interrupt") && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const interrupt = (await s.fake.received()).find((m) => m.msg.method === "turn/interrupt");
+  assert.match((interrupt?.msg.params as { turnId?: string })?.turnId ?? "", /^turn-/);
+  const next = await turn(s.backend, ws);
+  assert.equal(next.result.stop_reason, "end_turn");
+});

@@ -44,6 +44,8 @@ export interface ScriptedPlan {
   requests?: { method: string; params?: Record<string, unknown> }[];
   /** The turn fails with this message (an `error` notification, then `failed`). */
   fail?: string;
+  /** Answer `turn/start` (and start the turn) only after this long. */
+  turnStartDelayMs?: number;
   /** Unload the thread when its turn ends (a later turn/start on it: "thread not found"). */
   unloadAfterTurn?: boolean;
   /** Tokens of each model call (default input 100, cached 20, output 7, reasoning 3). */
@@ -313,8 +315,12 @@ async function main() {
             turnId,
           });
         }
-        reply({ turn: { id: turnId, status: "inProgress", items: [] } });
-        runTurn(threadId, turnId, p);
+        const go = () => {
+          reply({ turn: { id: turnId, status: "inProgress", items: [] } });
+          runTurn(threadId, turnId, p);
+        };
+        if (p.turnStartDelayMs) setTimeout(go, p.turnStartDelayMs);
+        else go();
         return;
       }
       case "turn/interrupt": {

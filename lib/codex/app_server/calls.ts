@@ -67,10 +67,15 @@ export class Failure {
 export class TurnCalls {
   constructor(private ctx: TurnContext, private signal: AbortSignal) {}
 
-  /** A request raced against cancel: undefined when the turn was cancelled first. */
+  /**
+   * A request raced against cancel: undefined when the turn was cancelled
+   * first. An answer that comes after the cancel (within the grace period)
+   * goes to `onLate`, e.g. to interrupt a turn that started all the same.
+   */
   async ask<T = Record<string, unknown>>(
     method: string,
     params: Record<string, unknown>,
+    onLate?: (answer: T) => void,
   ): Promise<T | undefined> {
     const { ctx, signal } = this;
     const pending = ctx.conn.proc.client.request<T>(method, params, ctx.requestTimeoutMs);
@@ -87,7 +92,14 @@ export class TurnCalls {
       signal.removeEventListener("abort", onAbort);
     }
     // Cancelled while waiting: an answer should still come soon; none means wedged.
-    const late = await within(pending.then(() => true, () => true), ctx.graceMs, false);
+    const late = await within(
+      pending.then((v) => {
+        onLate?.(v);
+        return true;
+      }, () => true),
+      ctx.graceMs,
+      false,
+    );
     if (!late) ctx.wedged(`${method} was not answered after a cancel`);
     return undefined;
   }

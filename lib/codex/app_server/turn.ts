@@ -147,12 +147,18 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       input.push({ type: "image", url: `data:${img.mime_type};base64,${base64(img.data)}` });
     }
     const id = threadId;
+    // Cancelled before turn/start was answered: the turn that started all the same is stopped.
+    const interruptLate = (r: { turn?: { id?: unknown } }) => {
+      if (typeof r.turn?.id !== "string") return;
+      client.request("turn/interrupt", { threadId: id, turnId: r.turn.id }, ctx.graceMs)
+        .catch(() => {});
+    };
     const startTurn = () =>
-      calls.ask<{ turn?: { id?: unknown } }>("turn/start", {
-        threadId: id,
-        input,
-        ...(model && { model }),
-      });
+      calls.ask<{ turn?: { id?: unknown } }>(
+        "turn/start",
+        { threadId: id, input, ...(model && { model }) },
+        interruptLate,
+      );
     let started: { turn?: { id?: unknown } } | undefined;
     try {
       started = await startTurn();
