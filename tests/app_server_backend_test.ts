@@ -326,7 +326,7 @@ Deno.test("app-server backend: a request it never answers ends the turn and repl
   assert.equal(r.result.stop_reason, "error");
   const errs = errors(r.events);
   assert.equal(errs.length, 1);
-  assert.equal(errs[0].code, "codex_exit");
+  assert.equal(errs[0].code, "timeout");
   assert.match(errs[0].message, /did not answer turn\/start/);
   await s.fake.setPlan({ deltas: ["ok"] });
   const next = await turn(s.backend, ws);

@@ -4,7 +4,8 @@
  *
  * - every request has a deadline (the app-server answers garbage with
  *   silence); one that passes means the process is wedged: the backend
- *   replaces it and the turn gets one `codex_exit` error;
+ *   replaces it and the turn gets one `timeout` error, as a silent exec
+ *   turn does;
  * - a cancel does not wait for the answer: the turn ends at once, and an
  *   answer that does not follow within the grace period also means wedged;
  * - a refusal becomes one clear `codex_exit` error (exec gives that code
@@ -118,8 +119,9 @@ export class TurnCalls {
       return new Failure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
     }
     if (e instanceof RequestTimeout) {
+      // Silence for idle_timeout_s, as a silent exec turn: `timeout` (and the process is replaced).
       this.ctx.wedged(e.message);
-      return new Failure("codex_exit", `${e.message}; it is restarted`);
+      return new Failure("timeout", `${e.message}; turn ended, the app-server is restarted`);
     }
     if (e instanceof ConnectionClosed) return await this.exited();
     throw e;

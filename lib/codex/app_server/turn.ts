@@ -13,10 +13,11 @@
  * - no notification of the turn for `idle_timeout_s` → the same interrupt,
  *   and one `timeout` error;
  * - the app-server exiting → one `codex_exit` error;
- * - a refused or unanswered request → one `codex_exit` error; a thread held
- *   by another writer (codex ≥ 0.169 refuses a second one) is named as such,
- *   and the stored thread is kept. A stored thread Codex no longer knows
- *   (`no rollout found`) is replaced by a new one within the turn.
+ * - a refused request → one `codex_exit` error (a thread held by another
+ *   writer, which codex ≥ 0.169 refuses, is named as such and kept); a
+ *   request unanswered for `idle_timeout_s` → one `timeout` error and a new
+ *   app-server for the next turn (calls.ts). A stored thread Codex no longer
+ *   knows (`no rollout found`) is replaced by a new one within the turn.
  * Nothing of the turn is emitted once it has been cancelled or timed out.
  *
  * @example
