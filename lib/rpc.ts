@@ -91,7 +91,8 @@ export function parseMessage(line: string): Parsed {
   if (typeof m.method !== "string") {
     return { error: error(id, ErrorCodes.INVALID_REQUEST, "method must be a string") };
   }
-  const params = m.params ?? {};
+  // Omitted params mean {}; an explicit null is not an object (PROTOCOL.md).
+  const params = "params" in m ? m.params : {};
   if (typeof params !== "object" || params === null || Array.isArray(params)) {
     return { error: error(id, ErrorCodes.INVALID_REQUEST, "params must be an object") };
   }

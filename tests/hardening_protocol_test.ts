@@ -1,0 +1,105 @@
+/**
+ * Issue 13, points 4, 8, 9 and 10, end to end (main.ts as the host runs it):
+ * error replies stay small and memory bounded whatever the request, pseudo
+ * filesystems as a workspace are named for what they are, host strings are
+ * cut in the log, and `params: null` is an invalid request. No codex runs:
+ * every request here is refused before a turn would start.
+ */
+import assert from "node:assert/strict";
+import { type Msg, pluginArgs, type Plugin, startPlugin } from "../dev/plugin.ts";
+import { memory, mib } from "./support/proc.ts";
+import { parseMessage } from "../lib/rpc.ts";
+import { closePlugin } from "./support/rig.ts";
+import { MAX_LOG_FIELD } from "../lib/log.ts";
+
+async function plugin(host: Record<string, unknown> = { name: "test", version: "0" }) {
+  const p = startPlugin();
+  const init = await p.request("initialize", {
+    protocol_version: 1,
+    host,
+    config: { backend: "exec", binary: "/nonexistent/codex" },
+  });
+  assert.equal(init.error, undefined, JSON.stringify(init));
+  return p;
+}
+
+/**
+ * The plugin with our own pipes: dev/plugin.ts checks every line against the
+ * protocol's schema, which takes minutes on a line of a million elements.
+ */
+async function rawPlugin() {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: pluginArgs(),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const writer = child.stdin.getWriter();
+  const messages: Msg[] = [];
+  const reading = (async () => {
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      for (let nl; (nl = buf.indexOf("\n")) >= 0; buf = buf.slice(nl + 1)) {
+        messages.push(JSON.parse(buf.slice(0, nl)));
+      }
+    }
+  })();
+  const enc = new TextEncoder();
+  const rp = {
+    pid: child.pid,
+    async reply(line: string, id: number, timeoutMs = 300_000): Promise<Msg> {
+      await writer.write(enc.encode(line + "\n"));
+      const t0 = performance.now();
+      for (;;) {
+        const m = messages.find((m) => m.id === id);
+        if (m) return m;
+        if (performance.now() - t0 > timeoutMs) throw new Error(`no reply to ${id}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      await writer.close().catch(() => {});
+      await child.status;
+      await reading;
+      return await stderr;
+    },
+  };
+  const init = await rp.reply(
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocol_version: 1, config: { backend: "exec", binary: "/nonexistent/codex" } },
+    }),
+    1,
+  );
+  assert.ok(init.result, JSON.stringify(init));
+  return rp;
+}
+
+/** Send one raw line and wait for the response to `id`. */
+async function raw(p: Plugin, line: string, id: number, timeoutMs = 120_000) {
+  await p.sendLine(line);
+  return p.waitFor((m) => m.id === id && !("method" in m), timeoutMs);
+}
+
+const chatLine = (id: number, messages: string) =>
+  `{"jsonrpc":"2.0","id":${id},"method":"chat","params":{"turn_id":"t${id}",` +
+  `"agent":{"id":"a","workspace":"/tmp"},"messages":${messages}}}`;
+
+Deno.test("params: null is -32600, as PROTOCOL.md says; omitted params are still {}", async () => {
+  const parsed = parseMessage('{"jsonrpc":"2.0","id":1,"method":"models","params":null}');
+  assert.ok("error" in parsed);
+  const p = await plugin();
+  try {
+    const r = await raw(p, '{"jsonrpc":"2.0","id":7,"method":"models","params":null}', 7);
+    assert.equal(r.error?.code, -32600, JSON.stringify(r));
+    assert.match(r.error.message, /params must be an object/);
+    const ok = await raw(p, '{"jsonrpc":"2.0","id":8,"method":"models"}', 8);
+    assert.deepEqual(ok.result, { models: ["codex"] });
+  } finally {
+    await closePlugin(p);
+  }
+});
