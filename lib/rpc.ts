@@ -39,14 +39,35 @@ export function result(id: Id, value: unknown): Record<string, unknown> {
   return { jsonrpc: "2.0", id, result: value };
 }
 
-/** A response with an error. */
+/** Longest error `message` sent (characters); PROTOCOL.md documents it. */
+export const MAX_ERROR_MESSAGE = 4096;
+
+/**
+ * Cut `s` to `max` characters, saying how long it was (`length`: of the
+ * original, when `s` is already a part of it). Never splits a surrogate pair.
+ *
+ * @example
+ * ```ts
+ * import { cut } from "./rpc.ts";
+ * cut("x".repeat(10), 4); // "xxxx… (cut from 10 characters)"
+ * ```
+ */
+export function cut(s: string, max: number, length = s.length): string {
+  if (s.length <= max && length === s.length) return s;
+  let end = Math.min(max, s.length);
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--; // keep a pair whole
+  return `${s.slice(0, end)}… (cut from ${length} characters)`;
+}
+
+/** A response with an error; `message` is cut to {@linkcode MAX_ERROR_MESSAGE}. */
 export function error(
   id: Id,
   code: number,
   message: string,
   data?: unknown,
 ): Record<string, unknown> {
-  const e: Record<string, unknown> = { code, message };
+  const e: Record<string, unknown> = { code, message: cut(message, MAX_ERROR_MESSAGE) };
   if (data !== undefined) e.data = data;
   return { jsonrpc: "2.0", id, error: e };
 }

@@ -103,3 +103,50 @@ Deno.test("params: null is -32600, as PROTOCOL.md says; omitted params are still
     await closePlugin(p);
   }
 });
+
+Deno.test("a chat whose messages are a million numbers gets a small reply: 20 entries and how many more", async () => {
+  const p = await rawPlugin();
+  try {
+    const n = 1_000_000;
+    const line = chatLine(2, `[${Array(n).fill("1").join(",")}]`);
+    const r = await p.reply(line, 2);
+    const size = JSON.stringify(r).length;
+    assert.equal(r.error?.code, -32602);
+    assert.equal(r.error.data.errors.length, 20);
+    assert.deepEqual(r.error.data.errors[0], {
+      field: "messages[0]",
+      message: "must be an object {role, content}",
+    });
+    assert.ok(r.error.data.errors_omitted >= n - 20, JSON.stringify(r.error.data.errors_omitted));
+    assert.match(r.error.message, new RegExp(`; and ${r.error.data.errors_omitted} more$`));
+    assert.ok(size < 8 * 1024, `reply of ${size} bytes to a request of ${line.length}`);
+    console.log(`request ${mib(line.length / 1024)} → reply ${size} bytes`);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a 64 MiB line of bad messages: one small reply, peak memory bounded, the plugin keeps serving", async () => {
+  const p = await rawPlugin();
+  try {
+    const head = chatLine(3, "[").slice(0, -2); // up to and including "messages":[
+    const n = Math.floor((64 * 1024 * 1024 - head.length - 100) / 2);
+    const line = `${head}${"1,".repeat(n)}1]}}`;
+    assert.ok(line.length <= 64 * 1024 * 1024);
+    const before = memory(p.pid);
+    const r = await p.reply(line, 3);
+    const after = memory(p.pid);
+    assert.equal(r.error?.code, -32602, JSON.stringify(r).slice(0, 500));
+    assert.equal(r.error.data.errors.length, 20);
+    assert.ok(JSON.stringify(r).length < 8 * 1024);
+    const models = await p.reply('{"jsonrpc":"2.0","id":4,"method":"models"}', 4);
+    assert.deepEqual(models.result, { models: ["codex"] }, "still serving");
+    console.log(
+      `64 MiB line (${n + 1} elements): reply ${JSON.stringify(r).length} bytes; plugin RSS ` +
+        `${mib(before.rssKiB)} before, peak (VmHWM) ${mib(after.hwmKiB)}`,
+    );
+    assert.ok(after.hwmKiB < 1024 * 1024, `peak ${mib(after.hwmKiB)} stays under 1 GiB`);
+  } finally {
+    await p.close();
+  }
+});

@@ -16,6 +16,7 @@
  */
 import { err, ok, type Result } from "../result.ts";
 import type { FieldError } from "../config.ts";
+import { addError, addErrors } from "./field_errors.ts";
 import type { HistoryMessage, ImageInput } from "../turns/backend.ts";
 import { type ParsedMessages, parseMessages } from "./messages.ts";
 
@@ -45,7 +46,7 @@ export function parseChatParams(
   opts: { models: string[]; inFlight: (turnId: string) => boolean },
 ): Result<ChatParams, FieldError[]> {
   const errors: FieldError[] = [];
-  const bad = (field: string, message: string) => errors.push({ field, message });
+  const bad = (field: string, message: string) => addError(errors, { field, message }); // bounded
   if (typeof p.turn_id !== "string" || p.turn_id === "") {
     bad("turn_id", "must be a non-empty string");
   } else if (opts.inFlight(p.turn_id)) bad("turn_id", "is already in flight");
@@ -77,7 +78,7 @@ export function parseChatParams(
   else {
     // Roles, content parts (text, images), the prompt: lib/protocol/messages.ts.
     const m = parseMessages(p.messages);
-    if (!m.ok) errors.push(...m.error);
+    if (!m.ok) addErrors(errors, m.error);
     else msgs = m.value;
   }
   if (errors.length) return err(errors);

@@ -22,6 +22,7 @@
  */
 import type { FieldError } from "../config.ts";
 import { err, ok, type Result } from "../result.ts";
+import { addError } from "./field_errors.ts";
 import { IMAGE_MIME_TYPES, type ImageInput, type ImageMimeType } from "../turns/backend.ts";
 
 /** Largest image accepted, decoded (the OpenAI API's own limit is 20 MB). */
@@ -128,23 +129,24 @@ export function parseContent(
   content.forEach((part, j) => {
     const f = `${field}[${j}]`;
     if (typeof part !== "object" || part === null || Array.isArray(part)) {
-      return errors.push({ field: f, message: "must be an object {type, ...}" });
+      return addError(errors, { field: f, message: "must be an object {type, ...}" });
     }
     const p = part as Record<string, unknown>;
     if (p.type === "text") {
-      if (typeof p.text !== "string") errors.push({ field: f, message: "text must be a string" });
-      else texts.push(p.text);
+      if (typeof p.text !== "string") {
+        addError(errors, { field: f, message: "text must be a string" });
+      } else texts.push(p.text);
     } else if (p.type === "image") {
       if (!allowImages) {
-        return errors.push({ field: f, message: "images are accepted in user messages only" });
+        return addError(errors, { field: f, message: "images are accepted in user messages only" });
       }
       imageCount++;
       const r = parseImage(p, decode);
-      if (!r.ok) return errors.push({ field: f, message: r.error });
+      if (!r.ok) return addError(errors, { field: f, message: r.error });
       if (r.value.data) images.push({ mime_type: r.value.mime, data: r.value.data });
       else texts.push(imagePlaceholder(r.value.mime, r.value.bytes));
     } else {
-      errors.push({ field: f, message: 'type must be "text" or "image"' });
+      addError(errors, { field: f, message: 'type must be "text" or "image"' });
     }
   });
   if (errors.length) return err(errors);

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { addError, addErrors } from "./field_errors.ts";
 import type { FieldError } from "../config.ts";
 import { err, ok, type Result } from "../result.ts";
 import type { HistoryMessage, ImageInput } from "../turns/backend.ts";
@@ -42,7 +43,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Validate `messages` (already known to be an array); one error per bad field or part. */
 export function parseMessages(messages: unknown[]): Result<ParsedMessages, FieldError[]> {
   const errors: FieldError[] = [];
-  const bad = (field: string, message: string) => errors.push({ field, message });
+  const bad = (field: string, message: string) => addError(errors, { field, message }); // bounded
   const last = messages.findLastIndex((m) => isObject(m) && m.role === "user");
   const parsed: { role: string; text: string }[] = [];
   let images: ImageInput[] = [];
@@ -53,7 +54,7 @@ export function parseMessages(messages: unknown[]): Result<ParsedMessages, Field
       bad(`messages[${i}].role`, "must be system, user or assistant");
     }
     const c = parseContent(m.content, `messages[${i}].content`, i === last, m.role === "user");
-    if (!c.ok) return errors.push(...c.error);
+    if (!c.ok) return addErrors(errors, c.error);
     imageCount += c.value.imageCount;
     if (i === last) images = c.value.images;
     parsed[i] = { role: m.role as string, text: c.value.text };

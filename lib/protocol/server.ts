@@ -24,6 +24,7 @@
  * @module
  */
 import { parseChatParams } from "./chat_params.ts";
+import { invalidParams } from "./field_errors.ts";
 import { type Config, ConfigError, type FieldError, validateConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { error, ErrorCodes, notification, parseMessage, type Request, result } from "../rpc.ts";
@@ -149,8 +150,8 @@ export class Server {
   }
 
   #invalid(req: Request, errors: FieldError[]) {
-    const what = errors.map((e) => `${e.field} ${e.message}`).join("; ");
-    this.#reply(req, undefined, [ErrorCodes.INVALID_PARAMS, `invalid params: ${what}`, { errors }]);
+    const { message, data } = invalidParams(errors); // bounded (lib/protocol/field_errors.ts)
+    this.#reply(req, undefined, [ErrorCodes.INVALID_PARAMS, message, data]);
   }
 
   #initialize(req: Request) {
