@@ -8,8 +8,8 @@
  * @example
  * ```ts
  * const r = locateBinary("codex");
- * if (r.path) console.log("using", r.path, "found via", r.via);
- * else console.error(r.error);
+ * if (r.ok) console.log("using", r.value.path, "found via", r.value.via);
+ * else console.error(r.error.message);
  * ```
  */
 
