@@ -150,3 +150,30 @@ Deno.test("a 64 MiB line of bad messages: one small reply, peak memory bounded, 
     await p.close();
   }
 });
+
+Deno.test("/proc, /sys, /dev and /dev/shm as agent.workspace: said to be pseudo filesystems, not missing", async () => {
+  const p = await plugin();
+  try {
+    for (const ws of ["/proc", "/sys", "/dev", "/dev/shm", "/proc/self/cwd", "/tmp/../proc"]) {
+      const r = await p.request("chat", {
+        turn_id: `t-${ws}`,
+        agent: { id: "a", workspace: ws },
+        messages: [{ role: "user", content: "hi" }],
+      });
+      assert.equal(r.error?.code, -32602, ws);
+      const [e] = r.error.data.errors;
+      assert.equal(e.field, "agent.workspace");
+      assert.doesNotMatch(e.message, /does not exist/, ws);
+      assert.match(e.message, /pseudo filesystem|device tree/, ws);
+      assert.match(e.message, /not a workspace directory/, ws);
+    }
+    const missing = await p.request("chat", {
+      turn_id: "t-missing",
+      agent: { id: "a", workspace: "/nonexistent/workspace" },
+      messages: [{ role: "user", content: "hi" }],
+    });
+    assert.equal(missing.error.data.errors[0].message, "does not exist");
+  } finally {
+    await closePlugin(p);
+  }
+});

@@ -17,6 +17,7 @@
 import { err, ok, type Result } from "../result.ts";
 import type { FieldError } from "../config.ts";
 import { addError, addErrors } from "./field_errors.ts";
+import { workspaceProblem } from "./workspace.ts";
 import type { HistoryMessage, ImageInput } from "../turns/backend.ts";
 import { type ParsedMessages, parseMessages } from "./messages.ts";
 
@@ -57,16 +58,8 @@ export function parseChatParams(
     if (typeof agent.id !== "string" || agent.id === "") {
       bad("agent.id", "must be a non-empty string");
     }
-    const ws = agent.workspace;
-    if (typeof ws !== "string" || !ws.startsWith("/")) {
-      bad("agent.workspace", "must be an absolute path");
-    } else {
-      try {
-        if (!Deno.statSync(ws).isDirectory) bad("agent.workspace", "is not a directory");
-      } catch {
-        bad("agent.workspace", "does not exist");
-      }
-    }
+    const wsProblem = workspaceProblem(agent.workspace);
+    if (wsProblem) bad("agent.workspace", wsProblem);
   }
   const { models } = opts;
   if (p.model !== undefined && (typeof p.model !== "string" || !models.includes(p.model))) {
