@@ -2,10 +2,14 @@
  * Logging to stderr: stdout belongs to the protocol. Levels `error`, `warn`,
  * `info`, `debug`; `text` (default) or `json` format, one line per record.
  *
- * Secret values from the environment (any variable whose name ends in `KEY`,
- * `TOKEN`, `SECRET` or `PASSWORD`, with a value of 6 characters or more, such
- * as `OPENAI_API_KEY`) are masked as `***` in every record, whatever the level.
- * Prompt text is only ever logged at `debug` (callers' duty).
+ * Secrets are masked as `***` in every record, whatever the level
+ * (lib/redact.ts: values of environment variables whose name ends in `KEY`,
+ * `TOKEN`, `SECRET` or `PASSWORD`, and `sk-…`-shaped keys). Prompt text is
+ * only ever logged at `debug` (callers' duty).
+ *
+ * Each field value and the message are cut to {@linkcode MAX_LOG_FIELD}
+ * characters (masked first, so a cut never leaves part of a secret): a host
+ * may send a megabyte as `host.name`, and Codex may print one in an error.
  *
  * @example
  * ```ts
@@ -13,6 +17,9 @@
  * log.info("turn done", { workspace: "/w", duration_ms: 812 });
  * ```
  */
+
+import { Redactor } from "./redact.ts";
+import { cut } from "./rpc.ts";
 
 /** The four log levels, most severe first. */
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
@@ -33,22 +40,8 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
 }
 
-const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD)$/i;
-
-/** Values to mask: each secret as is and as it appears inside a JSON string. */
-function secrets(): string[] {
-  let env: Record<string, string>;
-  try {
-    env = Deno.env.toObject();
-  } catch {
-    return [];
-  }
-  const values = Object.entries(env)
-    .filter(([k, v]) => SECRET_NAME.test(k) && v.length >= 6)
-    .flatMap(([, v]) => [v, JSON.stringify(v).slice(1, -1)]);
-  // Longest first, so a secret that contains another is masked whole.
-  return [...new Set(values)].sort((a, b) => b.length - a.length);
-}
+/** Longest message or field value written, in characters (objects: as JSON). */
+export const MAX_LOG_FIELD = 2048;
 
 /** Create a logger; `write` defaults to stderr. */
 export function createLogger(
@@ -60,11 +53,19 @@ export function createLogger(
       Deno.stderr.writeSync(enc.encode(line));
     } catch { /* stderr gone: nothing left to tell */ }
   });
-  const masked = secrets();
-  const mask = (s: string) => {
-    for (const v of masked) if (s.includes(v)) s = s.split(v).join("***");
-    return s;
+  const redactor = new Redactor();
+  const bounded = (v: unknown): unknown => {
+    if (typeof v === "string") return v.length > MAX_LOG_FIELD ? short(v) : v;
+    if (v === null || typeof v !== "object") return v;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(v);
+    } catch { /* a cycle: written as is */ }
+    return json !== undefined && json.length > MAX_LOG_FIELD ? short(json) : v;
   };
+  // Masked before the cut, so no part of a secret is left at the end.
+  const short = (s: string) =>
+    cut(redactor.text(s.length > 1 << 20 ? s.slice(0, 1 << 20) : s), MAX_LOG_FIELD, s.length);
   const log: Logger = {
     level: opts.level ?? "info",
     format: opts.format ?? "text",
@@ -74,8 +75,11 @@ export function createLogger(
     info: (m, f) => emit("info", m, f),
     debug: (m, f) => emit("debug", m, f),
   };
-  function emit(level: LogLevel, msg: string, fields: Record<string, unknown> = {}) {
+  function emit(level: LogLevel, msg: string, raw: Record<string, unknown> = {}) {
     if (!log.enabled(level)) return;
+    msg = bounded(msg) as string;
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) fields[k] = bounded(v);
     const time = new Date().toISOString();
     let line: string;
     if (log.format === "json") {
@@ -86,7 +90,7 @@ export function createLogger(
       );
       line = [time, level.toUpperCase(), msg, ...kv].join(" ");
     }
-    write(mask(line) + "\n");
+    write(redactor.text(line) + "\n");
   }
   return log;
 }
