@@ -7,6 +7,7 @@
  * const bin = await ensureCodex("0.169.0");
  * ```
  */
+import { hermetic } from "./hermetic.ts";
 
 /** Versions the end-to-end suite runs against: the newest pinned and the oldest supported. */
 export const CODEX_VERSIONS = ["0.169.0", "0.135.0"] as const;
@@ -55,9 +56,11 @@ export async function ensureCodex(version: string = CODEX_VERSION): Promise<stri
  * ```
  */
 export async function loginWithApiKey(bin: string, codexHome: string, key: string): Promise<void> {
+  using h = hermetic(); // an empty HOME; CODEX_HOME is the caller's
   const child = new Deno.Command(bin, {
     args: ["login", "--with-api-key"],
-    env: { CODEX_HOME: codexHome },
+    clearEnv: true,
+    env: h.env({ CODEX_HOME: codexHome }),
     stdin: "piped",
     stdout: "null",
     stderr: "piped",

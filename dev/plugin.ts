@@ -15,6 +15,7 @@
  * ```
  */
 
+import { hermetic } from "./hermetic.ts";
 import { ProtocolChecker } from "./protocol_check.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -106,20 +107,28 @@ export interface Plugin {
 
 let nextId = 1;
 
-/** Start the plugin; `env` is added to the test's environment. */
+/**
+ * Start the plugin. Its environment is hermetic (dev/hermetic.ts): a new empty
+ * `HOME` and `CODEX_HOME`, removed when the plugin exits, with `env` added
+ * over them (a test's own `CODEX_HOME`, `PATH`, keys...).
+ */
 export function startPlugin(
   opts: { env?: Record<string, string>; args?: string[]; cwd?: string; wrap?: string[] } = {},
 ): Plugin {
   // `wrap`: a command that execs its arguments (e.g. setpriv with fewer capabilities).
   const argv = [...(opts.wrap ?? []), Deno.execPath(), ...pluginArgs(opts.args)];
+  const dirs = hermetic();
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
-    env: opts.env,
+    clearEnv: true,
+    env: dirs.env(opts.env),
     cwd: opts.cwd,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // Synchronous, so a test that awaited the exit leaves no pending operation behind.
+  child.status.then(() => dirs[Symbol.dispose](), () => dirs[Symbol.dispose]());
   const messages: Msg[] = [];
   const waiters: {
     pred: (m: Msg) => boolean;

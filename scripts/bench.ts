@@ -23,6 +23,7 @@ import { execArgs } from "../lib/codex/exec/argv.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, startPlugin } from "../dev/plugin.ts";
+import { hermetic } from "../dev/hermetic.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -61,14 +62,17 @@ function rssMiB(pid: number, field = "VmRSS"): number {
 async function setup() {
   const bin = await ensureCodex();
   const api = startMockApi([{ text: "pong" }]);
-  const home = tmp();
-  const mock = mockCodexSetup(api.baseUrl, home);
-  // Both sides get the same empty HOME: Codex's environment snapshot runs a login
-  // shell, and the machine's own profile (pyenv init and rehash here) would add
-  // tens of noisy milliseconds to every turn of either side.
-  mock.env.HOME = home;
+  const dirs = hermetic();
+  const home = dirs.root; // removed at the end
+  const mock = mockCodexSetup(api.baseUrl, dirs.codexHome);
+  // Both sides get the same hermetic environment (dev/hermetic.ts), with an empty
+  // HOME: Codex's environment snapshot runs a login shell, and the machine's own
+  // profile (pyenv init and rehash here) would add tens of noisy milliseconds to
+  // every turn of either side. Spawn with `clearEnv: true`.
+  mock.env = dirs.env(mock.env);
   const version = new TextDecoder().decode(
-    (await new Deno.Command(bin, { args: ["--version"] }).output()).stdout,
+    (await new Deno.Command(bin, { args: ["--version"], clearEnv: true, env: mock.env }).output())
+      .stdout,
   ).trim();
   return { bin, api, home, mock, version };
 }
@@ -85,6 +89,7 @@ async function rawTurn(
   const child = new Deno.Command(bin, {
     args,
     cwd: ws,
+    clearEnv: true,
     env,
     stdin: "piped",
     stdout: "piped",

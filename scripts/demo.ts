@@ -16,6 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { CODEX_VERSION, ensureCodex } from "../dev/codex.ts";
+import { hermetic } from "../dev/hermetic.ts";
 import { type MockApi, mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { testBackend } from "../dev/plugin.ts";
 import { runHost } from "./host.ts";
@@ -29,6 +30,7 @@ const root = new URL("../", import.meta.url).pathname;
 interface Backend {
   label: string;
   config: Record<string, unknown>;
+  /** The plugin's whole environment: hermetic (dev/hermetic.ts), so no shell profile slows Codex. */
   env: Record<string, string>;
   api?: MockApi;
   /** For the fake: the argv of each codex invocation. */
@@ -41,16 +43,16 @@ const say = (s = "") => console.log(s);
 async function realCodex(): Promise<Backend> {
   const binary = await ensureCodex(CODEX_VERSION);
   const api = startMockApi([{ text: REPLIES[0], chunks: 4 }, { text: REPLIES[1], chunks: 3 }]);
-  const home = await Deno.makeTempDir({ prefix: "plexum-demo-codex-home-" });
-  const { args, env } = mockCodexSetup(api.baseUrl, home);
+  const dirs = hermetic(); // an empty HOME and CODEX_HOME
+  const { args, env } = mockCodexSetup(api.baseUrl, dirs.codexHome);
   return {
     label: `the real Codex CLI ${CODEX_VERSION} (${binary}) against the mock API at ${api.baseUrl}`,
     config: { ...testBackend(), binary, extra_args: args }, // PLEXUM_TEST_BACKEND, for the tests
-    env,
+    env: dirs.env(env),
     api,
     async cleanup() {
       await api.close();
-      await Deno.remove(home, { recursive: true });
+      await dirs[Symbol.asyncDispose]();
     },
   };
 }
@@ -72,13 +74,17 @@ async function fakeCodex(): Promise<Backend> {
     resumeFixture: `${fixtures}/resume.jsonl`,
     lineDelayMs: 50,
   });
+  const dirs = hermetic();
   return {
     label: `a fake codex replaying fixtures/${CODEX_VERSION}/{plain,resume}.jsonl (recorded from ` +
       `the real CLI against the mock API)`,
     config: { binary: fake.binary, backend: "exec" }, // the fake replays codex exec's output
-    env: {},
+    env: dirs.env(),
     calls: () => fake.calls(),
-    cleanup: () => fake[Symbol.asyncDispose](),
+    async cleanup() {
+      await fake[Symbol.asyncDispose]();
+      await dirs[Symbol.asyncDispose]();
+    },
   };
 }
 
@@ -115,6 +121,7 @@ async function main(): Promise<number> {
     const { turns } = await runHost({
       config: backend.config,
       env: backend.env,
+      clearEnv: true,
       workspace: ws,
       messages: PROMPTS,
     });

@@ -52,8 +52,13 @@ export interface HostOptions {
   history?: boolean;
   /** Image files sent with the first message (their type from the extension). */
   images?: string[];
-  /** Added to the plugin's environment. */
+  /** Added to the plugin's environment (this process's, or none with `clearEnv`). */
   env?: Record<string, string>;
+  /**
+   * Start the plugin with `env` alone instead of this process's environment
+   * (the demo passes a hermetic one, dev/hermetic.ts); `PLEXUM_LOG` still applies.
+   */
+  clearEnv?: boolean;
   /** Show the plugin's info logs (default: warnings and errors only). */
   verbose?: boolean;
 }
@@ -113,10 +118,16 @@ export class PluginClient {
     this.#reading = this.#read();
   }
 
-  /** Spawn `cmd args` with `env` added to this process's environment. */
-  static start(cmd: string, args: string[], env: Record<string, string>): PluginClient {
+  /** Spawn `cmd args` with `env` added to this process's environment (or alone, with `clearEnv`). */
+  static start(
+    cmd: string,
+    args: string[],
+    env: Record<string, string>,
+    clearEnv = false,
+  ): PluginClient {
     const child = new Deno.Command(cmd, {
       args,
+      clearEnv,
       env,
       stdin: "piped",
       stdout: "piped",
@@ -220,8 +231,10 @@ export async function runHost(
 ): Promise<{ init: Record<string, unknown>; turns: TurnOutcome[] }> {
   const { cmd, args } = pluginCommand(o);
   const env = { ...o.env };
-  if (!o.verbose && !Deno.env.get("PLEXUM_LOG")) env.PLEXUM_LOG = "warn";
-  const client = PluginClient.start(cmd, args, env);
+  const level = Deno.env.get("PLEXUM_LOG");
+  if (o.clearEnv && level) env.PLEXUM_LOG ??= level;
+  if (!o.verbose && !level) env.PLEXUM_LOG = "warn";
+  const client = PluginClient.start(cmd, args, env, o.clearEnv);
   const turns: TurnOutcome[] = [];
   let current: string | undefined;
   let interrupted = false;

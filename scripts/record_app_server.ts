@@ -36,6 +36,7 @@ import { parseArgs } from "node:util";
 import { execArgs } from "../lib/codex/exec/argv.ts";
 import { LineStream } from "../lib/lines.ts";
 import { ensureCodex } from "../dev/codex.ts";
+import { hermeticEnv } from "../dev/hermetic.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 
 /** Releases recorded by default. */
@@ -476,19 +477,6 @@ class Session {
 
 const root = new URL("../", import.meta.url).pathname;
 
-/**
- * The environment of every codex run here (spawned with `clearEnv`): an empty
- * HOME, so a login shell reads no profile of the developer's, and only PATH,
- * TMPDIR and the locale from this process.
- */
-function baseEnv(home: string): Record<string, string> {
-  const env: Record<string, string> = { HOME: home, NO_COLOR: "1" };
-  for (const [k, v] of Object.entries(Deno.env.toObject())) {
-    if (["PATH", "TMPDIR", "LANG", "LANGUAGE", "TZ"].includes(k) || k.startsWith("LC_")) env[k] = v;
-  }
-  return env;
-}
-
 function turnOf(m: TranscriptLine["msg"], turnId: string): boolean {
   const p = m.params ?? {};
   return p.turnId === turnId || p.turn?.id === turnId;
@@ -612,7 +600,8 @@ export async function record(version: string, only: string[] = []): Promise<stri
     const userHome = `${tmp}/home`;
     const ws = `${tmp}/workspace`;
     for (const d of [home, userHome, ws]) await Deno.mkdir(d);
-    const env = baseEnv(userHome);
+    // Every codex run here is spawned with `clearEnv` and this hermetic environment.
+    const env = hermeticEnv({ home: userHome, codexHome: home }, { NO_COLOR: "1" });
     for (const s of SCENARIOS) {
       const wanted = only.length === 0 || only.includes(s.name);
       // A resumed scenario needs its predecessor's thread: record that one too.

@@ -20,6 +20,7 @@
 import { parseArgs } from "node:util";
 import { execArgs } from "../lib/codex/exec/argv.ts";
 import { ensureCodex } from "../dev/codex.ts";
+import { hermetic } from "../dev/hermetic.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 
 /** The sidecar written next to each `NAME.jsonl`. */
@@ -188,6 +189,7 @@ async function runCodex(
   const child = new Deno.Command(bin, {
     args: argv,
     cwd,
+    clearEnv: true, // env is complete and hermetic (dev/hermetic.ts)
     env,
     stdin: "piped",
     stdout: "piped",
@@ -208,9 +210,9 @@ export async function record(version: string, only?: string[]): Promise<string[]
   const written: string[] = [];
   const threads = new Map<string, string>();
   try {
-    const home = `${tmp}/codex-home`;
+    const dirs = hermetic(tmp); // an empty HOME (tmp/home) and CODEX_HOME (tmp/codex-home)
+    const home = dirs.codexHome;
     const ws = `${tmp}/workspace`;
-    await Deno.mkdir(home);
     await Deno.mkdir(ws);
     for (const s of SCENARIOS) {
       if (only?.length && !only.includes(s.name)) continue;
@@ -224,7 +226,7 @@ export async function record(version: string, only?: string[]): Promise<string[]
           : undefined;
         if (s.resume && !threadId) throw new Error(`${s.name}: no thread from ${s.resume}`);
         const argv = execArgs({ extraArgs: [...args, ...(s.extra ?? [])], threadId });
-        const out = await runCodex(bin, argv, ws, { ...env, ...s.env }, s.prompt);
+        const out = await runCodex(bin, argv, ws, dirs.env({ ...env, ...s.env }), s.prompt);
         const stdout = new TextDecoder().decode(out.stdout);
         const started = stdout.match(/"thread\.started","thread_id":"([^"]+)"/);
         if (started) threads.set(s.name, started[1]);

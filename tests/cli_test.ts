@@ -9,6 +9,7 @@ import { FLAGS } from "../lib/cli/flags.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, testBackend } from "../dev/plugin.ts";
+import { hermetic } from "../dev/hermetic.ts";
 
 const dec = new TextDecoder();
 
@@ -18,10 +19,13 @@ interface Out {
   stderr: string;
 }
 
+/** Run the plugin CLI in a hermetic environment (dev/hermetic.ts) plus `env`. */
 async function cli(args: string[], env: Record<string, string> = {}): Promise<Out> {
+  await using h = hermetic();
   const o = await new Deno.Command(Deno.execPath(), {
     args: pluginArgs(args),
-    env,
+    clearEnv: true,
+    env: h.env(env),
     stdin: "null",
   }).output();
   return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ensureCodex, loginWithApiKey } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, testBackend } from "../dev/plugin.ts";
+import { hermetic } from "../dev/hermetic.ts";
 
 const dec = new TextDecoder();
 
@@ -15,7 +16,10 @@ interface Out {
   stderr: string;
 }
 
-/** Run the plugin CLI; `dropDacOverride` makes root obey file modes (setpriv). */
+/**
+ * Run the plugin CLI in a hermetic environment (dev/hermetic.ts) plus `env`;
+ * `dropDacOverride` makes root obey file modes (setpriv).
+ */
 async function cli(
   args: string[],
   env: Record<string, string> = {},
@@ -25,7 +29,13 @@ async function cli(
   if (dropDacOverride && Deno.uid() === 0) {
     argv.unshift("setpriv", "--bounding-set=-dac_override,-dac_read_search");
   }
-  const o = await new Deno.Command(argv[0], { args: argv.slice(1), env, stdin: "null" }).output();
+  await using h = hermetic();
+  const o = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    clearEnv: true,
+    env: h.env(env),
+    stdin: "null",
+  }).output();
   return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
 }
 
@@ -67,7 +77,7 @@ async function writeConfig(dir: string, config: Record<string, unknown>): Promis
 Deno.test("doctor: no codex binary anywhere fails, naming the places searched and the remedy", async () => {
   await withCleanup(async (cleanup) => {
     const home = await tempDir(cleanup);
-    const out = await cli(["doctor"], { PATH: "/usr/bin:/bin", HOME: home, DENO_DIR: denoDir() });
+    const out = await cli(["doctor"], { PATH: "/usr/bin:/bin", HOME: home });
     assert.equal(out.code, 1);
     const l = line(out, "codex binary");
     assert.match(l, /^FAIL codex binary: codex binary "codex" not found/);
@@ -224,13 +234,3 @@ Deno.test("doctor: what the session file holds, after a real turn and in odd sta
     assert.match(line(out, "session"), /^FAIL session: .* is a directory.*Remove it/);
   });
 });
-
-let cachedDenoDir: string | undefined;
-/** The test's DENO_DIR, so a run with another HOME still finds the npm cache. */
-function denoDir(): string {
-  if (!cachedDenoDir) {
-    const o = new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).outputSync();
-    cachedDenoDir = JSON.parse(dec.decode(o.stdout)).denoDir as string;
-  }
-  return cachedDenoDir;
-}

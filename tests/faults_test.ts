@@ -400,10 +400,11 @@ Deno.test("a workspace deleted between turns gets -32602 naming agent.workspace;
   assert.equal((await chat(p, other, "three")).text, "hi");
 });
 
-/** Spawn the plugin with our own pipes, to close them at will. */
+/** Spawn the plugin with our own pipes, to close them at will; `env` is complete (rig.env). */
 function spawnRaw(env: Record<string, string>) {
   const child = new Deno.Command(Deno.execPath(), {
     args: pluginArgs(),
+    clearEnv: true,
     env,
     stdin: "piped",
     stdout: "piped",

@@ -11,6 +11,7 @@ import { compileTask } from "../scripts/compile_all.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { permissionFlags, startPlugin, testBackend } from "../dev/plugin.ts";
+import { hermetic } from "../dev/hermetic.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -39,11 +40,13 @@ async function rig() {
   const dir = await Deno.makeTempDir();
   const ws = `${dir}/ws`;
   await Deno.mkdir(ws);
-  const mock = mockCodexSetup(api.baseUrl, `${dir}/codex-home`);
-  await Deno.mkdir(`${dir}/codex-home`);
+  const h = hermetic(dir); // dir/home, dir/codex-home
+  const mock = mockCodexSetup(api.baseUrl, h.codexHome);
+  const env = h.env(mock.env);
   const login = new Deno.Command(bin, {
     args: ["login", "--with-api-key"],
-    env: mock.env,
+    clearEnv: true,
+    env,
     stdin: "piped",
     stdout: "null",
     stderr: "null",
@@ -62,7 +65,8 @@ async function rig() {
     api,
     ws,
     config,
-    env: mock.env,
+    /** Complete and hermetic (dev/hermetic.ts): spawn with `clearEnv: true`. */
+    env,
     async close() {
       await api.close();
       await Deno.remove(dir, { recursive: true });
@@ -74,6 +78,7 @@ async function rig() {
 async function runWith(flags: string[], args: string[], env: Record<string, string>) {
   const o = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", ...flags, `${root}main.ts`, ...args],
+    clearEnv: true,
     env,
     stdin: "null",
   }).output();

@@ -1,9 +1,10 @@
 /**
  * The end-to-end rig of the reliability, security and load tests: a mock
- * OpenAI API, a temporary `CODEX_HOME`, workspaces, and plugins (main.ts
- * subprocesses, tests/support/plugin.ts) initialized to run the REAL codex
- * against the mock. Disposing it closes every plugin (killing it if it does
- * not exit), the mock, and removes every temp dir.
+ * OpenAI API, a temporary `HOME` and `CODEX_HOME` (a hermetic environment,
+ * dev/hermetic.ts), workspaces, and plugins (main.ts subprocesses,
+ * dev/plugin.ts) initialized to run the REAL codex against the mock.
+ * Disposing it closes every plugin (killing it if it does not exit), the
+ * mock, and removes every temp dir.
  *
  * @example
  * ```ts
@@ -23,13 +24,17 @@ import {
   startMockApi,
 } from "../../dev/mock_api.ts";
 import { type Msg, type Plugin, startPlugin } from "../../dev/plugin.ts";
+import { hermetic } from "../../dev/hermetic.ts";
 
 /** A running rig. */
 export interface Rig extends AsyncDisposable {
   api: MockApi;
-  /** Temp dir holding CODEX_HOME and the workspaces. */
+  /** Temp dir holding HOME, CODEX_HOME and the workspaces. */
   root: string;
-  /** Environment that points codex at the mock (CODEX_HOME, MOCK_KEY). */
+  /**
+   * The complete environment of the rig's plugins (spawn with `clearEnv: true`):
+   * hermetic (an empty HOME, the rig's CODEX_HOME) and pointing codex at the mock (MOCK_KEY).
+   */
   env: Record<string, string>;
   /** The `-c` overrides that point codex at the mock (config `extra_args`). */
   args: string[];
@@ -54,16 +59,16 @@ export async function startRig(
 ): Promise<Rig> {
   const codex = await ensureCodex();
   const root = await Deno.makeTempDir({ prefix: "plexum-rig-" });
-  const codexHome = `${root}/codex-home`;
-  await Deno.mkdir(codexHome);
+  const dirs = hermetic(root); // root/home, root/codex-home
   const api = startMockApi(script, mock);
-  const setup = mockCodexSetup(api.baseUrl, codexHome);
+  const setup = mockCodexSetup(api.baseUrl, dirs.codexHome);
+  const env = dirs.env(setup.env);
   const plugins: Plugin[] = [];
   let n = 0;
   return {
     api,
     root,
-    env: setup.env,
+    env,
     args: setup.args,
     codex,
     async workspace(name = `ws${n++}`) {
@@ -73,7 +78,7 @@ export async function startRig(
     },
     async plugin(config = {}, opts = {}) {
       const extra = (config.extra_args as string[] | undefined) ?? [];
-      const p = startPlugin({ env: { ...setup.env, ...opts.env }, wrap: opts.wrap });
+      const p = startPlugin({ env: { ...env, ...opts.env }, wrap: opts.wrap });
       plugins.push(p);
       const init = await p.request("initialize", {
         protocol_version: 1,
