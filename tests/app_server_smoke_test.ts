@@ -186,7 +186,7 @@ for (const v of VERSIONS) {
     const ws = await s.workspace();
     const first = await turn(s.appServer, ws, "write one");
     assert.equal(first.result.stop_reason, "end_turn", s.logs.join(""));
-    await new Promise((r) => setTimeout(r, 1000)); // room for the idle-time reaping
+    await new Promise((r) => setTimeout(r, 2000)); // room for the idle-time reaping
     const second = await turn(s.appServer, ws, "write two");
     assert.equal(second.result.stop_reason, "end_turn", s.logs.join(""));
     assert.equal(await Deno.readTextFile(`${ws}/one.txt`), "one\n");

@@ -36,6 +36,8 @@ import { runAppServerTurn } from "./turn.ts";
 
 /** How long a cancelled turn waits for Codex to confirm (its answer must leave within 2 s). */
 export const INTERRUPT_GRACE_MS = 1500;
+/** How long without a turn in flight before what turns left running is reaped. */
+export const REAP_AFTER_MS = 1000;
 /** Unexpected exits within {@linkcode CRASH_WINDOW_MS} that make a crash loop. */
 export const CRASH_LOOP_EXITS = 3;
 /** See {@linkcode CRASH_LOOP_EXITS}. */
@@ -74,6 +76,7 @@ export class AppServerBackend implements Backend {
   #inFlight = 0;
   /** The last scan for leftovers (close waits for it). */
   #reaping: Promise<void> = Promise.resolve();
+  #reapTimer: ReturnType<typeof setTimeout> | undefined;
   /** The binary last logged as used (logged once, as exec mode does). */
   #loggedBinary: string | undefined;
   #idle: ReturnType<typeof setTimeout> | undefined;
@@ -174,6 +177,7 @@ export class AppServerBackend implements Backend {
   async runTurn(req: TurnRequest): Promise<TurnResult> {
     this.#inFlight++;
     clearTimeout(this.#idle);
+    clearTimeout(this.#reapTimer);
     try {
       // A start takes a few hundred ms (up to the initialize timeout): a cancel answers at once.
       const c = await whileNotAborted(this.start(), req.signal);
@@ -205,7 +209,8 @@ export class AppServerBackend implements Backend {
     } finally {
       if (--this.#inFlight === 0) {
         this.#armIdle();
-        this.#reap();
+        // Not between back-to-back turns: a scan costs two `ps` runs.
+        this.#reapTimer = setTimeout(() => this.#reap(), REAP_AFTER_MS);
       }
     }
   }
@@ -249,6 +254,7 @@ export class AppServerBackend implements Backend {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#idle);
+    clearTimeout(this.#reapTimer);
     this.#closing.abort();
     await this.#starting;
     await this.#reaping;
