@@ -137,11 +137,18 @@ Deno.test("usage totals round-trip per thread; other threads and junk give undef
     assert.deepEqual(await readTotals(ws, ID), totals);
     assert.equal(await readTotals(ws, OTHER), undefined);
     assert.deepEqual(names(ws), [USAGE_FILE]);
+    // This process also keeps them in memory: junk in the file does not lose them.
+    await Deno.writeTextFile(`${ws}/${USAGE_FILE}`, "not json");
+    assert.deepEqual(await readTotals(ws, ID), totals);
+  });
+  // The file alone, in a workspace this process never stored totals for.
+  await withWorkspace(async (ws) => {
     for (const junk of ["not json", "null", `{"thread_id":"${ID}","totals":5}`, "[]"]) {
       await Deno.writeTextFile(`${ws}/${USAGE_FILE}`, junk);
       assert.equal(await readTotals(ws, ID), undefined, junk);
     }
     await Deno.remove(`${ws}/${USAGE_FILE}`);
+    const totals = { input_tokens: 240, cached_input_tokens: 40, output_tokens: 14 };
     await Deno.writeTextFile(`${ws}/elsewhere`, JSON.stringify({ thread_id: ID, totals }));
     await Deno.symlink(`${ws}/elsewhere`, `${ws}/${USAGE_FILE}`);
     assert.equal(await readTotals(ws, ID), undefined);

@@ -8,12 +8,20 @@
  * more than 4 KiB: anything odd is "no session". Writes go to a `.tmp` file
  * that is then renamed over the old one, so the file is never torn.
  *
+ * The usage baseline is also kept in this process's memory and, when the
+ * workspace cannot be written, in the state directory (lib/codex/state_dir.ts),
+ * so a read-only workspace still gets per-turn usage; stored counts that are
+ * not non-negative integers are ignored (the agent can write its workspace).
+ *
  * @example
  * ```ts
  * const id = await readThreadId("/srv/agent");   // string | undefined
  * await writeThreadId("/srv/agent", "019a...");
  * ```
  */
+
+import { checkTotals, fitsUnder } from "./usage.ts";
+import { ensureStateDir, stateFile } from "./state_dir.ts";
 
 /** File name of the thread id inside the workspace. */
 export const SESSION_FILE = ".plexum-codex-session";
@@ -70,22 +78,85 @@ export function writeThreadId(workspace: string, threadId: string): Promise<void
 /** Cumulative token totals as Codex reports them in `turn.completed`. */
 export type Totals = Record<string, number>;
 
-/** The last totals stored for `threadId`, or undefined. */
-export async function readTotals(workspace: string, threadId: string): Promise<Totals | undefined> {
-  const text = await readSmall(`${workspace}/${USAGE_FILE}`);
+/**
+ * Baselines kept by this process: workspace real path + thread id → totals.
+ * The one place that can always be written, so a read-only workspace still
+ * gets per-turn usage for as long as the plugin runs.
+ */
+const remembered = new Map<string, Totals>();
+
+async function memoryKey(workspace: string, threadId: string): Promise<string> {
+  let real = workspace;
+  try {
+    real = await Deno.realPath(workspace);
+  } catch { /* gone: the name as given */ }
+  return `${real}\0${threadId}`;
+}
+
+/** The totals of a usage file's text when they are `threadId`'s and valid counts. */
+function parseUsage(text: string | undefined, threadId: string): Totals | undefined {
   try {
     const v = JSON.parse(text ?? "");
-    if (v?.thread_id !== threadId || typeof v.totals !== "object") return undefined;
-    return v.totals;
+    if (v?.thread_id !== threadId) return undefined;
+    const t = checkTotals(v.totals);
+    return t.ok ? t.value : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Store the thread's totals (atomically). */
-export function writeTotals(workspace: string, threadId: string, totals: Totals): Promise<void> {
-  return writeAtomic(
-    `${workspace}/${USAGE_FILE}`,
-    JSON.stringify({ thread_id: threadId, totals }) + "\n",
-  );
+/**
+ * The last totals stored for `threadId`, or undefined. Looked for in this
+ * process's memory, in `.plexum-codex-usage` and in the state directory
+ * (lib/codex/state_dir.ts); counts that are not non-negative integers make a
+ * stored value count as absent. Totals only grow, so the largest counts are
+ * the latest. With `atMost` (the totals at the end of the turn), a stored
+ * value larger than them in any count is not an earlier state of the thread
+ * (the agent can write its workspace) and is left out.
+ */
+export async function readTotals(
+  workspace: string,
+  threadId: string,
+  atMost?: Totals,
+): Promise<Totals | undefined> {
+  const state = await stateFile(workspace, "usage");
+  const found = [
+    remembered.get(await memoryKey(workspace, threadId)),
+    parseUsage(await readSmall(`${workspace}/${USAGE_FILE}`), threadId),
+    state ? parseUsage(await readSmall(state), threadId) : undefined,
+  ].filter((t): t is Totals => t !== undefined && (!atMost || fitsUnder(t, atMost)));
+  if (found.length === 0) return undefined;
+  const best: Totals = {};
+  for (const t of found) {
+    for (const [k, v] of Object.entries(t)) best[k] = Math.max(best[k] ?? 0, v);
+  }
+  return best;
+}
+
+/**
+ * Store the thread's totals: in memory, and in `.plexum-codex-usage`
+ * (atomically), or, when the workspace cannot be written, in the state
+ * directory. Resolves where they were kept on disk; throws only when no disk
+ * place could be written (memory still has them). Totals that are not valid
+ * counts are not stored (throws).
+ */
+export async function writeTotals(
+  workspace: string,
+  threadId: string,
+  totals: Totals,
+): Promise<"workspace" | "state"> {
+  const t = checkTotals(totals);
+  if (!t.ok) throw new Error(`not storing token totals: ${t.error}`);
+  remembered.set(await memoryKey(workspace, threadId), t.value);
+  const text = JSON.stringify({ thread_id: threadId, totals: t.value }) + "\n";
+  try {
+    await writeAtomic(`${workspace}/${USAGE_FILE}`, text);
+    return "workspace";
+  } catch (e) {
+    const state = await stateFile(workspace, "usage");
+    if (!state) throw e;
+    await ensureStateDir(state);
+    await writeAtomic(state, text);
+    return "state";
+  }
 }

@@ -30,12 +30,12 @@ import { buildReplay, replayDecision } from "../history.ts";
 import { rateLimitOf } from "../rate_limit.ts";
 import { type ImageFiles, writeImages } from "./images.ts";
 import { err, ok, type Result } from "../../result.ts";
-import { usageDelta } from "../usage.ts";
+import { settleUsage } from "../turn_usage.ts";
 import { type CodexEvent, TurnMapper } from "./events.ts";
 import { runCodex, type RunResult } from "./process.ts";
 import { launchEnv, locateBinary } from "../locate.ts";
 import type { Logger } from "../../log.ts";
-import { readThreadId, readTotals, SESSION_FILE, writeThreadId, writeTotals } from "../session.ts";
+import { readThreadId, SESSION_FILE, writeThreadId } from "../session.ts";
 
 const STALE = /no rollout found for thread id|thread not found|no such thread/i;
 
@@ -154,16 +154,15 @@ export class ExecBackend implements Backend {
     }
     let usage: Usage | null = null;
     if (mapper.totals && threadId) {
-      const fresh = mapper.threadId !== undefined && mapper.threadId !== stored;
-      const before = fresh ? undefined : await readTotals(req.workspace, threadId);
-      if (!fresh && !before) {
-        this.log.info("no usage baseline for a resumed thread; usage is the thread's total", {
-          thread_id: threadId,
-        });
-      }
-      usage = usageDelta(mapper.totals, before);
-      req.emit({ type: "usage", ...usage });
-      await writeTotals(req.workspace, threadId, mapper.totals).catch(() => {});
+      // Per turn, validated, never a wrong number (lib/codex/turn_usage.ts).
+      usage = await settleUsage({
+        workspace: req.workspace,
+        threadId,
+        totals: mapper.totals,
+        fresh: mapper.threadId !== undefined && mapper.threadId !== stored,
+        log: this.log,
+      });
+      if (usage) req.emit({ type: "usage", ...usage });
     }
     return { stop_reason: "end_turn", thread_id: threadId, usage, ...replayedField(replayed) };
   }
