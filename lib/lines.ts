@@ -4,7 +4,9 @@
  * before it is dropped, and a last line without a newline is still emitted.
  * Unlike a plain `TextDecoderStream`, each line is checked as strict UTF-8 on
  * its own: a line that is not valid UTF-8 comes out as `undefined` (one
- * skipped line, not a corrupted stream).
+ * skipped line, not a corrupted stream), or, with `onInvalidUtf8`, as its text
+ * with U+FFFD for each bad sequence, right after a call to `onInvalidUtf8`
+ * (for text that must not be lost, like Codex's answers).
  *
  * Each chunk is decoded as it arrives and only the pending line's text is
  * kept (no byte copies, no join), so memory follows the longest line's text.
@@ -28,7 +30,12 @@ export class LineStream extends TransformStream<Uint8Array, string | undefined> 
   static readonly DEFAULT_MAX = 256 * 1024 * 1024;
 
   constructor(
-    options: { maxLineBytes?: number; onOverflow?: (bytes: number) => void } = {},
+    options: {
+      maxLineBytes?: number;
+      onOverflow?: (bytes: number) => void;
+      /** Deliver invalid lines with U+FFFD (calling this first) instead of as `undefined`. */
+      onInvalidUtf8?: (bytes: number) => void;
+    } = {},
   ) {
     const max = options.maxLineBytes ?? LineStream.DEFAULT_MAX;
     const loose = new TextDecoder("utf-8");
@@ -69,7 +76,10 @@ export class LineStream extends TransformStream<Uint8Array, string | undefined> 
         }
         // A `\r` that ended the previous chunk, right before this line's `\n`.
         if (!cr && seg.length === 0 && text.endsWith("\r")) text = text.slice(0, -1);
-        c.enqueue(invalid ? undefined : text);
+        if (invalid && options.onInvalidUtf8) {
+          options.onInvalidUtf8(pending);
+          c.enqueue(text);
+        } else c.enqueue(invalid ? undefined : text);
       }
       text = "";
       pending = 0;

@@ -207,7 +207,7 @@ Deno.test("the mock never finishing its response (real codex) ends in timeout wi
   );
 });
 
-Deno.test("garbage, truncated JSON and invalid UTF-8 from codex are logged and skipped; valid text arrives", async () => {
+Deno.test("garbage and truncated JSON from codex are logged and skipped; invalid UTF-8 is passed on with U+FFFD; valid text arrives", async () => {
   const bad: Step[] = [
     { line: "this is not json at all" },
     { line: '{"type":"item.completed","item":{"id":"x","type":"agent_mess' },
@@ -237,12 +237,14 @@ Deno.test("garbage, truncated JSON and invalid UTF-8 from codex are logged and s
   const p = await rig.plugin({ ...FAULTY, binary: fake.binary });
   const r = await chat(p, ws, "print garbage");
   assert.equal(r.response.result.stop_reason, "end_turn", JSON.stringify(r.events));
-  assert.equal(r.text, "valid text");
+  // The message with a bad byte is not lost: U+FFFD stands in for it (issue 13).
+  assert.equal(r.text, "bad \uFFFD(\n\nvalid text");
   assert.deepEqual(r.errors, []);
   assert.equal(r.response.result.thread_id, THREAD);
   const skipped = p.stderr().split("\n").filter((l) => l.includes("skipped a line from codex"));
-  assert.equal(skipped.length, 7, p.stderr());
-  assert.equal(skipped.filter((l) => l.includes("invalid UTF-8")).length, 2);
+  assert.equal(skipped.length, 6, p.stderr());
+  const replaced = p.stderr().split("\n").filter((l) => l.includes("invalid UTF-8; passed on"));
+  assert.equal(replaced.length, 2, p.stderr());
   assert.ok(!p.messages.some((m) => "__not_json" in m), "stdout stayed pure protocol");
 });
 

@@ -173,3 +173,13 @@ Deno.test("validity is judged across chunk boundaries, split anywhere", async ()
     }
   }
 });
+
+Deno.test("with onInvalidUtf8, an invalid line comes out with U+FFFD after the callback, never as undefined", async () => {
+  const calls: number[] = [];
+  const got = await lines(
+    [Uint8Array.of(0x61, 0xff, 0xfe, 0x0a, 0x62, 0xc0, 0xaf, 0x0a), "ok\n"],
+    { onInvalidUtf8: (n) => calls.push(n) },
+  );
+  assert.deepEqual(got, ["a\uFFFD\uFFFD", "b\uFFFD\uFFFD", "ok"]);
+  assert.deepEqual(calls, [3, 3]);
+});

@@ -198,6 +198,11 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       new LineStream({
         onOverflow: (n) =>
           o.log.warn("codex printed a line too long to parse; skipped", { bytes: n }),
+        // Never drop an answer over one bad byte: its text arrives with U+FFFD.
+        onInvalidUtf8: (n) =>
+          o.log.warn("codex printed invalid UTF-8; passed on with U+FFFD in its place", {
+            bytes: n,
+          }),
       }),
       { signal: stopReading.signal },
     );
