@@ -41,3 +41,143 @@ Deno.test("invalid UTF-8 in an answer (FF FE C0 AF) arrives with U+FFFD and one 
   assert.equal(warnings.length, 1, p.stderr());
   assert.match(warnings[0], /invalid UTF-8; passed on with U\+FFFD/);
 });
+
+Deno.test("secrets codex prints are masked in every event and log line: error, text, activity", async () => {
+  const openai = `sk-proj-${crypto.randomUUID().replaceAll("-", "")}`;
+  const codexKey = `sk-${crypto.randomUUID().replaceAll("-", "")}`;
+  const other = `ghp_${crypto.randomUUID().replaceAll("-", "")}`;
+  const shaped = `sk-live-${crypto.randomUUID().replaceAll("-", "")}`; // in no variable
+  const all = `OPENAI_API_KEY=${openai} CODEX_API_KEY=${codexKey} GITHUB_TOKEN=${other} ${shaped}`;
+  await using fake = await installFaultyCodex({
+    steps: [
+      ...started,
+      line({
+        type: "item.completed",
+        item: { id: "m", type: "agent_message", text: `the keys: ${all}` },
+      }),
+      line({
+        type: "item.completed",
+        item: {
+          id: "c",
+          type: "command_execution",
+          command: `echo ${all}`,
+          aggregated_output: `${all}\n`,
+          exit_code: 0,
+          status: "completed",
+        },
+      }),
+      line({ type: "error", message: `boom ${all}` }),
+      line({ type: "turn.failed", error: { message: `boom ${all}` } }),
+    ],
+  });
+  await using rig = await startRig();
+  const p = await rig.plugin(
+    { ...EXEC, binary: fake.binary, emit_activity: true, log_level: "debug" },
+    { env: { OPENAI_API_KEY: openai, CODEX_API_KEY: codexKey, GITHUB_TOKEN: other } },
+  );
+  const r = await chat(p, await rig.workspace(), "leak them");
+  assert.equal(r.response.result.stop_reason, "error");
+  assert.equal(r.errors.length, 1);
+  assert.equal(
+    r.errors[0].message,
+    "boom OPENAI_API_KEY=*** CODEX_API_KEY=*** GITHUB_TOKEN=*** ***",
+  );
+  assert.match(r.text, /^the keys: OPENAI_API_KEY=\*\*\* /);
+  const activity = r.events.find((e) => e.type === "activity");
+  assert.ok(activity, JSON.stringify(r.events));
+  const wire = JSON.stringify(p.messages) + p.stderr();
+  for (const secret of [openai, codexKey, other, shaped]) {
+    assert.ok(!wire.includes(secret.slice(0, 12)), `${secret.slice(0, 12)}… reached the host`);
+  }
+  assert.match(p.stderr(), /\*\*\*/, "the log has the masked values");
+});
+
+Deno.test("an 80 MiB answer arrives as several text_delta events, no line over 64 MiB, text intact", async () => {
+  const size = 80 * 1024 * 1024;
+  const head = enc.encode(
+    '{"type":"item.completed","item":{"id":"m","type":"agent_message","text":"',
+  );
+  await using fake = await installFaultyCodex({ steps: [...started, { line: "" }, completed] });
+  // The plan holds the big line as raw bytes in a file the fake prints (see below).
+  const big = `${fake.dir}/big.jsonl`;
+  {
+    using f = await Deno.open(big, { write: true, create: true });
+    await f.write(head);
+    const chunk = new Uint8Array(1024 * 1024).fill(0x61); // "a"
+    for (let i = 0; i < size / chunk.length; i++) await f.write(chunk);
+    await f.write(enc.encode('"}}\n'));
+  }
+  // A wrapper that prints the big line between the plan's lines.
+  const wrapper = `${fake.dir}/codex-big`;
+  await Deno.writeTextFile(
+    wrapper,
+    `#!/bin/sh\ncat >/dev/null\n` +
+      `printf '%s\\n' '${JSON.stringify({ type: "thread.started", thread_id: THREAD })}'\n` +
+      `cat '${big}'\n` +
+      `printf '%s\\n' '${
+        JSON.stringify({ type: "turn.completed", usage: { input_tokens: 1 } })
+      }'\n`,
+    { mode: 0o755 },
+  );
+  await using rig = await startRig();
+  // Our own pipes: every line is measured as bytes.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: pluginArgs(),
+    clearEnv: true,
+    env: rig.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const w = child.stdin.getWriter();
+  const send = (m: unknown) => w.write(enc.encode(JSON.stringify(m) + "\n"));
+  const ws = await rig.workspace();
+  await send({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocol_version: 1, config: { ...EXEC, binary: wrapper } },
+  });
+  await send({ jsonrpc: "2.0", id: 2, method: "chat", params: chatParams(ws, "a lot") });
+  const lengths: number[] = [];
+  let text = 0;
+  let aOnly = true;
+  let response: Record<string, unknown> | undefined;
+  let pending: Uint8Array[] = [];
+  const dec = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    let at = 0;
+    for (let nl; (nl = chunk.indexOf(10, at)) >= 0; at = nl + 1) {
+      pending.push(chunk.subarray(at, nl));
+      const bytes = pending.reduce((n, c) => n + c.length, 0);
+      const buf = new Uint8Array(bytes);
+      let o = 0;
+      for (const c of pending) (buf.set(c, o), o += c.length);
+      pending = [];
+      lengths.push(bytes);
+      const msg = JSON.parse(dec.decode(buf));
+      if (msg.params?.event?.type === "text_delta") {
+        text += msg.params.event.text.length;
+        aOnly &&= /^a*$/.test(msg.params.event.text);
+      }
+      if (msg.id === 2) response = msg;
+    }
+    pending.push(chunk.slice(at));
+    if (response) break;
+  }
+  await w.close();
+  await child.status;
+  assert.equal(
+    (response?.result as { stop_reason?: string })?.stop_reason,
+    "end_turn",
+    await stderr,
+  );
+  assert.equal(text, size, "the whole text arrived");
+  assert.ok(aOnly);
+  const max = Math.max(...lengths);
+  assert.ok(max <= 64 * 1024 * 1024, `longest line ${max} bytes`);
+  const deltas = lengths.length - 2; // less the initialize and chat responses
+  assert.ok(deltas >= 2, `${deltas} events`);
+  console.log(`80 MiB answer: ${deltas} events, longest line ${max} bytes`);
+});

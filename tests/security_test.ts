@@ -170,7 +170,8 @@ Deno.test("OPENAI_API_KEY's value never reaches the log, even at debug", async (
   );
   const r1 = await chat(p, ws, `run it, and here is the key: ${key}`);
   assert.equal(r1.response.result?.stop_reason, "end_turn", p.stderr());
-  assert.ok(r1.text.includes(key), "the key did flow through the turn");
+  // The key did flow through the turn, and the host got it masked too (issue 13).
+  assert.ok(r1.text.includes("the key is ***") && !r1.text.includes(key), r1.text);
   const r2 = await chat(p, ws, `again ${key}`);
   assert.equal(r2.response.result?.stop_reason, "error");
   const log = p.stderr();

@@ -25,6 +25,7 @@
  */
 import { parseChatParams } from "./chat_params.ts";
 import { invalidParams } from "./field_errors.ts";
+import { outboundEvents } from "./outbound.ts";
 import { type Config, ConfigError, type FieldError, validateConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { error, ErrorCodes, notification, parseMessage, type Request, result } from "../rpc.ts";
@@ -202,7 +203,12 @@ export class Server {
     this.#scheduler = new Scheduler({
       backend,
       log: this.#o.log,
-      emit: (turn_id, event) => this.#send(notification("event", { turn_id, event })),
+      // Masked and within the line limit (lib/protocol/outbound.ts).
+      emit: (turn_id, ev) => {
+        for (const event of outboundEvents(ev)) {
+          this.#send(notification("event", { turn_id, event }));
+        }
+      },
     });
     const host = p.host as { name?: unknown; version?: unknown } | undefined;
     this.#o.log.info("initialized", {
