@@ -126,37 +126,62 @@ export function parseMessage(line: string): Parsed {
   };
 }
 
+/** Why a {@linkcode MessageWriter}'s output is gone. */
+export type WriterClosed = "closed" | "stalled";
+
 /**
  * Writes messages as lines, in order, without blocking the event loop. When
- * the host stops reading (EPIPE), `closed` resolves and later sends are dropped.
+ * the host stops reading (EPIPE), or one write has not completed for
+ * `stallMs` (the host keeps the pipe open but reads nothing), `closed`
+ * resolves and later sends are dropped.
  */
 export class MessageWriter {
   #chain: Promise<void> = Promise.resolve();
   #enc = new TextEncoder();
   #broken = false;
-  #onClose!: () => void;
-  /** Resolves when the output is gone. */
-  readonly closed = new Promise<void>((r) => (this.#onClose = r));
+  #onClose!: (why: WriterClosed) => void;
+  #stallMs: number;
+  /** Resolves when the output is gone, with why. */
+  readonly closed = new Promise<WriterClosed>((r) => (this.#onClose = r));
 
-  constructor(private out: { write(p: Uint8Array): Promise<number> }) {}
+  constructor(
+    private out: { write(p: Uint8Array): Promise<number> },
+    opts: { stallMs?: number } = {},
+  ) {
+    this.#stallMs = opts.stallMs ?? Infinity;
+  }
 
   /** Queue one message. */
   send(msg: unknown): Promise<void> {
+    if (this.#broken) return Promise.resolve(); // a stalled write may never settle
     const bytes = this.#enc.encode(JSON.stringify(msg) + "\n");
     this.#chain = this.#chain.then(async () => {
       if (this.#broken) return;
+      let stall: ReturnType<typeof setTimeout> | undefined;
+      if (Number.isFinite(this.#stallMs)) {
+        stall = setTimeout(() => this.#close("stalled"), this.#stallMs);
+      }
       try {
-        for (let at = 0; at < bytes.length;) at += await this.out.write(bytes.subarray(at));
+        for (let at = 0; at < bytes.length && !this.#broken;) {
+          at += await this.out.write(bytes.subarray(at));
+        }
       } catch {
-        this.#broken = true;
-        this.#onClose();
+        this.#close("closed");
+      } finally {
+        clearTimeout(stall);
       }
     });
     return this.#chain;
   }
 
-  /** Resolves when everything queued so far is written. */
+  /** Resolves when everything queued so far is written, or the output is gone. */
   flush(): Promise<void> {
-    return this.#chain;
+    return Promise.race([this.#chain, this.closed.then(() => {})]);
+  }
+
+  #close(why: WriterClosed) {
+    if (this.#broken) return;
+    this.#broken = true;
+    this.#onClose(why);
   }
 }

@@ -181,3 +181,49 @@ Deno.test("an 80 MiB answer arrives as several text_delta events, no line over 6
   assert.ok(deltas >= 2, `${deltas} events`);
   console.log(`80 MiB answer: ${deltas} events, longest line ${max} bytes`);
 });
+
+Deno.test("a host that stops reading stdout (pipe kept open): the plugin ends codex and exits within the stall limit", async () => {
+  // Codex talks a lot: far more than a pipe buffer, then waits.
+  const chatter: Step[] = Array.from({ length: 200 }, (_, i) =>
+    line({
+      type: "item.completed",
+      item: { id: `m${i}`, type: "agent_message", text: "x".repeat(4096) },
+    }));
+  await using fake = await installFaultyCodex({
+    steps: [...started, ...chatter, { hang: true }],
+  });
+  await using rig = await startRig();
+  const ws = await rig.workspace();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: pluginArgs(),
+    clearEnv: true,
+    env: { ...rig.env, PLEXUM_STDOUT_STALL_S: "2" },
+    stdin: "piped",
+    stdout: "piped", // never read
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const w = child.stdin.getWriter();
+  const send = (m: unknown) => w.write(enc.encode(JSON.stringify(m) + "\n"));
+  await send({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocol_version: 1, config: { ...EXEC, binary: fake.binary, idle_timeout_s: 600 } },
+  });
+  await send({ jsonrpc: "2.0", id: 2, method: "chat", params: chatParams(ws, "talk") });
+  await until(() => pidsInDir(ws).length > 0, 30_000, "codex to start");
+  const codex = pidsInDir(ws);
+  const t0 = performance.now();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const status = await child.status;
+  clearTimeout(timer);
+  const ms = performance.now() - t0;
+  await w.close().catch(() => {});
+  await child.stdout.cancel();
+  const log = await stderr;
+  assert.equal(status.code, 0, log);
+  assert.match(log, /reason="stdout stalled"/);
+  await until(() => codex.every((pid) => !isAlive(pid)), 10_000, "codex to be gone");
+  console.log(`stalled host: plugin exited ${Math.round(ms)} ms after codex started`);
+});

@@ -1,8 +1,11 @@
 /**
  * `serve`: the protocol on stdin/stdout until `shutdown`, stdin EOF, SIGTERM,
  * SIGINT, SIGHUP (the terminal or session went away) or a host that stops
- * reading. Each way out cancels the turns in
- * flight (their Codex process groups end), answers them, and exits 0.
+ * reading: stdout closed, or one write blocked for {@linkcode stallMs} (a
+ * host that keeps the pipe open but reads nothing would otherwise keep the
+ * plugin and its Codex processes waiting forever). Each way out cancels the
+ * turns in flight (their Codex process groups end), answers them where it
+ * still can, and exits 0.
  *
  * @example
  * ```ts
@@ -22,6 +25,15 @@ import { Server, type ServerOptions } from "./server.ts";
 /** Largest request line accepted (a chat with a huge prompt still fits). */
 export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 
+/** How long one write to stdout may stay blocked before the host counts as gone (60 s). */
+export const DEFAULT_STDOUT_STALL_S = 60;
+
+/** `PLEXUM_STDOUT_STALL_S` (seconds, > 0), else {@linkcode DEFAULT_STDOUT_STALL_S}; in ms. */
+export function stallMs(env: (k: string) => string | undefined = (k) => Deno.env.get(k)): number {
+  const v = Number(env("PLEXUM_STDOUT_STALL_S"));
+  return (Number.isFinite(v) && v > 0 ? v : DEFAULT_STDOUT_STALL_S) * 1000;
+}
+
 /** Apply a config's log settings; `PLEXUM_LOG` wins over `log_level`. */
 export function applyLogConfig(log: Logger, config: Config): void {
   const env = Deno.env.get("PLEXUM_LOG") as LogLevel | undefined;
@@ -36,7 +48,7 @@ export async function serve(
   version: string,
   backend: ServerOptions["backend"],
 ): Promise<never> {
-  const writer = new MessageWriter(Deno.stdout);
+  const writer = new MessageWriter(Deno.stdout, { stallMs: stallMs() });
   let stopping: Promise<never> | undefined;
   const stop = (why: string): Promise<never> =>
     stopping ??= (async () => {
@@ -57,7 +69,14 @@ export async function serve(
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     Deno.addSignalListener(sig, () => stop(sig));
   }
-  writer.closed.then(() => stop("stdout closed"));
+  writer.closed.then((why) => {
+    if (why === "stalled") {
+      log.warn("the host has read nothing for a while; treating it as gone", {
+        stall_s: stallMs() / 1000,
+      });
+    }
+    stop(why === "stalled" ? "stdout stalled" : "stdout closed");
+  });
   log.info("serving", { version, pid: Deno.pid });
 
   const lines = Deno.stdin.readable.pipeThrough(
