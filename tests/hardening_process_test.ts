@@ -110,6 +110,7 @@ Deno.test("a thread held by a live codex outside the plugin: a clear codex_exit 
     assert.equal(r.response.result?.stop_reason, "error", JSON.stringify(r.events));
     assert.equal(r.errors.length, 1);
     assert.equal(r.errors[0].code, "codex_exit");
+    assert.match(r.errors[0].message, /is in use by another live Codex process/);
     assert.match(r.errors[0].message, /active writer/);
     assert.equal(r.response.result.thread_id, thread);
     assert.equal(rig.api.requests.length, 2, "no new thread was started instead");

@@ -38,6 +38,8 @@ import type { Logger } from "../../log.ts";
 import { readThreadId, SESSION_FILE, writeThreadId } from "../session.ts";
 
 const STALE = /no rollout found for thread id|thread not found|no such thread/i;
+/** Another live Codex holds the thread: a clear error, never a reason to replace the thread. */
+const HELD = /already has an active writer/i;
 
 /** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
 export function stderrSummary(tail: string): string {
@@ -150,6 +152,14 @@ export class ExecBackend implements Backend {
     if (!mapper.completed) {
       const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
       const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
+      if (HELD.test(detail)) {
+        return fail(
+          "codex_exit",
+          `thread ${threadId} is in use by another live Codex process (another plugin, or codex ` +
+            `run by hand), so this turn did not run; the thread is kept. Codex said: ${detail}`,
+          threadId,
+        );
+      }
       return fail("codex_exit", `codex ${why} before the turn completed: ${detail}`, threadId);
     }
     let usage: Usage | null = null;
