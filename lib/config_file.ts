@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * const r = await loadConfigFile("/etc/plexum/openai.jsonc");
- * if (!r.ok) console.error(r.message);
+ * if (!r.ok) console.error(r.error);
  * // config file /etc/plexum/openai.jsonc: expected ',' at line 4, column 3
  * ```
  */
