@@ -65,6 +65,11 @@ Environment (the plugin passes its whole environment on to Codex):
   CODEX_API_KEY      an API key codex exec uses instead of its login
   OPENAI_API_KEY     an API key; passed to codex as CODEX_API_KEY unless codex is logged in
   PATH, HOME         where a bare "binary" is looked for (see doctor)
+  XDG_STATE_HOME     where a read-only workspace's usage baseline and run record go
+                     (default ~/.local/state; PROTOCOL.md, files in the workspace)
+  PLEXUM_STDOUT_STALL_S
+                     seconds one write to stdout may stay blocked before the host
+                     counts as gone and the plugin stops (default 60)
 `;
 }
 

@@ -97,8 +97,8 @@ Deno.test("an 80 MiB answer arrives as several text_delta events, no line over 6
   const head = enc.encode(
     '{"type":"item.completed","item":{"id":"m","type":"agent_message","text":"',
   );
-  await using fake = await installFaultyCodex({ steps: [...started, { line: "" }, completed] });
-  // The plan holds the big line as raw bytes in a file the fake prints (see below).
+  // Only for its temp dir: the big line is printed by a plain sh wrapper (below), from a file.
+  await using fake = await installFaultyCodex({ steps: [] });
   const big = `${fake.dir}/big.jsonl`;
   {
     using f = await Deno.open(big, { write: true, create: true });
