@@ -49,7 +49,7 @@ async function rawPlugin() {
   const enc = new TextEncoder();
   const rp = {
     pid: child.pid,
-    async reply(line: string, id: number, timeoutMs = 300_000): Promise<Msg> {
+    async reply(line: string, id: number | null, timeoutMs = 300_000): Promise<Msg> {
       await writer.write(enc.encode(line + "\n"));
       const t0 = performance.now();
       for (;;) {
@@ -146,6 +146,39 @@ Deno.test("a 64 MiB line of bad messages: one small reply, peak memory bounded, 
         `${mib(before.rssKiB)} before, peak (VmHWM) ${mib(after.hwmKiB)}`,
     );
     assert.ok(after.hwmKiB < 1024 * 1024, `peak ${mib(after.hwmKiB)} stays under 1 GiB`);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("a 64 MiB line of 22 million empty objects is refused before it is parsed; a prompt full of brackets is not", async () => {
+  const p = await rawPlugin();
+  try {
+    const head = chatLine(5, "[").slice(0, -2);
+    const n = Math.floor((64 * 1024 * 1024 - head.length - 100) / 3);
+    const line = `${head}${"{},".repeat(n)}{}]}}`;
+    const r = await p.reply(line, null);
+    const after = memory(p.pid);
+    assert.equal(r.error?.code, -32700, JSON.stringify(r));
+    assert.match(r.error.message, /at most 1000000 JSON objects and arrays/);
+    console.log(`${n + 1} empty objects: refused; peak (VmHWM) ${mib(after.hwmKiB)}`);
+    assert.ok(after.hwmKiB < 1024 * 1024, `peak ${mib(after.hwmKiB)} stays under 1 GiB`);
+    // Brackets inside strings are text: a 16 MiB prompt of them is a request like any other.
+    const prompt = "{[".repeat(8 * 1024 * 1024);
+    const ok = await p.reply(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 6,
+        method: "chat",
+        params: {
+          turn_id: "t6",
+          agent: { id: "a", workspace: "/tmp" },
+          messages: [{ role: "user", content: prompt }],
+        },
+      }),
+      6,
+    );
+    assert.equal(ok.result?.stop_reason, "error", JSON.stringify(ok).slice(0, 300));
   } finally {
     await p.close();
   }

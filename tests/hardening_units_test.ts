@@ -16,7 +16,7 @@ import {
 import { addError, addErrors, invalidParams, omittedCount } from "../lib/protocol/field_errors.ts";
 import { workspaceProblem } from "../lib/protocol/workspace.ts";
 import { checkTotals, usageDelta } from "../lib/codex/usage.ts";
-import { cut, MessageWriter } from "../lib/rpc.ts";
+import { countContainers, cut, MessageWriter } from "../lib/rpc.ts";
 import type { FieldError } from "../lib/config.ts";
 import type { ActivityItem } from "../lib/turns/backend.ts";
 
@@ -141,4 +141,10 @@ Deno.test("MessageWriter: a write blocked for the stall limit closes it as stall
   assert.equal(await w.closed, "stalled");
   await w.flush(); // resolves although the write never will
   await w.send({ b: 2 }); // dropped
+});
+
+Deno.test("countContainers counts objects and arrays outside strings, escapes included, and stops past max", () => {
+  assert.equal(countContainers('{"a":[1,{"b":"{[[\\"{"}]}', 100), 3);
+  assert.equal(countContainers('["\\\\", {}]', 100), 2);
+  assert.equal(countContainers("[" + "{},".repeat(1000) + "{}]", 10), 11);
 });
