@@ -219,10 +219,12 @@ export async function endLeftovers(run: RunIdentity, graceMs: number): Promise<"
  * means the plugin died, and then it ends every process carrying the run's
  * marker (and the leader's group once the leader is seen with the marker):
  * SIGTERM, 2 s, SIGKILL. It carries the marker's value under another name,
- * so it never matches it itself.
+ * so it never matches it itself. Without `ps` it signals the leader's group.
  */
 const WATCHDOG = `leader=$1
 sweep() {
+  # Without ps, the group alone (its leader cannot have been reaped and reused in these seconds).
+  command -v ps >/dev/null 2>&1 || { kill -s "$1" -- "-$leader" 2>/dev/null; return; }
   for p in $(ps -e e -ww -o pid=,args= 2>/dev/null | awk 'index($0, "PLEXUM_CODEX_RUN=" ENVIRON["PLEXUM_WATCH_RUN"]) { print $1 }'); do
     [ "$p" = "$leader" ] && kill -s "$1" -- "-$leader" 2>/dev/null
     kill -s "$1" "$p" 2>/dev/null
@@ -249,7 +251,7 @@ export interface Watchdog {
  * from the plugin. If the plugin dies (even by SIGKILL, which no handler
  * sees), the pipe closes and the watchdog ends the run's processes within
  * seconds, so a dead plugin never leaves Codex running (and holding its
- * thread). Without `sh` or `ps` there is no watchdog; the run record
+ * thread). Without `sh` there is no watchdog; the run record
  * (lib/codex/run_record.ts) still lets the next turn clean up.
  *
  * @example
