@@ -38,6 +38,8 @@ function wire(requestTimeoutMs = 5000) {
     logs,
     say: (m: Json | string) =>
       w.write(enc.encode((typeof m === "string" ? m : JSON.stringify(m)) + "\n")),
+    /** Write raw bytes (a line that is not valid UTF-8). */
+    bytes: (b: Uint8Array) => w.write(b),
     end: () => w.close(),
     async heard(): Promise<Json> {
       while (!buf.includes("\n")) {
@@ -80,6 +82,31 @@ Deno.test("client: answers are matched by id, whatever their order; no jsonrpc f
       (e) => e instanceof RpcError && e.code === -32600 && /no rollout/.test(e.message),
     );
     assert.equal(t.client.pending, 0);
+  } finally {
+    await t.dispose();
+  }
+});
+
+Deno.test("client: a notification with invalid UTF-8 arrives with U+FFFD and a warning, never dropped", async () => {
+  const t = wire();
+  try {
+    const got: string[] = [];
+    t.client.subscribe("T", {
+      onNotification: (_m, p) => got.push(p.delta as string),
+      onClose() {},
+    });
+    const enc = new TextEncoder();
+    const head = enc.encode(
+      '{"method":"item/agentMessage/delta","params":{"threadId":"T","delta":"a',
+    );
+    await t.bytes(new Uint8Array([...head, 0xff, 0xfe, ...enc.encode('b"}}\n')]));
+    // A request round trip proves the line before it was dispatched.
+    const r = t.client.request("thread/loaded/list", {});
+    const req = await t.heard();
+    await t.say({ id: req.id, result: { data: [] } });
+    await r;
+    assert.deepEqual(got, ["a\uFFFD\uFFFDb"]);
+    assert.equal(t.logs.filter((l) => /invalid UTF-8; passed on with U\+FFFD/.test(l)).length, 1);
   } finally {
     await t.dispose();
   }

@@ -183,6 +183,11 @@ export class AppServerClient {
           this.#o.log.warn("codex app-server printed a line too long to parse; skipped", {
             bytes: n,
           }),
+        // A delta with a bad byte must not lose the whole message (as on exec).
+        onInvalidUtf8: (n) =>
+          this.#o.log.warn("codex app-server printed invalid UTF-8; passed on with U+FFFD", {
+            bytes: n,
+          }),
       }),
       { signal: this.#stopReading.signal },
     );

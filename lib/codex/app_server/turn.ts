@@ -35,8 +35,9 @@ import type { TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
 import { modelArg } from "../exec/argv.ts";
 import { buildReplay, replayDecision } from "../history.ts";
 import { rateLimitOf } from "../rate_limit.ts";
-import { readTotals, writeTotals } from "../session.ts";
-import { usageDelta } from "../usage.ts";
+import { writeTotals } from "../session.ts";
+import { settleUsage } from "../turn_usage.ts";
+import { checkTotals } from "../usage.ts";
 import { Failure, TurnCalls, type TurnContext, within } from "./calls.ts";
 import { RpcError } from "./client.ts";
 import { AppServerTurnMapper } from "./events.ts";
@@ -217,7 +218,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
         });
       }
       await interrupt(ctx, threadId, turnId, ended);
-      if (mapper.totals) await writeTotals(ws, threadId, mapper.totals).catch(() => {});
+      await keepBaseline(ws, threadId, mapper.totals);
       if (how === "cancel") return cancelled(threadId);
       return fail(
         new Failure("timeout", `codex sent nothing for ${ctx.config.idle_timeout_s}s; turn ended`),
@@ -228,7 +229,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
 
     // 4. Completed, failed or interrupted by Codex itself.
     if (mapper.status !== "completed") {
-      if (mapper.totals) await writeTotals(ws, threadId, mapper.totals).catch(() => {});
+      await keepBaseline(ws, threadId, mapper.totals);
       if (mapper.status === "interrupted") {
         return fail(new Failure("turn_failed", "codex interrupted the turn"), threadId);
       }
@@ -239,15 +240,9 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     }
     let usage: Usage | null = null;
     if (mapper.totals) {
-      const before = fresh ? undefined : await readTotals(ws, threadId);
-      if (!fresh && !before) {
-        log.info("no usage baseline for a resumed thread; usage is the thread's total", {
-          thread_id: threadId,
-        });
-      }
-      usage = usageDelta(mapper.totals, before);
-      req.emit({ type: "usage", ...usage });
-      await writeTotals(ws, threadId, mapper.totals).catch(() => {});
+      // Per turn, validated, never a wrong number: as exec (lib/codex/turn_usage.ts).
+      usage = await settleUsage({ workspace: ws, threadId, totals: mapper.totals, fresh, log });
+      if (usage) req.emit({ type: "usage", ...usage });
     }
     return { stop_reason: "end_turn", thread_id: threadId, usage, ...replayedField() };
   } finally {
@@ -283,4 +278,13 @@ function base64(bytes: Uint8Array): string {
     s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   }
   return btoa(s);
+}
+
+/**
+ * After a turn that did not complete, keep Codex's totals (when they are
+ * counts) as the next turn's baseline, so its tokens are not counted again.
+ */
+async function keepBaseline(workspace: string, threadId: string, totals: unknown) {
+  const checked = totals === undefined ? undefined : checkTotals(totals);
+  if (checked?.ok) await writeTotals(workspace, threadId, checked.value).catch(() => {});
 }
