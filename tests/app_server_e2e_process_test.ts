@@ -85,6 +85,9 @@ for (const v of APP_SERVER_VERSIONS) {
       assert.equal(r.response.result.stop_reason, "error", JSON.stringify(r.response));
       assert.equal(r.errors.length, 1, JSON.stringify(r.events));
       assert.equal(r.errors[0].code, "codex_exit");
+      assert.match(r.errors[0].message, /killed by SIGKILL/);
+      // Its start-up notices are not quoted as if they were the cause.
+      assert.doesNotMatch(r.errors[0].message, /bubblewrap/);
       console.log(`${v}: turn ${i} after the kill: ${r.errors[0].message}`);
     }
     await allGone(servers.map((s) => s.pid), "the killed app-server");

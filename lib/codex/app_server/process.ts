@@ -70,12 +70,18 @@ export interface ExitInfo {
   detail: string;
 }
 
-/** `codex app-server`'s stderr without colours: its last meaningful lines. */
+/**
+ * `codex app-server`'s stderr without colours: its last meaningful lines.
+ * The notices it prints at every start (helper binaries under a temp
+ * CODEX_HOME, no bubblewrap on PATH) are left out: quoted after "exited", they
+ * read like the cause of a crash they have nothing to do with.
+ */
 export function stderrSummary(tail: string): string {
   // deno-lint-ignore no-control-regex
   const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
   const lines = plain.split("\n").map((l) => l.trim()).filter((l) =>
-    l && !l.startsWith("WARNING: proceeding, even though")
+    l && !l.startsWith("WARNING: proceeding, even though") &&
+    !/could not find bubblewrap on PATH/.test(l)
   );
   return lines.slice(-3).join(" | ").slice(-1000);
 }
