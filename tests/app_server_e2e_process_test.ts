@@ -8,7 +8,8 @@
  * - a thread another writer holds (0.169 locks threads): one clear error,
  *   the session file unchanged; idle exit releases the thread;
  * - nothing left running after shutdown, stdin EOF, SIGTERM, or SIGKILL of
- *   the plugin (the app-server exits on its stdin EOF);
+ *   the plugin (the app-server exits on its stdin EOF), nor after a turn
+ *   cancelled while its command runs;
  * - 20 workspaces at once in one app-server, no crosstalk;
  * - server→client requests answered at once, and a wedged app-server (one
  *   that never answers `turn/interrupt`) replaced after a cancel or an idle
@@ -33,7 +34,7 @@ import {
   waitUntil,
 } from "./support/app_server.ts";
 import { installFakeAppServer } from "./support/fake_app_server.ts";
-import { descendants, isAlive } from "./support/proc.ts";
+import { descendants, isAlive, pidsInDir } from "./support/proc.ts";
 import { chat, chatParams, closePlugin, outcome, startRig, userTexts } from "./support/rig.ts";
 
 /** The mock's reply echoes the tag of the last user text, so each answer proves whose it is. */
@@ -440,3 +441,31 @@ Deno.test("an agent message that comes without deltas is sent whole, once", asyn
     { type: "text_delta", text: "all at once" },
   ]);
 });
+
+for (const v of APP_SERVER_VERSIONS) {
+  Deno.test(`app-server ${v}: a command running when its turn is cancelled does not outlive the turn; the next turn works`, async () => {
+    await using rig = await startRig([
+      { text: "warm" },
+      { shell: "sleep 120", via: "function" },
+      { text: "after" },
+    ]);
+    const ws = await rig.workspace();
+    const p = await pluginOn(rig, v, "app-server");
+    const first = await chat(p, ws, "warm up");
+    assert.equal(first.response.result.stop_reason, "end_turn", p.stderr());
+    const params = chatParams(ws, "run it");
+    const id = await p.send("chat", params);
+    await waitUntil(() => pidsInDir(ws).length > 0, "the command to run in the workspace");
+    const command = pidsInDir(ws);
+    const c = await p.request("cancel", { turn_id: params.turn_id });
+    assert.deepEqual(c.result, { cancelled: true });
+    const response = await p.waitFor((m) => m.id === id && !("method" in m), 30_000);
+    assert.equal(response.result.stop_reason, "cancelled");
+    await allGone(command, "the command of the cancelled turn");
+    assert.deepEqual(pidsInDir(ws), []);
+    const next = await chat(p, ws, "and now?");
+    assert.equal(next.response.result.stop_reason, "end_turn", p.stderr());
+    assert.equal(next.text, "after");
+    assert.equal(next.response.result.thread_id, first.response.result.thread_id);
+  });
+}
