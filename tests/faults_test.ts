@@ -335,7 +335,7 @@ Deno.test("an odd .plexum-codex-session (symlink, directory, empty, fifo, 10 MB)
   await using rig = await startRig([{ text: "fresh answer" }]);
   const p = await rig.plugin();
   // A real thread with a secret history: if the plugin ever resumed it, codex would send that history.
-  const home = await rig.workspace("home");
+  const home = await rig.workspace("home-ws"); // not "home": the rig's HOME is root/home
   const first = await chat(p, home, "the secret is HISTORY-OF-HOME");
   const secret = first.response.result.thread_id as string;
   assert.match(secret, /^[0-9a-f-]{36}$/);
