@@ -151,7 +151,8 @@ Deno.test("reset: true starts a new thread and replaces the session file", async
 });
 
 Deno.test("system messages become developer instructions only when a thread starts", async () => {
-  await using h = await harness([{ text: "ok" }]);
+  // Without history replay (tests/history_test.ts), a new thread gets the prompt alone.
+  await using h = await harness([{ text: "ok" }], { replay_history: false });
   const turn = (id: string, system: string, user: string, reset = false) =>
     h.plugin.send("chat", {
       turn_id: id,
