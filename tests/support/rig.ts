@@ -59,7 +59,8 @@ export async function startRig(
 ): Promise<Rig> {
   const codex = await ensureCodex();
   const root = await Deno.makeTempDir({ prefix: "plexum-rig-" });
-  const dirs = hermetic(root); // root/home, root/codex-home
+  // Apart from the workspaces, so a test may name one "home".
+  const dirs = hermetic(`${root}/.hermetic`); // .hermetic/home, .hermetic/codex-home
   const api = startMockApi(script, mock);
   const setup = mockCodexSetup(api.baseUrl, dirs.codexHome);
   const env = dirs.env(setup.env);
