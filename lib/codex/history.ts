@@ -24,7 +24,8 @@
  *
  * @module
  */
-import type { HistoryMessage } from "../turns/backend.ts";
+import type { Logger } from "../log.ts";
+import type { HistoryMessage, TurnRequest } from "../turns/backend.ts";
 
 /** Most characters of earlier messages replayed (the most recent ones are kept). */
 export const HISTORY_MAX_CHARS = 100_000;
@@ -106,4 +107,34 @@ export interface ReplayDecisionInput {
 /** True when the turn's new thread should get the earlier messages. */
 export function replayDecision(i: ReplayDecisionInput): boolean {
   return i.newThread && !i.reset && i.enabled && (i.history?.length ?? 0) > 0;
+}
+
+/** Inputs of {@linkcode turnText} besides the request. */
+export interface TurnTextOptions {
+  /** The turn starts a new thread (none stored, or the stored one is gone). */
+  newThread: boolean;
+  /** Config `replay_history`. */
+  enabled: boolean;
+  log: Logger;
+}
+
+/**
+ * The text a turn sends Codex, the same on both backends: the prompt, after
+ * the replayed history when {@linkcode replayDecision} says so. A history cut
+ * for the cap is logged.
+ */
+export function turnText(
+  req: Pick<TurnRequest, "prompt" | "history" | "reset" | "workspace">,
+  o: TurnTextOptions,
+): Replay {
+  const replay = replayDecision({ ...o, reset: req.reset, history: req.history })
+    ? buildReplay(req.history!, req.prompt)
+    : { text: req.prompt, replayed: 0, omitted: 0 };
+  if (replay.omitted > 0) {
+    o.log.info("history longer than the replay cap; the oldest messages were left out", {
+      workspace: req.workspace,
+      omitted: replay.omitted,
+    });
+  }
+  return replay;
 }

@@ -33,7 +33,7 @@
  */
 import type { TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
 import { modelArg } from "../exec/argv.ts";
-import { buildReplay, replayDecision } from "../history.ts";
+import { turnText } from "../history.ts";
 import { rateLimitOf } from "../rate_limit.ts";
 import { writeTotals } from "../session.ts";
 import { settleUsage } from "../turn_usage.ts";
@@ -129,20 +129,11 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
   });
   try {
     // A new thread gets the host's earlier messages (lib/codex/history.ts), as exec does.
-    const replay = replayDecision({
-        newThread: fresh,
-        reset: req.reset,
-        enabled: ctx.config.replay_history,
-        history: req.history,
-      })
-      ? buildReplay(req.history!, req.prompt)
-      : { text: req.prompt, replayed: 0, omitted: 0 };
-    if (replay.omitted > 0) {
-      log.info("history longer than the replay cap; the oldest messages were left out", {
-        workspace: ws,
-        omitted: replay.omitted,
-      });
-    }
+    const replay = turnText(req, {
+      newThread: fresh,
+      enabled: ctx.config.replay_history,
+      log,
+    });
     replayed = replay.replayed;
     const input: Json[] = [{ type: "text", text: replay.text, text_elements: [] }];
     for (const img of req.images ?? []) {

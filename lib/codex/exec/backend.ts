@@ -26,7 +26,7 @@
 import { execArgs, modelArg } from "./argv.ts";
 import type { Config } from "../../config.ts";
 import type { Backend, ErrorCode, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
-import { buildReplay, replayDecision } from "../history.ts";
+import { turnText } from "../history.ts";
 import { rateLimitOf } from "../rate_limit.ts";
 import { type ImageFiles, writeImages } from "./images.ts";
 import { err, ok, type Result } from "../../result.ts";
@@ -189,20 +189,11 @@ export class ExecBackend implements Backend {
       onNote: (msg, ev) => this.log.debug(msg, { event: ev }),
     });
     // A new thread gets the host's earlier messages (lib/codex/history.ts), on stdin like the prompt.
-    const replay = replayDecision({
-        newThread: threadId === undefined,
-        reset: req.reset,
-        enabled: this.config.replay_history,
-        history: req.history,
-      })
-      ? buildReplay(req.history!, req.prompt)
-      : { text: req.prompt, replayed: 0, omitted: 0 };
-    if (replay.omitted > 0) {
-      this.log.info("history longer than the replay cap; the oldest messages were left out", {
-        workspace: req.workspace,
-        omitted: replay.omitted,
-      });
-    }
+    const replay = turnText(req, {
+      newThread: threadId === undefined,
+      enabled: this.config.replay_history,
+      log: this.log,
+    });
     const run: RunResult = await runCodex({
       binary,
       args: execArgs({
