@@ -12,13 +12,16 @@
  *   3. throughput: W workspaces × 3 resumed turns at once (W = 1, 4, 8, 16),
  *      plugin/app-server vs raw exec processes (W chains of 3)
  *   4. memory: RSS of the plugin and everything it started, idle (after one
- *      turn) and loaded (right after step 3), per backend
+ *      turn) and loaded (during step 3), per backend
+ *   5. app-server start: spawn → `initialize` answered, through the plugin's
+ *      own AppServerProcess (what the first turn of a plugin, or the first
+ *      after an idle exit, waits for), on every pinned Codex
  *
  * Every Codex gets the hermetic environment of dev/hermetic.ts (an empty HOME):
  * the machine's login profile would otherwise add noise to both sides.
  *
  * Flags: --rounds N (default 7), --codex VERSION (default the newest pinned),
- * --only 1,2,3,4, --json FILE.
+ * --only 1,2,3,4,5, --json FILE.
  *
  * @example
  * ```sh
@@ -26,8 +29,11 @@
  * ```
  */
 import { parseArgs } from "node:util";
+import { appServerArgs } from "../lib/codex/app_server/args.ts";
+import { AppServerProcess } from "../lib/codex/app_server/process.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
-import { CODEX_VERSION, ensureCodex } from "../dev/codex.ts";
+import { createLogger } from "../lib/log.ts";
+import { CODEX_VERSION, CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
 import { hermetic } from "../dev/hermetic.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 import { type Plugin, startPlugin } from "../dev/plugin.ts";
@@ -37,7 +43,7 @@ const { values: flags } = parseArgs({
   options: {
     rounds: { type: "string", default: "7" },
     codex: { type: "string", default: CODEX_VERSION },
-    only: { type: "string", default: "1,2,3,4" },
+    only: { type: "string", default: "1,2,3,4,5" },
     json: { type: "string" },
     "no-peer": { type: "boolean", default: false },
   },
@@ -343,6 +349,37 @@ async function benchThroughput() {
   results.memory = memory;
 }
 
+/** Step 5: spawn → initialize of the plugin's AppServerProcess, per pinned Codex. */
+async function benchStart() {
+  const table: Record<string, unknown> = {};
+  console.log(`\n5. app-server spawn -> initialize answered (${ROUNDS} rounds, medians)`);
+  for (const v of [...CODEX_VERSIONS, "0.171.0"]) {
+    const bin = await ensureCodex(v);
+    const dirs = hermetic();
+    const args = appServerArgs([]);
+    if (!args.ok) throw new Error(args.error);
+    const times: number[] = [];
+    for (let i = 0; i < ROUNDS + 1; i++) {
+      const t0 = performance.now();
+      const p = await AppServerProcess.start({
+        binary: bin,
+        args: args.value,
+        env: dirs.env(),
+        log: createLogger({ level: "error" }),
+        clientVersion: "bench",
+      });
+      const ms = performance.now() - t0;
+      if (!p.ok) throw new Error(p.error.message);
+      await p.value.stop();
+      if (i > 0) times.push(ms); // the first start also warms the page cache
+    }
+    dirs[Symbol.dispose]();
+    table[v] = { start_ms: median(times), min_ms: Math.min(...times) };
+    console.log(`   codex ${v}: ${ms(median(times))} (min ${ms(Math.min(...times))})`);
+  }
+  results.start = table;
+}
+
 const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1];
 console.log(
   `machine: ${navigator.hardwareConcurrency} cores, ${cpu}; deno ${Deno.version.deno}; ${
@@ -353,4 +390,5 @@ results.machine = { cores: navigator.hardwareConcurrency, cpu, deno: Deno.versio
 if (only.has("1")) results.streamed = await benchLatency("1. Streamed reply (~5 s)", STREAMED);
 if (only.has("2")) results.quick = await benchLatency("2. Quick turn", QUICK);
 if (only.has("3") || only.has("4")) await benchThroughput();
+if (only.has("5")) await benchStart();
 if (flags.json) Deno.writeTextFileSync(flags.json, JSON.stringify(results, null, 2) + "\n");
