@@ -4,7 +4,7 @@
  * session file, a workspace deleted, the host vanishing, signals, and two
  * plugin processes sharing one workspace.
  *
- * Every case drives main.ts as a subprocess (tests/support/plugin.ts, the
+ * Every case drives main.ts as a subprocess (dev/plugin.ts, the
  * compiled binary's permission flags). Codex is the REAL CLI against the mock
  * API, except where the fault is Codex's own output (garbage, a 64 MiB line,
  * silence): there tests/support/faulty_codex.ts stands in for it.

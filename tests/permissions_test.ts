@@ -1,7 +1,7 @@
 /**
  * The permissions the plugin runs with: one set, in deno.json's compile task,
  * shared by the start task, compile:all and every test that starts the plugin
- * (tests/support/plugin.ts), so a missing permission fails here, not in
+ * (dev/plugin.ts), so a missing permission fails here, not in
  * production. The set is sufficient (a real turn, doctor and chat pass under
  * it) and minimal (without any one flag doctor cannot pass).
  */

@@ -1,6 +1,6 @@
 /**
  * ExecBackend + runCodex against a fake codex that replays real recordings
- * (tests/support/fake_codex.ts): argv, stdin bytes, exit codes, stderr,
+ * (dev/fake_codex.ts): argv, stdin bytes, exit codes, stderr,
  * idle timeout, cancel of the whole process group, stale thread recovery.
  */
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-/** The workspace's thread file and usage totals file (lib/session.ts). */
+/** The workspace's thread file and usage totals file (lib/codex/session.ts). */
 import assert from "node:assert/strict";
 import {
   isThreadId,

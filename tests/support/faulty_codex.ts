@@ -3,7 +3,7 @@
  * its plan says on stdout (garbage, truncated JSON, invalid UTF-8, one line of
  * many MiB), can then fall silent forever (with a `sleep` child in its process
  * group, optionally ignoring SIGTERM), and records every invocation's argv,
- * stdin and cwd. Unlike tests/support/fake_codex.ts it does not replay
+ * stdin and cwd. Unlike dev/fake_codex.ts it does not replay
  * fixtures: each plan is written by the test that needs it.
  *
  * {@linkcode installFaultyCodex} writes a `#!/bin/sh` wrapper that execs
