@@ -7,9 +7,11 @@
  * import { MessageWriter, parseMessage, result } from "./rpc.ts";
  * const out = new MessageWriter(Deno.stdout);
  * const msg = parseMessage('{"jsonrpc":"2.0","id":1,"method":"models","params":{}}');
- * if ("request" in msg) out.send(result(msg.request.id ?? null, { models: [] }));
+ * if (msg.ok && msg.value) out.send(result(msg.value.id ?? null, { models: [] }));
  * ```
  */
+
+import { err, ok, type Result } from "./result.ts";
 
 /** JSON-RPC error codes used by the plugin (PROTOCOL.md lists them). */
 export const ErrorCodes = {
@@ -31,8 +33,11 @@ export interface Request {
   params: Record<string, unknown>;
 }
 
-/** Result of {@linkcode parseMessage}: a request, or the error response to send. */
-export type Parsed = { request: Request } | { error: Record<string, unknown> } | { ignore: true };
+/**
+ * Result of {@linkcode parseMessage}: a request (`undefined` for a line that
+ * asks nothing: blank, or a response), or the error response to send.
+ */
+export type Parsed = Result<Request | undefined, Record<string, unknown>>;
 
 /** A response with a result. */
 export function result(id: Id, value: unknown): Record<string, unknown> {
@@ -115,61 +120,53 @@ export function countContainers(text: string, max: number): number {
 
 /** Parse one line from the host. */
 export function parseMessage(line: string): Parsed {
-  if (line.trim() === "") return { ignore: true };
+  if (line.trim() === "") return ok(undefined);
   // Only a long line can hold that many (each takes at least 2 characters).
   if (
     line.length > 2 * MAX_JSON_CONTAINERS &&
     countContainers(line, MAX_JSON_CONTAINERS) > MAX_JSON_CONTAINERS
   ) {
-    return {
-      error: error(
-        null,
-        ErrorCodes.PARSE,
-        `parse error: a message may hold at most ${MAX_JSON_CONTAINERS} JSON objects and arrays`,
-      ),
-    };
+    return err(error(
+      null,
+      ErrorCodes.PARSE,
+      `parse error: a message may hold at most ${MAX_JSON_CONTAINERS} JSON objects and arrays`,
+    ));
   }
   let msg: unknown;
   try {
     msg = JSON.parse(line);
   } catch (e) {
-    return { error: error(null, ErrorCodes.PARSE, `parse error: ${(e as Error).message}`) };
+    return err(error(null, ErrorCodes.PARSE, `parse error: ${(e as Error).message}`));
   }
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
-    return {
-      error: error(
-        null,
-        ErrorCodes.INVALID_REQUEST,
-        "a message must be a JSON object (batches are not supported)",
-      ),
-    };
+    return err(error(
+      null,
+      ErrorCodes.INVALID_REQUEST,
+      "a message must be a JSON object (batches are not supported)",
+    ));
   }
   const m = msg as Record<string, unknown>;
   const id = validId(m.id) ? m.id : null;
-  if (!("method" in m) && ("result" in m || "error" in m)) return { ignore: true }; // a response: we send no requests
+  if (!("method" in m) && ("result" in m || "error" in m)) return ok(undefined); // a response: we send no requests
   if (m.jsonrpc !== "2.0") {
-    return { error: error(id, ErrorCodes.INVALID_REQUEST, 'jsonrpc must be "2.0"') };
+    return err(error(id, ErrorCodes.INVALID_REQUEST, 'jsonrpc must be "2.0"'));
   }
   if ("id" in m && !validId(m.id)) {
-    return {
-      error: error(null, ErrorCodes.INVALID_REQUEST, "id must be a string, a number or null"),
-    };
+    return err(error(null, ErrorCodes.INVALID_REQUEST, "id must be a string, a number or null"));
   }
   if (typeof m.method !== "string") {
-    return { error: error(id, ErrorCodes.INVALID_REQUEST, "method must be a string") };
+    return err(error(id, ErrorCodes.INVALID_REQUEST, "method must be a string"));
   }
   // Omitted params mean {}; an explicit null is not an object (PROTOCOL.md).
   const params = "params" in m ? m.params : {};
   if (typeof params !== "object" || params === null || Array.isArray(params)) {
-    return { error: error(id, ErrorCodes.INVALID_REQUEST, "params must be an object") };
+    return err(error(id, ErrorCodes.INVALID_REQUEST, "params must be an object"));
   }
-  return {
-    request: {
-      id: "id" in m ? id : undefined,
-      method: m.method,
-      params: params as Record<string, unknown>,
-    },
-  };
+  return ok({
+    id: "id" in m ? id : undefined,
+    method: m.method,
+    params: params as Record<string, unknown>,
+  });
 }
 
 /** Why a {@linkcode MessageWriter}'s output is gone. */

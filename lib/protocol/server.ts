@@ -76,8 +76,7 @@ export class Server {
   /** Handle one line from the host. Returns "shutdown" when the host asked to stop. */
   handle(line: string): "shutdown" | undefined {
     const parsed = parseMessage(line);
-    if ("ignore" in parsed) return;
-    if ("error" in parsed) {
+    if (!parsed.ok) {
       // The parse error quotes part of the line (prompt text): only at debug.
       const { code, message } = parsed.error.error as { code: number; message: string };
       this.#o.log.warn("bad message from host", { code });
@@ -85,7 +84,8 @@ export class Server {
       this.#send(parsed.error);
       return;
     }
-    const req = parsed.request;
+    const req = parsed.value;
+    if (!req) return; // a blank line, or a response: we send no requests
     try {
       return this.#dispatch(req);
     } catch (e) {
