@@ -50,13 +50,15 @@ export async function lockWorkspace(
   };
   const locked = file.lock(true).then(() => ({ release }));
   if (!signal) return locked;
-  signal.throwIfAborted();
   let onAbort!: () => void;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
+    // Inside the try: a lock already asked for must be given back (a turn cancelled at once
+    // would otherwise keep the workspace locked for good).
+    signal.throwIfAborted();
     return await Promise.race([locked, aborted]);
   } catch (e) {
     locked.then(release, release); // give it back whenever it arrives
