@@ -58,6 +58,13 @@ export interface ScriptedPlan {
   escapedHelper?: boolean;
   /** At startup, start `sleep 301` as its own child (like a code-mode host or an MCP server). */
   childHelper?: boolean;
+  /**
+   * Keep a rollout file per thread, `rollout-<id>.jsonl` in the fake's dir, named as `thread.path`
+   * by thread/start and thread/resume, with a `task_started` line (`payload.turn_id`) per turn.
+   */
+  rollout?: boolean;
+  /** The Codex version in the `initialize` userAgent (default 0.169.0). */
+  version?: string;
 }
 
 /** One message the client sent. */
@@ -175,7 +182,18 @@ async function main() {
   const loaded = new Set<string>(); // threads started or resumed by this process
   let turnSeq = 0;
 
+  const rolloutOf = (threadId: string) =>
+    plan().rollout ? { path: `${dir}/rollout-${threadId}.jsonl` } : {};
+
   async function runTurn(threadId: string, turnId: string, p: ScriptedPlan) {
+    if (p.rollout) {
+      Deno.writeTextFileSync(
+        `${dir}/rollout-${threadId}.jsonl`,
+        JSON.stringify({ type: "event_msg", payload: { type: "task_started", turn_id: turnId } }) +
+          "\n",
+        { append: true },
+      );
+    }
     let interrupted = false;
     interrupts.set(turnId, () => (interrupted = true));
     const ids = { threadId, turnId };
@@ -279,7 +297,11 @@ async function main() {
         if (p.garbage) {
           Deno.stdout.writeSync(enc.encode("not json at all\n[1,2,3]\n\n"));
         }
-        reply({ userAgent: "scripted/0.169.0 (fake)", codexHome: dir, platformFamily: "unix" });
+        reply({
+          userAgent: `scripted/${p.version ?? "0.169.0"} (fake)`,
+          codexHome: dir,
+          platformFamily: "unix",
+        });
         notify("configWarning", { summary: "scripted fake" });
         return;
       case "account/login/start":
@@ -289,7 +311,10 @@ async function main() {
         const threadId = crypto.randomUUID();
         saveThread(threadId, {});
         loaded.add(threadId);
-        reply({ thread: { id: threadId, cwd: params.cwd }, cwd: params.cwd });
+        reply({
+          thread: { id: threadId, cwd: params.cwd, ...rolloutOf(threadId) },
+          cwd: params.cwd,
+        });
         notify("thread/started", { thread: { id: threadId } });
         return;
       }
@@ -300,7 +325,10 @@ async function main() {
           return fail(-32600, `no rollout found for thread id ${threadId}`);
         }
         loaded.add(threadId);
-        reply({ thread: { id: threadId, cwd: params.cwd, turns: [] }, cwd: params.cwd });
+        reply({
+          thread: { id: threadId, cwd: params.cwd, turns: [], ...rolloutOf(threadId) },
+          cwd: params.cwd,
+        });
         return;
       }
       case "turn/start": {

@@ -12,6 +12,17 @@
  * interrupt not confirmed) it is killed and replaced the same way; a new one
  * is started only once the old one is gone, since it would hold the threads.
  *
+ * A thread another process wrote while this one held it loaded (codex
+ * 0.135.0 has no writer lock; thread.ts and rollout.ts tell) is stale in
+ * this process, and nothing but a new process reloads it. So the turn that
+ * finds it retires the process, logged at warn with the cause: no new turn
+ * goes to it, and it is stopped once its own turns in flight (other
+ * workspaces') have ended. The turn runs on a new process, which resumes the
+ * thread from its file, both histories in it. Where Codex locks threads
+ * (0.169.0 and later, or a version it did not say) the new process waits for
+ * the old one's exit, as it holds its threads until then; there the check
+ * cannot fire while we hold the thread, since the other writer is refused.
+ *
  * @example
  * ```ts
  * import { AppServerBackend } from "./backend.ts";
@@ -27,11 +38,12 @@ import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
-import { launchEnv, locateBinary } from "../locate.ts";
+import { compareVersions, launchEnv, locateBinary } from "../locate.ts";
 import { appServerArgs, unsupportedArgMessage } from "./args.ts";
 import { envApiKey, EPHEMERAL_AUTH_ARGS, loginWithApiKey } from "./auth.ts";
 import { AppServerProcess, type StartFailure } from "./process.ts";
 import type { Connection } from "./calls.ts";
+import { staleLoaded } from "./thread.ts";
 import { runAppServerTurn } from "./turn.ts";
 
 /** How long a cancelled turn waits for Codex to confirm (its answer must leave within 2 s). */
@@ -70,10 +82,12 @@ export interface Unavailable extends StartFailure {
 export class AppServerBackend implements Backend {
   #o: AppServerBackendOptions;
   #current: Managed | undefined;
-  #starting: Promise<Result<Connection, Unavailable>> | undefined;
+  #starting: Promise<Result<Managed, Unavailable>> | undefined;
   /** The exit of a process being replaced: the next one waits for it. */
   #dying: Promise<unknown> = Promise.resolve();
   #inFlight = 0;
+  /** Stops of retired processes still ending (close waits for them). */
+  #ending = new Set<Promise<unknown>>();
   /** The last scan for leftovers (close waits for it). */
   #reaping: Promise<void> = Promise.resolve();
   #reapTimer: ReturnType<typeof setTimeout> | undefined;
@@ -107,13 +121,18 @@ export class AppServerBackend implements Backend {
   }
 
   /** The running app-server, started (and initialized) if none runs. */
-  start(): Promise<Result<Connection, Unavailable>> {
+  async start(): Promise<Result<Connection, Unavailable>> {
+    const m = await this.#acquire();
+    return m.ok ? ok(m.value.conn) : m;
+  }
+
+  #acquire(): Promise<Result<Managed, Unavailable>> {
     const m = this.#current;
-    if (m && !m.conn.proc.exited) return Promise.resolve(ok(m.conn));
+    if (m && !m.conn.proc.exited) return Promise.resolve(ok(m));
     return this.#starting ??= this.#start().finally(() => (this.#starting = undefined));
   }
 
-  async #start(): Promise<Result<Connection, Unavailable>> {
+  async #start(): Promise<Result<Managed, Unavailable>> {
     const { config, log } = this.#o;
     if (this.#closed) {
       return err({ spawnFailed: false, notFound: false, message: "the plugin is stopping" });
@@ -155,14 +174,14 @@ export class AppServerBackend implements Backend {
       await proc.stop();
       return err({ spawnFailed: false, notFound: false, message: "the plugin is stopping" });
     }
-    const m: Managed = { conn: { proc, loaded: new Set() }, intended: false };
+    const m: Managed = { conn: { proc, loaded: new Map() }, intended: false, turns: 0 };
     this.#current = m;
     proc.exit.then(() => {
       if (this.#current !== m) return;
       this.#current = undefined;
       if (!m.intended) this.#crashes.push(performance.now());
     });
-    return ok(m.conn);
+    return ok(m);
   }
 
   /** End `m` (asked for by this backend, so not a crash); the next start waits for it. */
@@ -170,8 +189,27 @@ export class AppServerBackend implements Backend {
     m.intended = true;
     if (this.#current === m) this.#current = undefined;
     const done = how === "kill" ? m.conn.proc.kill() : m.conn.proc.stop();
-    this.#dying = done.catch(() => {});
+    this.#dying = Promise.all([this.#dying, done.catch(() => {})]); // a retired one may still end
     return done.then(() => {});
+  }
+
+  /**
+   * Retire `m` because a thread it holds is stale (module doc): no new turns,
+   * stopped once its turns in flight have ended.
+   */
+  #retireStale(m: Managed) {
+    m.intended = true;
+    if (this.#current === m) this.#current = undefined;
+    const drained = new Promise<void>((r) => (m.onDrained = r));
+    if (m.turns === 0) m.onDrained!();
+    const done = drained.then(() => m.conn.proc.stop()).catch(() => {});
+    this.#ending.add(done);
+    done.finally(() => this.#ending.delete(done));
+    // Codex with writer locks: the old process holds its threads until it exits.
+    const version = m.conn.proc.version;
+    if (!version || compareVersions(version, "0.169.0") >= 0) {
+      this.#dying = Promise.all([this.#dying, done]);
+    }
   }
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
@@ -179,8 +217,46 @@ export class AppServerBackend implements Backend {
     clearTimeout(this.#idle);
     clearTimeout(this.#reapTimer);
     try {
+      const m = await this.#processFor(req);
+      if (!("conn" in m)) return m;
+      const conn = m.conn;
+      try {
+        return await runAppServerTurn({
+          conn,
+          config: this.#o.config,
+          log: this.#o.log,
+          graceMs: this.#o.interruptGraceMs ?? INTERRUPT_GRACE_MS,
+          requestTimeoutMs: this.#o.requestTimeoutMs ?? this.#o.config.idle_timeout_s * 1000,
+          wedged: (why) => {
+            this.#o.log.warn("codex app-server stopped answering; restarting it", {
+              pid: conn.proc.pid,
+              why,
+            });
+            if (this.#current === m) this.#retire(m, "kill");
+            else if (m.onDrained) m.conn.proc.kill().catch(() => {}); // retired, still serving
+          },
+        }, req);
+      } finally {
+        this.#turnEnded(m);
+      }
+    } finally {
+      if (--this.#inFlight === 0) {
+        this.#armIdle();
+        // Not between back-to-back turns: a scan costs two `ps` runs.
+        this.#reapTimer = setTimeout(() => this.#reap(), REAP_AFTER_MS);
+      }
+    }
+  }
+
+  /**
+   * The process `req` runs on, counted as serving it (until {@linkcode #turnEnded}):
+   * the running one, unless it holds the workspace's thread stale (module doc);
+   * or the turn's result when none could be had.
+   */
+  async #processFor(req: TurnRequest): Promise<Managed | TurnResult> {
+    for (;;) {
       // A start takes a few hundred ms (up to the initialize timeout): a cancel answers at once.
-      const c = await whileNotAborted(this.start(), req.signal);
+      const c = await whileNotAborted(this.#acquire(), req.signal);
       if (c === undefined) return { stop_reason: "cancelled", thread_id: null, usage: null };
       if (!c.ok) {
         req.emit({
@@ -190,29 +266,32 @@ export class AppServerBackend implements Backend {
         });
         return { stop_reason: "error", thread_id: null, usage: null };
       }
-      const conn = c.value;
-      const m = this.#current;
-      return await runAppServerTurn({
-        conn,
-        config: this.#o.config,
-        log: this.#o.log,
-        graceMs: this.#o.interruptGraceMs ?? INTERRUPT_GRACE_MS,
-        requestTimeoutMs: this.#o.requestTimeoutMs ?? this.#o.config.idle_timeout_s * 1000,
-        wedged: (why) => {
-          this.#o.log.warn("codex app-server stopped answering; restarting it", {
-            pid: conn.proc.pid,
-            why,
-          });
-          if (m?.conn === conn) this.#retire(m, "kill");
-        },
-      }, req);
-    } finally {
-      if (--this.#inFlight === 0) {
-        this.#armIdle();
-        // Not between back-to-back turns: a scan costs two `ps` runs.
-        this.#reapTimer = setTimeout(() => this.#reap(), REAP_AFTER_MS);
+      const m = c.value;
+      m.turns++; // from here on, a retirement waits for this turn
+      if (m.onDrained) { // retired meanwhile by another workspace's turn: take the next one
+        this.#turnEnded(m);
+        continue;
       }
+      const stale = await staleLoaded(m.conn, req);
+      if (!stale) return m;
+      this.#o.log.warn(
+        "another process wrote the workspace's thread since the codex app-server last ran a " +
+          "turn on it; the turn runs on a new app-server that loads it again",
+        {
+          workspace: req.workspace,
+          thread_id: stale.threadId,
+          why: stale.why,
+          pid: m.conn.proc.pid,
+        },
+      );
+      if (!m.onDrained) this.#retireStale(m);
+      this.#turnEnded(m);
     }
+  }
+
+  /** One turn less on `m`; a retired one is stopped after its last. */
+  #turnEnded(m: Managed) {
+    if (--m.turns === 0) m.onDrained?.();
   }
 
   /** With no turn in flight, end what the app-server's turns left running (process.ts). */
@@ -259,6 +338,7 @@ export class AppServerBackend implements Backend {
     await this.#starting;
     await this.#reaping;
     if (this.#current) await this.#retire(this.#current, "stop");
+    await Promise.all(this.#ending);
     await this.#dying;
   }
 }
@@ -267,6 +347,10 @@ export class AppServerBackend implements Backend {
 interface Managed {
   conn: Connection;
   intended: boolean;
+  /** Turns running on it. */
+  turns: number;
+  /** Set once it is retired for a stale thread: called when its last turn has ended. */
+  onDrained?: () => void;
 }
 
 /** `p`, or undefined as soon as `signal` aborts (`p` goes on for whoever else waits on it). */

@@ -31,6 +31,7 @@ import type { Logger } from "../../log.ts";
 import type { ErrorCode } from "../../turns/backend.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
 import { type AppServerProcess, exitText } from "./process.ts";
+import type { RolloutMark } from "./rollout.ts";
 
 /** The message of a thread that another process writes (codex ≥ 0.169). */
 const HELD = /already has an active writer/i;
@@ -38,8 +39,18 @@ const HELD = /already has an active writer/i;
 /** A running app-server and the threads it has loaded. */
 export interface Connection {
   proc: AppServerProcess;
-  /** Threads resumed or started on this process: a turn on one needs no `thread/resume`. */
-  loaded: Set<string>;
+  /** Threads resumed or started on this process, by id: a turn on one needs no `thread/resume`. */
+  loaded: Map<string, LoadedThread>;
+}
+
+/** A thread loaded on a process, and how we left its rollout file (rollout.ts). */
+export interface LoadedThread {
+  /** The rollout file (`thread.path`); without it the thread is never checked. */
+  path?: string;
+  /** The file once our last turn on the thread had ended; none before that. */
+  mark?: RolloutMark;
+  /** Ids of our turns on the thread (the latest few), which the rollout names. */
+  ours: Set<string>;
 }
 
 /** What a turn needs besides its request. */

@@ -11,6 +11,13 @@
  * a new one within the turn. A thread another process writes is never
  * replaced: that is the turn's error (calls.ts).
  *
+ * A loaded thread remembers its rollout file (`thread.path`), how our last
+ * turn left it ({@linkcode markThread}, when the turn has ended) and our turn
+ * ids: {@linkcode staleLoaded} tells, before a turn reuses the thread, whether
+ * another process has written it since (codex 0.135.0 has no writer lock and
+ * would silently fork the history; rollout.ts), so that the backend loads it
+ * afresh in a new process.
+ *
  * @example
  * ```ts
  * import { openThread } from "./thread.ts";
@@ -30,9 +37,52 @@ import { modelArg } from "../exec/argv.ts";
 import { compareVersions } from "../locate.ts";
 import { readThreadId, SESSION_FILE, writeThreadId } from "../session.ts";
 import { RpcError } from "./client.ts";
-import { Failure, type TurnCalls, type TurnContext } from "./calls.ts";
+import { type Connection, Failure, type TurnCalls, type TurnContext } from "./calls.ts";
+import { foreignTurn, markOf } from "./rollout.ts";
 
 const STALE = /no rollout found for thread id|thread not found|no such thread/i;
+/** Turn ids kept per loaded thread: more than any rollout written since our last turn names. */
+const OURS_KEPT = 32;
+
+/** Note `id` as loaded on `conn`, with the rollout file a thread/start or thread/resume answer names. */
+export function noteLoaded(conn: Connection, id: string, answer: Record<string, unknown>): void {
+  const path = (answer.thread as { path?: unknown } | undefined)?.path;
+  const ours = conn.loaded.get(id)?.ours ?? new Set<string>(); // loaded again: still ours
+  conn.loaded.set(id, { ...(typeof path === "string" && path && { path }), ours });
+}
+
+/** Note a turn of ours on a loaded thread (its lines in the rollout file are ours). */
+export function noteTurn(conn: Connection, threadId: string, turnId: string): void {
+  const t = conn.loaded.get(threadId);
+  if (!t) return;
+  t.ours.add(turnId);
+  for (const old of t.ours) {
+    if (t.ours.size <= OURS_KEPT) break;
+    t.ours.delete(old);
+  }
+}
+
+/** Our turn on a loaded thread has ended: note how it left the rollout file. */
+export async function markThread(conn: Connection, threadId: string): Promise<void> {
+  const t = conn.loaded.get(threadId);
+  if (t?.path) t.mark = await markOf(t.path);
+}
+
+/**
+ * The workspace's stored thread, when `conn` has it loaded and another
+ * process has written it since our last turn on it (rollout.ts), with why.
+ */
+export async function staleLoaded(
+  conn: Connection,
+  req: Pick<TurnRequest, "workspace" | "reset">,
+): Promise<{ threadId: string; why: string } | undefined> {
+  if (conn.loaded.size === 0 || req.reset) return undefined; // a reset turn starts a new thread
+  const id = await readThreadId(req.workspace);
+  const t = id === undefined ? undefined : conn.loaded.get(id);
+  if (!id || !t?.path || !t.mark) return undefined;
+  const why = await foreignTurn(t.path, t.mark, t.ours);
+  return why === undefined ? undefined : { threadId: id, why };
+}
 
 /** The thread a turn runs on. */
 export interface OpenThread {
@@ -91,10 +141,9 @@ export async function openThread(
   try {
     if (stored) {
       try {
-        if (!(await resumeThread(ctx, calls, req, stored))) {
-          return { kind: "cancelled", threadId: stored };
-        }
-        conn.loaded.add(stored);
+        const r = await resumeThread(ctx, calls, req, stored);
+        if (!r) return { kind: "cancelled", threadId: stored };
+        noteLoaded(conn, stored, r);
         return { kind: "open", threadId: stored, fresh: false, reused: false };
       } catch (e) {
         if (!(e instanceof RpcError && STALE.test(e.message))) throw e;
@@ -115,7 +164,7 @@ export async function openThread(
       return { kind: "failed", failure, threadId: null };
     }
     const threadId = r.thread.id;
-    conn.loaded.add(threadId);
+    noteLoaded(conn, threadId, r);
     await save(ws, threadId, log);
     return { kind: "open", threadId, fresh: true, reused: false };
   } catch (e) {

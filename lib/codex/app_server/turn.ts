@@ -41,7 +41,7 @@ import { checkTotals } from "../usage.ts";
 import { Failure, TurnCalls, type TurnContext, within } from "./calls.ts";
 import { RpcError } from "./client.ts";
 import { AppServerTurnMapper } from "./events.ts";
-import { openThread, resumeThread } from "./thread.ts";
+import { markThread, noteLoaded, noteTurn, openThread, resumeThread } from "./thread.ts";
 
 export type { TurnContext } from "./calls.ts";
 
@@ -143,6 +143,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     // Cancelled before turn/start was answered: the turn that started all the same is stopped.
     const interruptLate = (r: { turn?: { id?: unknown } }) => {
       if (typeof r.turn?.id !== "string") return;
+      noteTurn(conn, id, r.turn.id); // its lines are written after this turn has ended
       client.request("turn/interrupt", { threadId: id, turnId: r.turn.id }, ctx.graceMs)
         .catch(() => {});
     };
@@ -163,8 +164,9 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       log.info("codex app-server no longer had the thread loaded; resuming it", { thread_id: id });
       conn.loaded.delete(id);
       try {
-        if (!(await resumeThread(ctx, calls, req, id))) return cancelled(id);
-        conn.loaded.add(id);
+        const r = await resumeThread(ctx, calls, req, id);
+        if (!r) return cancelled(id);
+        noteLoaded(conn, id, r);
         started = await startTurn();
       } catch (e2) {
         return fail(await calls.describe(e2, "turn/start", id), id);
@@ -178,6 +180,8 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       );
     }
     turnId = started.turn.id;
+    noteTurn(conn, threadId, turnId);
+    log.debug("codex turn started", { thread_id: threadId, codex_turn_id: turnId });
     for (const [m, p] of early.splice(0)) deliver(m, p);
 
     // 3. Wait for the end, a cancel, the idle timeout or the process's exit.
@@ -238,6 +242,8 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     return { stop_reason: "end_turn", thread_id: threadId, usage, ...replayedField() };
   } finally {
     unsubscribe();
+    // However the turn ended, Codex has written it by now (rollout.ts): the next turn compares.
+    await markThread(conn, threadId);
   }
 }
 
