@@ -134,11 +134,17 @@ async function main() {
   if (plan.sleeper) new Deno.Command("sleep", { args: ["300"], stdin: "null" }).spawn();
   if (plan.orphanHoldingPipes) {
     // "clean-env": the orphan also drops its environment, and with it the run's marker.
+    // It says when it is in its own session: until then it is still in codex's
+    // group, and a scan in that window would find it (a flaky test, not a fault).
+    const ready = `${dir}/orphan-ready-${Deno.pid}`;
     const cmd = plan.orphanHoldingPipes === "clean-env"
-      ? 'env -i "$(command -v setsid)" "$(command -v sleep)" 300 &'
-      : "setsid sleep 300 &";
-    const sh = new Deno.Command("sh", { args: ["-c", cmd], stdin: "null" });
+      ? 'env -i "$(command -v setsid)" /bin/sh -c \'touch "$1"; exec sleep 300\' _ "$0" &'
+      : 'setsid /bin/sh -c \'touch "$1"; exec sleep 300\' _ "$0" &';
+    const sh = new Deno.Command("sh", { args: ["-c", cmd, ready], stdin: "null" });
     await sh.spawn().status; // stdout and stderr inherited: the orphan holds them
+    for (let i = 0; i < 500 && !(await Deno.stat(ready).catch(() => undefined)); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
   if (plan.escapee) {
     new Deno.Command("setsid", { args: ["sleep", "300"], stdin: "null", stdout: "null" }).spawn();
