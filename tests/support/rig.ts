@@ -92,12 +92,28 @@ export async function startRig(
     async [Symbol.asyncDispose]() {
       await Promise.all(plugins.map(closePlugin));
       await api.close();
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await removeTree(root);
       // closePlugin never throws: a protocol violation (dev/protocol_check.ts) fails the test here.
       const broken = plugins.flatMap((p) => p.protocolErrors);
       if (broken.length) throw new Error(broken.join("\n"));
     },
   };
+}
+
+/**
+ * Remove `dir`, trying again for a few seconds: a Codex whose plugin a test
+ * killed ends on its own moments later and may still write into it.
+ */
+async function removeTree(dir: string): Promise<void> {
+  for (let i = 0; i < 25; i++) {
+    try {
+      await Deno.remove(dir, { recursive: true });
+      return;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 /** Close a plugin's stdin and wait for it; SIGKILL it after `graceMs`. Never throws. */
