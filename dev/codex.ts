@@ -9,8 +9,11 @@
  */
 import { hermetic } from "./hermetic.ts";
 
-/** Versions the end-to-end suite runs against: the newest pinned and the oldest supported. */
-export const CODEX_VERSIONS = ["0.169.0", "0.135.0"] as const;
+/**
+ * Versions the end-to-end suite runs against: 0.169.0 (the one most tests
+ * use), 0.135.0 (the oldest supported) and 0.171.0 (the newest release).
+ */
+export const CODEX_VERSIONS = ["0.169.0", "0.135.0", "0.171.0"] as const;
 /** The version most tests use. */
 export const CODEX_VERSION = CODEX_VERSIONS[0];
 

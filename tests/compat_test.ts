@@ -5,7 +5,8 @@
  *
  * - 0.135.0 prints `item.started` for a command but no `item.completed`, and
  *   has no `cache_write_input_tokens` in its usage;
- * - 0.169.0 prints both command events and reports `cache_write_input_tokens`.
+ * - 0.169.0 and 0.171.0 (the newest release) print both command events and
+ *   report `cache_write_input_tokens`.
  */
 import assert from "node:assert/strict";
 import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
@@ -21,6 +22,7 @@ import { chat, startRig } from "./support/rig.ts";
 const DIFFERENCES: Record<string, { commandPhases: string[][]; cacheWrite: boolean }> = {
   "0.135.0": { commandPhases: [["started"], ["started", "completed"]], cacheWrite: false },
   "0.169.0": { commandPhases: [["started", "completed"]], cacheWrite: true },
+  "0.171.0": { commandPhases: [["started", "completed"]], cacheWrite: true },
 };
 
 /** A rig whose plugin runs codex `version` (emit_activity on). */

@@ -19,12 +19,13 @@ import { descendants, pidsInDir, type Stat } from "./proc.ts";
 import type { Rig } from "./rig.ts";
 
 /**
- * The releases the app-server tests run on: the oldest supported and the
- * newest pinned, or the comma-separated list in `APP_SERVER_VERSIONS` (e.g.
- * `APP_SERVER_VERSIONS=0.171.0` to try a new release; it is installed from npm).
+ * The releases the app-server tests run on: the oldest supported, the one
+ * most tests use and the newest release, or the comma-separated list in
+ * `APP_SERVER_VERSIONS` (e.g. to try a new release; it is installed from npm).
  */
 export const APP_SERVER_VERSIONS: readonly string[] =
-  Deno.env.get("APP_SERVER_VERSIONS")?.split(",").filter(Boolean) ?? ["0.135.0", "0.169.0"];
+  Deno.env.get("APP_SERVER_VERSIONS")?.split(",").filter(Boolean) ??
+    ["0.135.0", "0.169.0", "0.171.0"];
 
 /** A plugin of `rig` running codex `version` on `backend` (config merged over that). */
 export async function pluginOn(
