@@ -108,6 +108,17 @@ export function groupMembers(pgrp: number): Stat[] {
   );
 }
 
+/** Pids whose environment holds `needle` (e.g. `CODEX_HOME=/tmp/x`). */
+export function pidsWithEnv(needle: string): number[] {
+  return allPids().filter((pid) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").includes(needle);
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Number of open file descriptors of `pid` (entries of /proc/PID/fd). */
 export function fdCount(pid: number): number {
   let n = 0;

@@ -25,6 +25,7 @@ import {
 } from "../../dev/mock_api.ts";
 import { type Msg, type Plugin, startPlugin } from "../../dev/plugin.ts";
 import { hermetic } from "../../dev/hermetic.ts";
+import { pidsWithEnv } from "./proc.ts";
 
 /** A running rig. */
 export interface Rig extends AsyncDisposable {
@@ -92,6 +93,12 @@ export async function startRig(
     async [Symbol.asyncDispose]() {
       await Promise.all(plugins.map(closePlugin));
       await api.close();
+      // A Codex whose plugin a test killed ends on its own moments later, and may
+      // write into CODEX_HOME until then: remove the tree once none is left.
+      const deadline = performance.now() + 5_000;
+      while (pidsWithEnv(`CODEX_HOME=${dirs.codexHome}`).length && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await removeTree(root);
       // closePlugin never throws: a protocol violation (dev/protocol_check.ts) fails the test here.
       const broken = plugins.flatMap((p) => p.protocolErrors);
@@ -100,10 +107,7 @@ export async function startRig(
   };
 }
 
-/**
- * Remove `dir`, trying again for a few seconds: a Codex whose plugin a test
- * killed ends on its own moments later and may still write into it.
- */
+/** Remove `dir`, trying again for a few seconds while something still writes into it. */
 async function removeTree(dir: string): Promise<void> {
   for (let i = 0; i < 25; i++) {
     try {
