@@ -25,7 +25,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { HistoryMessage, TurnRequest } from "../turns/backend.ts";
+import type { HistoryMessage, TurnRequest, TurnResult } from "../turns/backend.ts";
 
 /** Most characters of earlier messages replayed (the most recent ones are kept). */
 export const HISTORY_MAX_CHARS = 100_000;
@@ -137,4 +137,9 @@ export function turnText(
     });
   }
   return replay;
+}
+
+/** `replayed_messages` for a turn's result: present only when history was replayed. */
+export function replayedField(n: number): Pick<TurnResult, "replayed_messages"> {
+  return n > 0 ? { replayed_messages: n } : {};
 }

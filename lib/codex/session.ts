@@ -20,6 +20,7 @@
  * ```
  */
 
+import type { Logger } from "../log.ts";
 import { checkTotals, fitsUnder } from "./usage.ts";
 import { ensureStateDir, stateFile } from "./state_dir.ts";
 
@@ -68,6 +69,34 @@ export async function writeAtomic(path: string, text: string): Promise<void> {
 export async function readThreadId(workspace: string): Promise<string | undefined> {
   const text = (await readSmall(`${workspace}/${SESSION_FILE}`))?.trim();
   return text && isThreadId(text) ? text : undefined;
+}
+
+/**
+ * What Codex says of a stored thread it no longer knows: exec's stderr and the
+ * app-server's -32600 word it the same way. Such a thread is replaced.
+ */
+export const STALE_THREAD = /no rollout found for thread id|thread not found|no such thread/i;
+/**
+ * What Codex (0.169 and later) says of a thread another live process writes:
+ * a clear error, never a reason to replace the thread.
+ */
+export const THREAD_HELD = /already has an active writer/i;
+
+/**
+ * Store a new thread id. When the workspace cannot keep it, say so and make
+ * sure no older id is left, so the next turn starts a new thread instead of
+ * resuming the wrong one.
+ */
+export async function saveThreadId(workspace: string, threadId: string, log: Logger) {
+  try {
+    await writeThreadId(workspace, threadId);
+  } catch (e) {
+    log.warn("could not save the codex thread id; the next turn starts a new thread", {
+      workspace,
+      error: (e as Error).message,
+    });
+    await Deno.remove(`${workspace}/${SESSION_FILE}`).catch(() => {});
+  }
 }
 
 /** Store the thread id (atomically). Throws when the workspace is not writable. */

@@ -32,9 +32,7 @@ import type { ErrorCode } from "../../turns/backend.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
 import { type AppServerProcess, exitText } from "./process.ts";
 import type { RolloutMark } from "./rollout.ts";
-
-/** The message of a thread that another process writes (codex ≥ 0.169). */
-const HELD = /already has an active writer/i;
+import { THREAD_HELD } from "../session.ts";
 
 /** A running app-server and the threads it has loaded. */
 export interface Connection {
@@ -119,7 +117,7 @@ export class TurnCalls {
   /** The failure a rejected {@linkcode ask} means; rethrows what is a bug. */
   async describe(e: unknown, method: string, threadId?: string): Promise<Failure> {
     if (e instanceof RpcError) {
-      if (HELD.test(e.message)) {
+      if (THREAD_HELD.test(e.message)) {
         return new Failure(
           "codex_exit",
           `the workspace's Codex thread ${threadId} is in use by another Codex process ` +

@@ -31,16 +31,14 @@
  *
  * @module
  */
-import type { Logger } from "../../log.ts";
 import type { TurnRequest } from "../../turns/backend.ts";
-import { modelArg } from "../exec/argv.ts";
+import { modelArg } from "../model.ts";
 import { compareVersions } from "../locate.ts";
-import { readThreadId, SESSION_FILE, writeThreadId } from "../session.ts";
+import { readThreadId, saveThreadId, STALE_THREAD } from "../session.ts";
 import { RpcError } from "./client.ts";
 import { type Connection, Failure, type TurnCalls, type TurnContext } from "./calls.ts";
 import { foreignTurn, markOf } from "./rollout.ts";
 
-const STALE = /no rollout found for thread id|thread not found|no such thread/i;
 /** Turn ids kept per loaded thread: more than any rollout written since our last turn names. */
 const OURS_KEPT = 32;
 
@@ -146,7 +144,7 @@ export async function openThread(
         noteLoaded(conn, stored, r);
         return { kind: "open", threadId: stored, fresh: false, reused: false };
       } catch (e) {
-        if (!(e instanceof RpcError && STALE.test(e.message))) throw e;
+        if (!(e instanceof RpcError && STALE_THREAD.test(e.message))) throw e;
         log.warn("codex no longer knows the stored thread; starting a new one", {
           workspace: ws,
           thread_id: stored,
@@ -165,7 +163,7 @@ export async function openThread(
     }
     const threadId = r.thread.id;
     noteLoaded(conn, threadId, r);
-    await save(ws, threadId, log);
+    await saveThreadId(ws, threadId, log);
     return { kind: "open", threadId, fresh: true, reused: false };
   } catch (e) {
     return {
@@ -173,17 +171,5 @@ export async function openThread(
       failure: await calls.describe(e, step, stored),
       threadId: stored ?? null,
     };
-  }
-}
-
-async function save(workspace: string, threadId: string, log: Logger) {
-  try {
-    await writeThreadId(workspace, threadId);
-  } catch (e) {
-    log.warn("could not save the codex thread id; the next turn starts a new thread", {
-      workspace,
-      error: (e as Error).message,
-    });
-    await Deno.remove(`${workspace}/${SESSION_FILE}`).catch(() => {});
   }
 }

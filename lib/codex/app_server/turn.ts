@@ -32,8 +32,8 @@
  * @module
  */
 import type { TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
-import { modelArg } from "../exec/argv.ts";
-import { turnText } from "../history.ts";
+import { replayedField, turnText } from "../history.ts";
+import { modelArg } from "../model.ts";
 import { rateLimitOf } from "../rate_limit.ts";
 import { writeTotals } from "../session.ts";
 import { settleUsage } from "../turn_usage.ts";
@@ -60,12 +60,11 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
   const client = conn.proc.client;
   const ws = req.workspace;
   let replayed = 0; // said in the result whenever the thread got the earlier messages
-  const replayedField = () => (replayed > 0 ? { replayed_messages: replayed } : {});
   const cancelled = (threadId: string | null): TurnResult => ({
     stop_reason: "cancelled",
     thread_id: threadId,
     usage: null,
-    ...replayedField(),
+    ...replayedField(replayed),
   });
   const fail = (f: Failure, threadId: string | null): TurnResult => {
     req.emit({
@@ -74,7 +73,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       message: f.message,
       ...(f.retryAfter !== undefined && { retry_after_s: f.retryAfter }),
     });
-    return { stop_reason: "error", thread_id: threadId, usage: null, ...replayedField() };
+    return { stop_reason: "error", thread_id: threadId, usage: null, ...replayedField(replayed) };
   };
   if (req.signal.aborted) return cancelled(null);
   const calls = new TurnCalls(ctx, req.signal);
@@ -239,7 +238,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       usage = await settleUsage({ workspace: ws, threadId, totals: mapper.totals, fresh, log });
       if (usage) req.emit({ type: "usage", ...usage });
     }
-    return { stop_reason: "end_turn", thread_id: threadId, usage, ...replayedField() };
+    return { stop_reason: "end_turn", thread_id: threadId, usage, ...replayedField(replayed) };
   } finally {
     unsubscribe();
     // However the turn ended, Codex has written it by now (rollout.ts): the next turn compares.

@@ -9,7 +9,6 @@
  * //  "--json", "resume", "0199...", "-"]
  * ```
  */
-import type { Config } from "../../config.ts";
 
 /** What varies between turns. */
 export interface ExecArgsInput {
@@ -46,13 +45,4 @@ export function execArgs(i: ExecArgsInput): string[] {
   if (i.threadId) args.push("resume", i.threadId);
   args.push("-");
   return args;
-}
-
-/**
- * The `--model` value for a Plexum model id: `model_args` first, `codex`
- * means none, anything else is passed as is.
- */
-export function modelArg(config: Config, model: string): string | undefined {
-  if (Object.hasOwn(config.model_args, model)) return config.model_args[model];
-  return model === "codex" ? undefined : model;
 }

@@ -23,10 +23,11 @@
  * });
  * ```
  */
-import { execArgs, modelArg } from "./argv.ts";
+import { modelArg } from "../model.ts";
+import { execArgs } from "./argv.ts";
 import type { Config } from "../../config.ts";
 import type { Backend, ErrorCode, TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
-import { turnText } from "../history.ts";
+import { replayedField, turnText } from "../history.ts";
 import { rateLimitOf } from "../rate_limit.ts";
 import { type ImageFiles, writeImages } from "./images.ts";
 import { err, ok, type Result } from "../../result.ts";
@@ -35,11 +36,7 @@ import { type CodexEvent, TurnMapper } from "./events.ts";
 import { runCodex, type RunResult } from "./process.ts";
 import { launchEnv, locateBinary } from "../locate.ts";
 import type { Logger } from "../../log.ts";
-import { readThreadId, SESSION_FILE, writeThreadId } from "../session.ts";
-
-const STALE = /no rollout found for thread id|thread not found|no such thread/i;
-/** Another live Codex holds the thread: a clear error, never a reason to replace the thread. */
-const HELD = /already has an active writer/i;
+import { readThreadId, saveThreadId, STALE_THREAD, THREAD_HELD } from "../session.ts";
 
 /** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
 export function stderrSummary(tail: string): string {
@@ -98,7 +95,7 @@ export class ExecBackend implements Backend {
     let attempt = await this.#attempt(binary, req, stored, images);
     if (
       stored && attempt.mapper.threadId === undefined && attempt.run.code !== 0 &&
-      !attempt.run.cancelled && STALE.test(attempt.run.stderrTail)
+      !attempt.run.cancelled && STALE_THREAD.test(attempt.run.stderrTail)
     ) {
       this.log.warn("codex no longer knows the stored thread; starting a new one", {
         workspace: req.workspace,
@@ -118,7 +115,7 @@ export class ExecBackend implements Backend {
     ) => ({ ...failTurn(req, code, message, threadId, retryAfter), ...replayedField(replayed) });
     const threadId = mapper.threadId ?? stored ?? null;
     if (mapper.threadId && mapper.threadId !== stored) {
-      await this.#save(req.workspace, mapper.threadId);
+      await saveThreadId(req.workspace, mapper.threadId, this.log);
     }
 
     if (run.spawnError) {
@@ -152,7 +149,7 @@ export class ExecBackend implements Backend {
     if (!mapper.completed) {
       const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
       const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
-      if (HELD.test(detail)) {
+      if (THREAD_HELD.test(detail)) {
         return fail(
           "codex_exit",
           `thread ${threadId} is in use by another live Codex process (another plugin, or codex ` +
@@ -216,18 +213,6 @@ export class ExecBackend implements Backend {
     });
     return { run, mapper, replayed: replay.replayed };
   }
-
-  async #save(workspace: string, threadId: string) {
-    try {
-      await writeThreadId(workspace, threadId);
-    } catch (e) {
-      this.log.warn("could not save the codex thread id; the next turn starts a new thread", {
-        workspace,
-        error: (e as Error).message,
-      });
-      await Deno.remove(`${workspace}/${SESSION_FILE}`).catch(() => {});
-    }
-  }
 }
 
 /** Emit the turn's one error event; the result of a failed turn. */
@@ -245,8 +230,4 @@ function failTurn(
     ...(retryAfter !== undefined && { retry_after_s: retryAfter }),
   });
   return { stop_reason: "error", thread_id: threadId, usage: null };
-}
-
-function replayedField(n: number): Pick<TurnResult, "replayed_messages"> {
-  return n > 0 ? { replayed_messages: n } : {};
 }
