@@ -29,7 +29,8 @@
  * ```
  */
 
-interface Proc {
+/** A live process, as {@linkcode listProcesses} sees it. */
+export interface Proc {
   pid: number;
   ppid: number;
   pgid: number;
@@ -39,7 +40,7 @@ interface Proc {
 }
 
 /** Every live process (zombies left out); empty when `ps` is unavailable. */
-async function listProcesses(marker: string): Promise<Proc[]> {
+export async function listProcesses(marker: string): Promise<Proc[]> {
   try {
     const out = await new Deno.Command("ps", {
       // `e` appends each process's environment (our own user's) after its arguments.

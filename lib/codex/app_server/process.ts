@@ -28,7 +28,7 @@
  */
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
-import { ProcessTree, runMarker } from "../reap.ts";
+import { listProcesses, ProcessTree, runMarker } from "../reap.ts";
 import { AppServerClient, RequestTimeout, RpcError } from "./client.ts";
 
 /** How long a stopped app-server gets to exit on its own before TERM and KILL. */
@@ -221,13 +221,11 @@ export class AppServerProcess {
    */
   async reapLeftovers(stillIdle: () => boolean = () => true): Promise<number> {
     if (this.#exited) return 0;
-    const procs = (await ps(["-e", "e", "-ww", "-o", "pid=,ppid=,args="]))
-      .filter((l) => l.includes(this.#marker))
-      .map((l) => l.trim().split(/\s+/, 2).map(Number));
-    const marked = new Set(procs.map(([pid]) => pid));
+    const procs = (await listProcesses(this.#marker)).filter((p) => p.marked);
+    const marked = new Set(procs.map((p) => p.pid));
     if (!stillIdle() || this.#exited) return 0;
     let n = 0;
-    for (const [pid, ppid] of procs) {
+    for (const { pid, ppid } of procs) {
       if (pid === this.pid || pid === Deno.pid || marked.has(ppid)) continue;
       try {
         Deno.kill(pid, "SIGTERM");
@@ -259,20 +257,4 @@ export class AppServerProcess {
 /** "code 1", "signal SIGKILL". */
 export function exitText(info: ExitInfo): string {
   return info.signal ? `killed by ${info.signal}` : `code ${info.code}`;
-}
-
-/** Lines of `ps ARGS`; none when ps is unavailable. */
-async function ps(args: string[]): Promise<string[]> {
-  try {
-    const out = await new Deno.Command("ps", {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    })
-      .output();
-    return out.success ? new TextDecoder().decode(out.stdout).split("\n").filter(Boolean) : [];
-  } catch {
-    return [];
-  }
 }
