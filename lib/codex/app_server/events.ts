@@ -21,8 +21,8 @@
  * - **Activity** (only with `emitActivity`): `commandExecution`,
  *   `fileChange`, `mcpToolCall` and `webSearch` items at item/started and
  *   item/completed, converted to exec's item shape and then to the neutral
- *   item by exec's own `toActivity`, so both backends give the same shape
- *   (the same output cut to 4096 characters). `turn/plan/updated` is exec's
+ *   item by the shared `toActivity` (lib/codex/activity.ts), so both backends
+ *   give the same shape (the same output cut to 4096 characters). `turn/plan/updated` is exec's
  *   `todo_list`: `started` at the first plan, `updated` at each later one,
  *   `completed` (the last plan) when the turn completes, as exec prints it.
  *   Progress notifications (`item/commandExecution/outputDelta`,
@@ -46,7 +46,7 @@
 import type { ActivityItem, PlexumEvent } from "../../turns/backend.ts";
 import type { Totals } from "../usage.ts";
 import { ReasoningMapper } from "./reasoning.ts";
-import { type CodexItem, toActivity } from "../exec/events.ts";
+import { type CodexItem, toActivity } from "../activity.ts";
 import type {
   ErrorNotification,
   ThreadItem,
