@@ -1,6 +1,7 @@
 /** parseChatParams: what a valid chat request becomes, and one error per bad field. */
 import assert from "node:assert/strict";
 import { parseChatParams } from "../lib/protocol/chat_params.ts";
+import { parseMessages } from "../lib/protocol/messages.ts";
 
 const opts = { models: ["codex", "o4"], inFlight: (id: string) => id === "busy" };
 
@@ -52,4 +53,17 @@ Deno.test("chat params: every bad field is named once", () => {
     "messages[0].content",
     "messages",
   ]);
+});
+
+Deno.test("messages: lone surrogates in any message become U+FFFD (issue 19.1)", () => {
+  const r = parseMessages([
+    { role: "system", content: "sys\udc00" },
+    { role: "user", content: "early\ud800" },
+    { role: "assistant", content: [{ type: "text", text: "\ud83d" }] },
+    { role: "user", content: "a\ud800b \ud83d\ude00" },
+  ]);
+  assert.ok(r.ok);
+  assert.equal(r.value.prompt, "a\uFFFDb \ud83d\ude00"); // a whole pair is kept
+  assert.equal(r.value.system, "sys\uFFFD");
+  assert.deepEqual(r.value.history.map((m) => m.text), ["early\uFFFD", "\uFFFD"]);
 });

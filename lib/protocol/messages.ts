@@ -5,6 +5,12 @@
  * messages before the prompt, which a new Codex thread gets as a transcript;
  * a resumed thread already has them).
  *
+ * Every text is made well-formed UTF-16 here (a lone surrogate, e.g. half of
+ * a cut emoji, becomes U+FFFD), once for both backends: exec's stdin would
+ * encode it so anyway, but the shared app-server never answers a request
+ * holding one (issue 19.1), which stalled the turn and then, restarted, every
+ * other workspace's.
+ *
  * @example
  * ```ts
  * import { parseMessages } from "./messages.ts";
@@ -57,7 +63,7 @@ export function parseMessages(messages: unknown[]): Result<ParsedMessages, Field
     if (!c.ok) return addErrors(errors, c.error);
     imageCount += c.value.imageCount;
     if (i === last) images = c.value.images;
-    parsed[i] = { role: m.role as string, text: c.value.text };
+    parsed[i] = { role: m.role as string, text: c.value.text.toWellFormed() };
   });
   if (last < 0) bad("messages", "must contain a user message");
   else if (parsed[last] && !parsed[last].text.trim()) {
