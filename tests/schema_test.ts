@@ -59,6 +59,27 @@ Deno.test("the schema's consts are strings: quicktype, a common generator, fails
   assert.deepEqual(bad, [], "write enum: [value] instead");
 });
 
+Deno.test("numbers a host generates types from say integer where they are (issue 19.9: quicktype made union structs and float64)", () => {
+  const bad: string[] = [];
+  const walk = (node: unknown, at: string, inCondition: boolean) => {
+    if (typeof node !== "object" || node === null) return;
+    const n = node as Schema;
+    // A numeric enum outside if/then conditions needs its type, and an integer one says integer.
+    if (!inCondition && Array.isArray(n.enum) && n.enum.some((v) => typeof v === "number")) {
+      const ints = n.enum.every((v) => Number.isInteger(v));
+      if (n.type !== (ints ? "integer" : "number")) bad.push(`${at}: enum without "type"`);
+    }
+    for (const [k, v] of Object.entries(n)) walk(v, `${at}/${k}`, inCondition || k === "if");
+  };
+  walk(SCHEMA, "#", false);
+  assert.deepEqual(bad, []);
+  assert.deepEqual(defs.RequestId.type, ["string", "integer"]);
+  assert.deepEqual(defs.ResponseId.type, ["string", "integer", "null"]);
+  assert.deepEqual(validate("RequestId", 7), []);
+  assert.deepEqual(validate("RequestId", "a"), []);
+  assert.notDeepEqual(validate("RequestId", 1.5), []);
+});
+
 Deno.test("PROTOCOL.md names the schema file", () => {
   const doc = Deno.readTextFileSync(`${root}PROTOCOL.md`);
   assert.ok(doc.includes(SCHEMA_FILE), `PROTOCOL.md should name ${SCHEMA_FILE}`);
