@@ -96,6 +96,9 @@ export function stderrIsJournal(probe: JournalProbe = {}): boolean {
   }
 }
 
+/** {@linkcode stderrIsJournal} of this process, asked once. */
+let stderrJournal: boolean | undefined;
+
 /** Options of {@linkcode createLogger}. */
 export interface LoggerOptions {
   level?: LogLevel;
@@ -114,7 +117,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       Deno.stderr.writeSync(enc.encode(line));
     } catch { /* stderr gone: nothing left to tell */ }
   });
-  const journald = opts.journald ?? (opts.write === undefined && stderrIsJournal());
+  const journald = opts.journald ??
+    (opts.write === undefined && (stderrJournal ??= stderrIsJournal()));
   const redactor = new Redactor();
   const bounded = (v: unknown): unknown => {
     if (typeof v === "string") return v.length > MAX_LOG_FIELD ? short(v) : v;
