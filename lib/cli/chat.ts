@@ -13,6 +13,8 @@
  *   message: "hi",
  * });
  * ```
+ *
+ * @module
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
