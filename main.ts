@@ -46,7 +46,8 @@ Usage:
   plexum-openai-provider-plugin chat --workspace DIR [--model M] [--config FILE] [--reset] MESSAGE
       Run one turn; text to stdout, usage to stderr; exit 0 only on success.
   plexum-openai-provider-plugin doctor [--workspace DIR] [--config FILE]
-      Check codex, its version, login, and the workspace; exit 0 when a turn can run.
+      Check codex, its version, login, backend and the workspace; exit 0 when every check
+      passed (credentials are checked for presence, not tried; CODEX_HOME is left unchanged).
 
 Flags:
   --config FILE      HostConfig as JSONC (comments and trailing commas allowed)
@@ -67,6 +68,8 @@ Environment (the plugin passes its whole environment on to Codex):
   PATH, HOME         where a bare "binary" is looked for (see doctor)
   XDG_STATE_HOME     where a read-only workspace's usage baseline and run record go
                      (default ~/.local/state; PROTOCOL.md, files in the workspace)
+  JOURNAL_STREAM     set by systemd; when it names stderr, each log line starts with
+                     journald's <N> priority (<3> error ... <7> debug)
   PLEXUM_STDOUT_STALL_S
                      seconds one write to stdout may stay blocked before the host
                      counts as gone and the plugin stops (default 60)

@@ -1,6 +1,6 @@
 /**
  * Drives the plugin the way Plexum does: `main.ts` as a subprocess, started
- * with exactly the permission flags of deno.json's `compile` task, JSON-RPC
+ * with exactly the permission flags of deno.json's `compile:raw` task, JSON-RPC
  * lines on its stdin/stdout. `initialize` gets the backend the test run pins
  * with `PLEXUM_TEST_BACKEND` ({@linkcode testBackend}), so the whole suite runs
  * on either backend.
@@ -57,10 +57,10 @@ export function withTestBackend(params: unknown): unknown {
   return { ...p, config: { ...testBackend(), ...config } };
 }
 
-/** Permission flags of the compile task: the one source of truth. */
+/** Permission flags of the `compile:raw` task (the bare deno compile line): the one source of truth. */
 export function permissionFlags(): string[] {
   const deno = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
-  const flags = (deno.tasks.compile as string).split(/\s+/).filter((a) =>
+  const flags = (deno.tasks["compile:raw"] as string).split(/\s+/).filter((a) =>
     /^--(allow|deny)-/.test(a)
   );
   if (flags.length === 0 || flags.includes("--allow-all") || flags.includes("-A")) {

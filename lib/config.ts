@@ -80,10 +80,11 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
 export const CONFIG_KEYS: Record<keyof Config, string> = {
   binary: 'Codex executable, bare name or absolute path (default "codex")',
   extra_args:
-    "extra codex arguments; the app-server takes only -c, --enable, --disable (default [])",
+    "extra codex arguments; the app-server takes only -c/--config, --enable, --disable and " +
+    "--strict-config (default [])",
   supported_models: 'model ids advertised to Plexum (default ["codex"])',
   model_args: "map of Plexum model id to the --model value Codex gets (default {})",
-  idle_timeout_s: "end a turn after this many seconds without Codex output (default 600)",
+  idle_timeout_s: "end a turn after this many seconds without progress from Codex (default 600)",
   log_level: 'error | warn | info | debug (default "info", or $PLEXUM_LOG)',
   log_format: 'text | json (default "text")',
   emit_activity: "send activity events for commands, file changes, tools (default false)",

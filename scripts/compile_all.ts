@@ -1,7 +1,7 @@
 /**
  * `deno task compile:all`: standalone Linux x86_64 and aarch64 builds in
- * `dist/`, with exactly the flags of deno.json's `compile` task (one source of
- * truth for the permissions), and a SHA-256 line per build.
+ * `dist/`, with exactly the flags of deno.json's `compile:raw` task (one
+ * source of truth for the permissions), and a SHA-256 line per build.
  *
  * `deno compile` needs Deno's runtime for each target (`denort-TARGET.zip`),
  * which it downloads on first use and caches in `DENO_DIR/dl/`. Where that
@@ -56,10 +56,14 @@ export function compileTask(task: string): { flags: string[]; output: string; en
   return { flags, output, entry };
 }
 
-/** The compile task of deno.json in this checkout. */
+/**
+ * The `deno compile` line of deno.json in this checkout: the `compile:raw`
+ * task, the one place the plugin's permissions are written (`compile` runs it
+ * through scripts/compile.ts).
+ */
 export function readCompileTask(): { flags: string[]; output: string; entry: string } {
   const deno = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
-  return compileTask(deno.tasks.compile);
+  return compileTask(deno.tasks["compile:raw"]);
 }
 
 const dec = new TextDecoder();
@@ -73,21 +77,30 @@ async function denoDir(): Promise<string> {
   }
 }
 
-/** Run `deno compile` for one target, echoing its output; resolves its stderr. */
-async function compile(args: string[]): Promise<{ ok: boolean; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
+/**
+ * Run `deno compile` (`args` after `deno`), its stdout passed through. Its
+ * stderr is echoed once it has ended, unless the failure is the runtime
+ * download (see {@linkcode runtimeDownloadFailed}): that gets
+ * {@linkcode runtimeHelp} instead of a DNS error with a stack trace.
+ */
+export async function compile(args: string[], target: string): Promise<boolean> {
+  const o = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,
     stdin: "null",
     stdout: "inherit",
     stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  for await (const chunk of child.stderr) {
-    stderr += dec.decode(chunk, { stream: true });
-    await Deno.stderr.write(chunk);
-  }
-  return { ok: (await child.status).success, stderr };
+  }).output();
+  const stderr = dec.decode(o.stderr);
+  if (!o.success && runtimeDownloadFailed(stderr)) {
+    console.error(await runtimeHelp(target, stderr));
+  } else await Deno.stderr.write(o.stderr);
+  return o.success;
+}
+
+/** True when `deno compile` failed fetching Deno's runtime (denort) from dl.deno.land. */
+export function runtimeDownloadFailed(stderr: string): boolean {
+  return /denort|dl\.deno\.land/.test(stderr) && /download|request|dns|connect/i.test(stderr);
 }
 
 async function sha256(path: string): Promise<string> {
@@ -95,18 +108,22 @@ async function sha256(path: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function runtimeHelp(target: string): Promise<string> {
+/** What to do when the runtime cannot be downloaded; `stderr` gives the cause's last line. */
+export async function runtimeHelp(target: string, stderr = ""): Promise<string> {
   const v = Deno.version.deno;
   const zip = `denort-${target}.zip`;
+  // The innermost "N: ..." line of deno's "Caused by" list, without the stack trace.
+  const causes = [...stderr.matchAll(/^\s*\d+: (.+)$/gm)].map((m) => m[1]);
+  const cause = causes.length ? ` (${causes[causes.length - 1].slice(0, 200)})` : "";
   return `
-compile:all: deno compile could not download Deno's runtime for ${target} (${zip}).
+deno compile could not download Deno's runtime for ${target} (${zip})${cause}.
 It fetches it from dl.deno.land on first use, which this machine cannot reach.
 To build here, supply the runtime of Deno ${v} yourself, then run the task again:
   - copy ${zip} of Deno ${v} (from a machine with network, or the Deno release
     downloads) to ${await denoDir()}/dl/release/v${v}/${zip}
   - or set DENORT_BIN to an unzipped denort binary of Deno ${v} for this machine and
     build with deno task compile (DENORT_BIN is used for every --target).
-Or build on a machine with network access; deno task compile has the same need.
+Or build on a machine with network access; deno task compile and compile:all have the same need.
 `;
 }
 
@@ -118,13 +135,8 @@ if (import.meta.main) {
   for (const target of TARGETS) {
     const out = `dist/${name}-${target}`;
     console.error(`compile:all: ${target} -> ${out} (${flags.join(" ")})`);
-    const r = await compile(["compile", ...flags, "--target", target, "-o", out, entry]);
-    if (!r.ok) {
-      if (
-        /denort|dl\.deno\.land/.test(r.stderr) && /download|request|dns|connect/i.test(r.stderr)
-      ) {
-        console.error(await runtimeHelp(target));
-      } else console.error(`compile:all: deno compile failed for ${target}`);
+    if (!await compile(["compile", ...flags, "--target", target, "-o", out, entry], target)) {
+      console.error(`compile:all: deno compile failed for ${target}`);
       Deno.exit(1);
     }
     if (target === Deno.build.target) {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
 import { CONFIG_KEYS } from "../lib/config.ts";
 import { FLAGS } from "../lib/cli/flags.ts";
+import { unsupportedArgMessage } from "../lib/codex/app_server/args.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, testBackend } from "../dev/plugin.ts";
@@ -85,6 +86,19 @@ Deno.test("--help names every subcommand, flag and config key", async () => {
   }
 });
 
+Deno.test("--help's extra_args line lists every argument the app-server takes, --strict-config included", async () => {
+  const out = await cli(["--help"]);
+  const line = out.stdout.split("\n").find((l) => l.startsWith("  extra_args "));
+  assert.ok(line, out.stdout);
+  // The same list the app-server's refusal names (lib/codex/app_server/args.ts).
+  const taken = unsupportedArgMessage("--x").match(/takes only (.*)\)$/)?.[1];
+  assert.ok(taken, "args.ts names what the app-server takes");
+  assert.ok(line.includes(taken), `${line}\nvs ${taken}`);
+  for (const a of ["-c/--config", "--enable", "--disable", "--strict-config"]) {
+    assert.ok(line.includes(a), `${a} in ${line}`);
+  }
+});
+
 Deno.test("usage errors exit 2 with a pointer to --help", async () => {
   const cases: [string[], RegExp][] = [
     [["--bogus"], /Unknown option '--bogus'[\s\S]*See --help/],
@@ -113,6 +127,12 @@ Deno.test("chat: the reply on stdout, usage on stderr, exit 0", async () => {
     );
     assert.match(out.stderr, /^stop_reason: end_turn thread_id: [0-9a-f-]{36}$/m);
     assert.equal(rig.api.requests.length, 1);
+    // chat names itself as a host does, so its log says who started the turn.
+    assert.match(
+      out.stderr,
+      new RegExp(`INFO initialized host=chat host_version=${meta.version} `),
+    );
+    assert.doesNotMatch(out.stderr, /undefined/);
   } finally {
     await rig.close();
   }

@@ -123,7 +123,11 @@ Deno.test("doctor: a healthy setup with the real codex 0.169.0 passes every chec
     assert.match(line(out, "codex auth"), /^ok {3}codex auth: .*API key/);
     assert.equal(line(out, "workspace"), `ok   workspace: ${ws} is a writable directory`);
     assert.match(line(out, "session"), /^ok {3}session: no \.plexum-codex-session/);
-    assert.match(out.stdout, /^ready: a turn can run$/m);
+    assert.match(line(out, "codex auth"), /not tried: doctor does not call the API/);
+    assert.match(
+      out.stdout,
+      /^ready as far as checked; credentials not tried: `chat` runs one real turn$/m,
+    );
     // One line per check plus the verdict, nothing else on stdout.
     // binary, version, auth, backend, workspace, session, and the verdict
     assert.equal(out.stdout.trim().split("\n").length, 7, out.stdout);
@@ -147,15 +151,21 @@ Deno.test("doctor: auth passes with OPENAI_API_KEY (handed to codex) or CODEX_AP
     assert.equal(openai.code, 0, openai.stdout);
     assert.match(
       line(openai, "codex auth"),
-      /^ok {3}codex auth: OPENAI_API_KEY is set; the plugin passes it/,
+      /^ok {3}codex auth: a key is present in OPENAI_API_KEY \(the plugin passes it to codex as CODEX_API_KEY.*; not tried: doctor does not call the API/,
     );
+    // A made-up key is not "ready: a turn can run": doctor says what it did not verify.
+    assert.doesNotMatch(openai.stdout, /a turn can run/);
+    assert.match(openai.stdout, /^ready as far as checked .*credentials not tried$/m);
     assert.ok(!openai.stdout.includes("sk-only-in-env-123"), "the key is never printed");
     const withCodexKey = await cli(["doctor", "--config", config], {
       ...env,
       CODEX_API_KEY: "sk-codex-env-456",
     });
     assert.equal(withCodexKey.code, 0, withCodexKey.stdout);
-    assert.match(line(withCodexKey, "codex auth"), /^ok {3}codex auth: CODEX_API_KEY is set/);
+    assert.match(
+      line(withCodexKey, "codex auth"),
+      /^ok {3}codex auth: a key is present in CODEX_API_KEY; not tried/,
+    );
   });
 });
 
@@ -232,5 +242,46 @@ Deno.test("doctor: what the session file holds, after a real turn and in odd sta
     out = await doctor();
     assert.equal(out.code, 1);
     assert.match(line(out, "session"), /^FAIL session: .* is a directory.*Remove it/);
+  });
+});
+
+/** Every entry under `dir` with its type, size and modification time, sorted. */
+async function listing(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      const st = await Deno.lstat(p);
+      out.push(
+        `${p.slice(dir.length)} ${e.isDirectory ? "d" : "f"} ${st.size} ${st.mtime?.getTime()}`,
+      );
+      if (e.isDirectory) await walk(p);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+Deno.test("doctor: leaves CODEX_HOME exactly as it was (listing, sizes, mtimes), the app-server probe included", async () => {
+  await withCleanup(async (cleanup) => {
+    const bin = await ensureCodex("0.169.0");
+    // CODEX_HOME outside TMPDIR, as a service's is: Codex writes helper links only there.
+    const codexHome = await tempDir(cleanup);
+    const tmp = await tempDir(cleanup);
+    const ws = await tempDir(cleanup);
+    await loginWithApiKey(bin, codexHome, "sk-doctor-test-key");
+    await Deno.writeTextFile(`${codexHome}/config.toml`, "# operator's config\n");
+    const config = await writeConfig(ws, { binary: bin, backend: "app-server" });
+    const before = await listing(codexHome);
+    const out = await cli(["doctor", "--config", config, "--workspace", ws], {
+      CODEX_HOME: codexHome,
+      TMPDIR: tmp,
+    });
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    assert.match(line(out, "backend"), /^ok {3}backend: app-server .*started and answered/);
+    assert.match(line(out, "codex auth"), /stored login \(.*API key/);
+    assert.deepEqual(await listing(codexHome), before);
+    // The scratch CODEX_HOME (a copy of auth.json in it) is gone too.
+    assert.deepEqual(await listing(tmp), []);
   });
 });

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
-import { type Msg, startPlugin } from "../dev/plugin.ts";
-import { createLogger } from "../lib/log.ts";
+import { type Msg, pluginArgs, startPlugin } from "../dev/plugin.ts";
+import { createLogger, stderrIsJournal } from "../lib/log.ts";
 
 const SECRET = "sk-test-secret-123456";
 const MARKER = "PROMPT-MARKER-7f3a9c";
@@ -196,4 +196,74 @@ Deno.test("a malformed host line is logged without the prompt text it quotes", a
   } finally {
     await plugin.close();
   }
+});
+
+Deno.test("journald: each line starts with its level's <N> priority when stderr is the journal stream", () => {
+  for (const format of ["text", "json"] as const) {
+    const lines: string[] = [];
+    const log = createLogger({
+      level: "debug",
+      format,
+      journald: true,
+      write: (l) => lines.push(l),
+    });
+    log.error("e");
+    log.warn("w");
+    log.info("i");
+    log.debug("d");
+    assert.deepEqual(lines.map((l) => l.slice(0, 3)), ["<3>", "<4>", "<6>", "<7>"], format);
+    // What journald keeps as MESSAGE (the prefix stripped) is the line as without systemd.
+    if (format === "json") {
+      for (const l of lines) assert.equal(JSON.parse(l.slice(3)).msg.length, 1);
+    }
+  }
+});
+
+Deno.test("journald: JOURNAL_STREAM counts only when it names stderr's device and inode", () => {
+  const stderr = () => ({ dev: 64769, ino: 1234 });
+  assert.equal(stderrIsJournal({ journalStream: "64769:1234", stderr }), true);
+  assert.equal(stderrIsJournal({ journalStream: "64769:999", stderr }), false); // a host's pipe
+  assert.equal(stderrIsJournal({ journalStream: "", stderr }), false);
+  assert.equal(stderrIsJournal({ journalStream: "junk", stderr }), false);
+  const gone = () => {
+    throw new Error("no /proc");
+  };
+  assert.equal(stderrIsJournal({ journalStream: "64769:1234", stderr: gone }), false);
+});
+
+/** The plugin's stderr, written to a file whose dev:ino is (or is not) in JOURNAL_STREAM. */
+async function stderrUnder(journalStream: "match" | "other"): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const err = `${dir}/stderr`;
+    // chat in a workspace that does not exist: "initialized" (info), then an error; exit 1.
+    const args = ["chat", "--workspace", `${dir}/none`, "hi"];
+    const deno = [Deno.execPath(), ...pluginArgs(args)];
+    const quoted = deno.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+    const script = `: > ${err}; ` +
+      (journalStream === "match"
+        ? `JOURNAL_STREAM=$(stat -L -c %d:%i ${err}); `
+        : `JOURNAL_STREAM=1:2; `) +
+      `export JOURNAL_STREAM; exec ${quoted} 2>>${err} </dev/null >/dev/null`;
+    const o = await new Deno.Command("sh", {
+      args: ["-c", script],
+      env: { PLEXUM_LOG: "debug" },
+    }).output();
+    assert.equal(o.code, 1, new TextDecoder().decode(o.stderr));
+    // chat's own "error: ..." line is its output, not a log line.
+    return (await Deno.readTextFile(err)).split("\n").filter((l) => l && !l.startsWith("error:"))
+      .join("\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("journald: a plugin whose stderr is the JOURNAL_STREAM prefixes its lines; one on another stream does not", async () => {
+  const journal = (await stderrUnder("match")).trimEnd().split("\n");
+  assert.ok(
+    journal.length > 0 && journal.every((l) => /^<[3467]>\d{4}-/.test(l)),
+    journal.join("\n"),
+  );
+  const plain = (await stderrUnder("other")).trimEnd().split("\n");
+  assert.ok(plain.length > 0 && plain.every((l) => /^\d{4}-/.test(l)), plain.join("\n"));
 });

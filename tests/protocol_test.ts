@@ -193,6 +193,46 @@ Deno.test("an unparsable line is -32700 with id null and the next request is sti
   assert.deepEqual(byId(messages, 2).result, { models: ["codex"] });
 });
 
+Deno.test("a request with id null is carried out and answered with id null (PROTOCOL.md's checklist)", async () => {
+  const { messages, code } = await converse([
+    INIT,
+    '{"jsonrpc":"2.0","id":null,"method":"models"}',
+  ]);
+  assert.equal(code, 0);
+  const answer = messages.filter((m) => m.id === null);
+  assert.equal(answer.length, 1, JSON.stringify(messages));
+  assert.deepEqual(answer[0].result, { models: ["codex"] });
+});
+
+Deno.test("PROTOCOL.md's host checklist names what a host needs, in step with --help and deno.json", async () => {
+  const read = (p: string) => Deno.readTextFile(new URL(p, import.meta.url));
+  const doc = await read("../PROTOCOL.md");
+  const start = doc.indexOf("## Host author's checklist");
+  const list = doc.slice(start, doc.indexOf("\n## ", start + 1));
+  assert.ok(start >= 0, "no checklist");
+  const deno = JSON.parse(await read("../deno.json"));
+  const perms = (deno.tasks["compile:raw"] as string).split(/\s+/).filter((w) =>
+    w.startsWith("--allow")
+  );
+  assert.ok(list.includes(`deno run ${perms.join(" ")} main.ts`), "the start command's flags");
+  for (const v of ["PATH", "HOME", "CODEX_HOME", "OPENAI_API_KEY", "CODEX_API_KEY"]) {
+    assert.ok(list.includes(`\`${v}\``), v);
+  }
+  for (
+    const what of [
+      "**Exit codes.**",
+      "`2` for a bad command line or a bad `--config` file",
+      "**`agent.id`**",
+      "**`id: null`.**",
+      "**How many workspaces at once.**",
+    ]
+  ) {
+    assert.ok(list.includes(what), what);
+  }
+  // Backend-neutral: exec's command line is described as exec's, not as what every turn runs.
+  assert.doesNotMatch(doc, /^- Codex runs as\s*$/m);
+});
+
 Deno.test("a line of invalid UTF-8 is -32700 and the next request is still served", async () => {
   const bad = new Uint8Array([
     ...enc.encode('{"jsonrpc":"2.0","id":1,"method":"models","x":"'),

@@ -13,6 +13,8 @@
  *   message: "hi",
  * });
  * ```
+ *
+ * @module
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
@@ -75,7 +77,8 @@ export async function chat(
       jsonrpc: "2.0",
       id: "init",
       method: "initialize",
-      params: { protocol_version: 1 },
+      // Named in the plugin's "initialized" log line, as a host names itself.
+      params: { protocol_version: 1, host: { name: "chat", version } },
     }),
   );
   server.handle(JSON.stringify({

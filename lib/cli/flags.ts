@@ -6,6 +6,8 @@
  * ```ts
  * const { values, positionals } = parseFlags(["chat", "--workspace", "/w", "hi"]);
  * ```
+ *
+ * @module
  */
 import { parseArgs } from "node:util";
 

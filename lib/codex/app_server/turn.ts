@@ -42,6 +42,7 @@ import { Failure, TurnCalls, type TurnContext, within } from "./calls.ts";
 import { RpcError } from "./client.ts";
 import { AppServerTurnMapper } from "./events.ts";
 import { markThread, noteLoaded, noteTurn, openThread, resumeThread } from "./thread.ts";
+import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../retry_notice.ts";
 
 export type { TurnContext } from "./calls.ts";
 
@@ -95,6 +96,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
   let quiet = false; // cancelled or timed out: nothing more reaches the host
   const early: [string, Json][] = [];
   let lastActivity = performance.now();
+  const retries = new RetryWatch();
   let settle!: (how: "done" | "closed") => void;
   const ended = new Promise<"done" | "closed">((r) => (settle = r));
   const deliver = (method: string, params: Json) => {
@@ -111,7 +113,8 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
   };
   const unsubscribe = client.subscribe(threadId, {
     onNotification(method, params) {
-      lastActivity = performance.now();
+      // A retry notice is not progress (lib/codex/retry_notice.ts).
+      if (retries.progress(appServerRetryNotice(method, params))) lastActivity = performance.now();
       if (method === "error" && params.willRetry === true) {
         log.warn("codex is retrying the model request", {
           thread_id: threadId,
@@ -204,6 +207,7 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
 
     if (how === "cancel" || how === "idle") {
       quiet = true;
+      const lastRetry = retries.last; // what the interrupt brings is not why it timed out
       if (how === "idle") {
         log.warn("codex app-server idle timeout: interrupting the turn", {
           thread_id: threadId,
@@ -214,10 +218,9 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
       await interrupt(ctx, threadId, turnId, ended);
       await keepBaseline(ws, threadId, mapper.totals);
       if (how === "cancel") return cancelled(threadId);
-      return fail(
-        new Failure("timeout", `codex sent nothing for ${ctx.config.idle_timeout_s}s; turn ended`),
-        threadId,
-      );
+      const idleS = ctx.config.idle_timeout_s;
+      const why = idleTimeoutMessage({ idleS, silence: "sent nothing", lastRetry });
+      return fail(new Failure("timeout", why), threadId);
     }
     if (how === "closed" && !mapper.done) return fail(await calls.exited(), threadId);
 

@@ -34,6 +34,7 @@ import { err, ok, type Result } from "../../result.ts";
 import { settleUsage } from "../turn_usage.ts";
 import { type CodexEvent, TurnMapper } from "./events.ts";
 import { runCodex, type RunResult } from "./process.ts";
+import { idleTimeoutMessage } from "../retry_notice.ts";
 import { launchEnv, locateBinary } from "../locate.ts";
 import type { Logger } from "../../log.ts";
 import { readThreadId, saveThreadId, STALE_THREAD, THREAD_HELD } from "../session.ts";
@@ -135,11 +136,13 @@ export class ExecBackend implements Backend {
       };
     }
     if (run.timedOut) {
-      return fail(
-        "timeout",
-        `codex printed nothing for ${this.config.idle_timeout_s}s; turn ended`,
-        threadId,
-      );
+      const idleS = this.config.idle_timeout_s;
+      const why = idleTimeoutMessage({
+        idleS,
+        silence: "printed nothing",
+        lastRetry: run.lastRetry,
+      });
+      return fail("timeout", why, threadId);
     }
     if (mapper.failure !== undefined) {
       const limit = rateLimitOf(mapper.failure);

@@ -30,6 +30,7 @@ import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
 import { ProcessTree, runMarker, startWatchdog } from "../reap.ts";
 import { clearRun, endRecordedRuns, recordRun } from "../run_record.ts";
+import { execRetryNotice, RetryWatch } from "../retry_notice.ts";
 
 /** How long TERM gets before KILL. */
 export const KILL_GRACE_MS = 2000;
@@ -70,6 +71,8 @@ export interface RunResult {
   stderrTail: string;
   /** Set when the binary could not be started (not found, not executable). */
   spawnError?: Error;
+  /** On a timeout: Codex's last retry notice since its last progress (lib/codex/retry_notice.ts). */
+  lastRetry?: string;
 }
 
 /** Keeps the last `max` characters of a stream of text. */
@@ -151,12 +154,14 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   let idle: ReturnType<typeof setTimeout> | undefined;
   let exited = false;
   let lastOutput = performance.now();
-  const touch = () => {
+  const retries = new RetryWatch(); // a retry notice is output, but not progress
+  const touch = (progress = true) => {
     lastOutput = performance.now();
-    if (exited) return;
+    if (exited || !progress) return;
     clearTimeout(idle);
     idle = setTimeout(() => {
       result.timedOut = true;
+      result.lastRetry = retries.last; // before what ending codex makes it print
       o.log.warn("codex idle timeout: ending its process group", {
         pid,
         idle_timeout_ms: o.idleTimeoutMs,
@@ -207,13 +212,14 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       { signal: stopReading.signal },
     );
     for await (const text of lines) {
-      touch();
-      if (text === "") continue;
       let ev: unknown;
       try {
-        ev = text === undefined ? undefined : JSON.parse(text);
+        ev = text === undefined || text === "" ? undefined : JSON.parse(text);
       } catch { /* reported below */ }
-      if (ev && typeof ev === "object" && !Array.isArray(ev)) {
+      const obj = ev && typeof ev === "object" && !Array.isArray(ev);
+      touch(retries.progress(obj ? execRetryNotice(ev as Record<string, unknown>) : undefined));
+      if (text === "") continue;
+      if (obj) {
         o.onEvent(ev as Record<string, unknown>);
       } else {
         o.log.warn("skipped a line from codex that is not a JSON object", {
