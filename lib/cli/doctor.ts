@@ -7,7 +7,8 @@
  * status`, `CODEX_API_KEY`, or `OPENAI_API_KEY`, which the plugin hands to
  * Codex as `CODEX_API_KEY`: see `launchEnv`); with a workspace, that it is a
  * writable directory and what its session file holds; which backend a turn
- * will use and whether the app-server starts (lib/cli/backend_check.ts).
+ * will use and whether the app-server starts (lib/cli/backend_check.ts); what
+ * the `sandbox` lets commands do and whether it starts (lib/cli/sandbox_check.ts).
  *
  * @example
  * ```ts
@@ -23,6 +24,7 @@ import type { Config } from "../config.ts";
 import { codexHome, compareVersions, type Env, launchEnv, locateBinary } from "../codex/locate.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 import { backendCheck } from "./backend_check.ts";
+import { sandboxCheck } from "./sandbox_check.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
@@ -293,6 +295,7 @@ export async function checks(
   if (bin.path) {
     out.push(await versionCheck(bin.path, env), await authCheck(bin.path, config, env));
     out.push(await backendCheck(config, bin.path, env));
+    out.push(await sandboxCheck(config, bin.path, env));
   }
   if (opts.workspace !== undefined) out.push(...await workspaceChecks(opts.workspace, env));
   return out;
