@@ -295,7 +295,8 @@ export async function checks(
   if (bin.path) {
     out.push(await versionCheck(bin.path, env), await authCheck(bin.path, config, env));
     out.push(await backendCheck(config, bin.path, env));
-    out.push(await sandboxCheck(config, bin.path, env));
+    const sandbox = await sandboxCheck(config, bin.path, env);
+    if (sandbox) out.push(sandbox);
   }
   if (opts.workspace !== undefined) out.push(...await workspaceChecks(opts.workspace, env));
   return out;

@@ -1,7 +1,7 @@
 /**
- * doctor's `sandbox` line: what the model's commands may do under the
- * configured `sandbox`, and, for a confining mode, whether Codex's sandbox
- * actually starts on this host (lib/codex/sandbox_probe.ts: the very probe a
+ * doctor's `sandbox` line, for a confining `sandbox`: what the model's
+ * commands may do under it, and whether Codex's sandbox actually starts on
+ * this host (lib/codex/sandbox_probe.ts: the very probe a
  * turn makes before it runs). A host without user namespaces fails here with
  * what is missing, instead of every turn failing in production.
  *
@@ -10,7 +10,7 @@
  * import { sandboxCheck } from "./sandbox_check.ts";
  * import { DEFAULTS } from "../config.ts";
  * const check = await sandboxCheck({ ...DEFAULTS, sandbox: "read-only" }, "/usr/local/bin/codex");
- * // { ok: true, name: "sandbox", detail: "read-only: commands cannot write anywhere ... (probed: works)" }
+ * // { ok: true, name: "sandbox", detail: "read-only: commands can read ..., write nowhere ... (probed: ...)" }
  * ```
  *
  * @module
@@ -26,7 +26,7 @@ const NAME = "sandbox";
 function allows(config: Config): string {
   switch (config.sandbox) {
     case "danger-full-access":
-      return "commands run unconfined: they can write anything this user can, and use the network";
+      return "unconfined";
     case "read-only":
       return "commands can read what this user can, write nowhere, and have no network";
     case "workspace-write":
@@ -35,16 +35,17 @@ function allows(config: Config): string {
   }
 }
 
-/** The `sandbox` check for `config`, codex being at `bin`. */
+/**
+ * The `sandbox` check for `config`, codex being at `bin`; none for the
+ * default, `danger-full-access` (nothing to probe; doctor's output as before).
+ */
 export async function sandboxCheck(
   config: Config,
   bin: string,
   env: Env = (k) => Deno.env.get(k),
-): Promise<Check> {
+): Promise<Check | undefined> {
+  if (config.sandbox === "danger-full-access") return undefined;
   const what = `${config.sandbox}: ${allows(config)}`;
-  if (config.sandbox === "danger-full-access") {
-    return { ok: true, name: NAME, detail: `${what} (the "sandbox" setting's default)` };
-  }
   const r = await probeSandbox({ binary: bin, config, env: launchEnv(bin, env) });
   if (r.ok) return { ok: true, name: NAME, detail: `${what} (probed: \`codex sandbox\` works)` };
   return {
