@@ -25,6 +25,8 @@ import {
 import { SandboxGuard, sandboxGuarded } from "../lib/codex/sandbox_guard.ts";
 import { createLogger } from "../lib/log.ts";
 import type { Backend, PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
+import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
+import { installScriptedAppServer } from "./support/scripted_app_server.ts";
 
 const errors = (raw: unknown, base?: Config) => {
   const r = validateConfig(raw, base);
@@ -290,4 +292,38 @@ Deno.test("guard: the default mode is not wrapped; a missing binary is the backe
   const r = await guarded.runTurn(request([]));
   assert.equal(r.stop_reason, "end_turn");
   assert.equal(inner.turns, 1);
+});
+
+Deno.test("app-server backend: thread/start and every turn/start carry the configured sandbox (scripted app-server)", async () => {
+  await using fake = await installScriptedAppServer({});
+  const backend = new AppServerBackend({
+    config: { ...DEFAULTS, binary: fake.binary, backend: "app-server", ...WS_NET },
+    log: quiet,
+    clientVersion: "test",
+    initializeTimeoutMs: 20_000,
+  });
+  const ws = await Deno.makeTempDir({ prefix: "sandbox-test-" });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await backend.runTurn({ ...request([]), workspace: ws });
+      assert.equal(r.stop_reason, "end_turn");
+    }
+  } finally {
+    await backend.close();
+    await Deno.remove(ws, { recursive: true });
+  }
+  const sent = (await fake.received()).map((r) => r.msg);
+  const starts = sent.filter((m) => m.method === "thread/start");
+  assert.equal(starts.length, 1);
+  assert.deepEqual(
+    { ...starts[0].params as Record<string, unknown>, cwd: undefined },
+    { ...threadSandbox(WS_NET), cwd: undefined },
+  );
+  const turns = sent.filter((m) => m.method === "turn/start");
+  assert.equal(turns.length, 2, "the loaded thread's second turn too");
+  for (const t of turns) {
+    const p = t.params as Record<string, unknown>;
+    assert.equal(p.approvalPolicy, "never");
+    assert.deepEqual(p.sandboxPolicy, { type: "workspaceWrite", networkAccess: true });
+  }
 });
