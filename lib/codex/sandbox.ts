@@ -2,7 +2,9 @@
  * The config keys `sandbox` and `network_access` as each backend tells Codex.
  * Whatever the mode, approvals are `never`: a turn never waits for a person,
  * and a command the sandbox refuses fails (its output and exit code go back
- * to the model and into `activity`) instead of asking to run unconfined.
+ * to the model, and into `activity` when Codex reports the command: it may
+ * not for one it takes for a sandbox denial, README "Sandbox") instead of
+ * asking to run unconfined.
  *
  * - exec: `danger-full-access` keeps the seed's flag
  *   `--dangerously-bypass-approvals-and-sandbox` (Codex's own spelling of
@@ -17,7 +19,8 @@
  *   (`sandbox`, with the network in the thread's `config`); `turn/start` takes
  *   it as an object (`sandboxPolicy`). Both are sent: `thread/resume` of a
  *   thread the app-server already holds keeps the thread's old mode (seen on
- *   0.171.0), while the turn's policy wins and sticks to the thread.
+ *   0.171.0), while the turn's policy wins and sticks to the thread. (On a
+ *   fresh app-server either one alone was enough, on 0.135.0 and 0.171.0.)
  *
  * @example
  * ```ts
