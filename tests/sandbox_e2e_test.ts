@@ -1,8 +1,10 @@
 /**
  * Config `sandbox` and `network_access` end to end: the real Codex 0.135.0,
  * 0.169.0 and 0.171.0 on both backends, against the mock, whose model asks
- * for one command that writes the workspace, tries the network (the mock's
- * own port on 127.0.0.1) and writes a directory outside the workspace. The
+ * for one command that writes the workspace, tries the network (sends its
+ * workspace's name to a listener of the test on 127.0.0.1: inside Codex's
+ * sandbox without network even loopback is cut off) and writes a directory
+ * outside the workspace. The
  * workspaces and that directory live under /var/tmp: outside /tmp and TMPDIR,
  * which `workspace-write` may write.
  *
@@ -10,8 +12,8 @@
  * `workspace-write` (a new thread), `read-only` (resuming it), the default
  * (resuming it again), so each resume runs under another mode than the
  * thread had; a second workspace gets `workspace-write` with
- * `network_access`. The refused writes show in `activity` with their output
- * and exit code, and each turn ends normally.
+ * `network_access`. The refused writes show in `activity` (the sandbox's
+ * words and the write's exit code), and each turn ends normally.
  *
  * Also: an unknown mode (or network_access without workspace-write) is
  * -32602 at `initialize`; where the sandbox cannot start (user namespaces
