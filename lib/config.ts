@@ -35,7 +35,16 @@ export interface Config {
   backend: BackendChoice;
   /** Stop the shared app-server after this many seconds without a turn (0: as soon as none runs). */
   app_server_idle_s: number;
+  /** What the model's commands may touch (lib/codex/sandbox.ts); approvals are always `never`. */
+  sandbox: SandboxMode;
+  /** Commands may use the network; only with `sandbox: "workspace-write"`. */
+  network_access: boolean;
 }
+
+/** Values of the `sandbox` key: Codex's sandbox modes, the first the default. */
+export const SANDBOX_MODES = ["danger-full-access", "workspace-write", "read-only"] as const;
+/** One of {@linkcode SANDBOX_MODES}. */
+export type SandboxMode = typeof SANDBOX_MODES[number];
 
 /** Values of the `backend` key. */
 export const BACKENDS = ["auto", "app-server", "exec"] as const;
@@ -74,6 +83,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   emit_reasoning: false,
   backend: "auto",
   app_server_idle_s: 60,
+  sandbox: "danger-full-access",
+  network_access: false,
 });
 
 /** Every key HostConfig accepts, with a one-line description (for `--help`). */
@@ -92,6 +103,9 @@ export const CONFIG_KEYS: Record<keyof Config, string> = {
   emit_reasoning: "send reasoning_delta events with the model's reasoning (default false)",
   backend: 'auto | app-server | exec: how turns run (default "auto": app-server, else exec)',
   app_server_idle_s: "stop the shared codex app-server after this many idle seconds (default 60)",
+  sandbox:
+    'danger-full-access | workspace-write | read-only: what commands may write (default "danger-full-access")',
+  network_access: "commands may use the network; only with workspace-write (default false)",
 };
 
 const isStringArray = (v: unknown): v is string[] =>
@@ -174,6 +188,15 @@ export function validateConfig(
           bad(k, "must be a number of seconds from 0 to 86400");
         } else c.app_server_idle_s = v;
         break;
+      case "sandbox":
+        if (!SANDBOX_MODES.includes(v as SandboxMode)) {
+          bad(k, `must be one of ${SANDBOX_MODES.join(", ")}`);
+        } else c.sandbox = v as SandboxMode;
+        break;
+      case "network_access":
+        if (typeof v !== "boolean") bad(k, "must be a boolean");
+        else c.network_access = v;
+        break;
       case "api_key":
         bad(
           k,
@@ -183,6 +206,19 @@ export function validateConfig(
       default:
         bad(k, "is not a known config key");
     }
+  }
+  if (
+    c.network_access && c.sandbox !== "workspace-write" &&
+    !errors.some((e) => e.field === "sandbox")
+  ) {
+    bad(
+      "network_access",
+      `is only for sandbox "workspace-write" (sandbox is "${c.sandbox}": ` +
+        (c.sandbox === "read-only"
+          ? "read-only has no network"
+          : "danger-full-access has the network anyway") +
+        ")",
+    );
   }
   return errors.length ? err(errors) : ok(c);
 }

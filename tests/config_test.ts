@@ -40,6 +40,8 @@ Deno.test("every valid key is taken", () => {
     app_server_idle_s: 0,
     replay_history: false,
     emit_reasoning: true,
+    sandbox: "workspace-write",
+    network_access: true,
   };
   assert.deepEqual(config(raw), {
     ...raw,

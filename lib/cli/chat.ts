@@ -19,6 +19,7 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { selectBackend } from "../codex/select.ts";
+import { sandboxGuarded } from "../codex/sandbox_guard.ts";
 import { Server } from "../protocol/server.ts";
 
 /** What the `chat` subcommand was given. */
@@ -68,7 +69,13 @@ export async function chat(
       done();
     }
   };
-  const server = new Server({ send, log, baseConfig: config, version, backend: selectBackend });
+  const server = new Server({
+    send,
+    log,
+    baseConfig: config,
+    version,
+    backend: sandboxGuarded(selectBackend),
+  });
   const cancel = () => server.shutdown();
   Deno.addSignalListener("SIGINT", cancel);
   Deno.addSignalListener("SIGTERM", cancel);

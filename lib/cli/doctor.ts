@@ -7,7 +7,8 @@
  * status`, `CODEX_API_KEY`, or `OPENAI_API_KEY`, which the plugin hands to
  * Codex as `CODEX_API_KEY`: see `launchEnv`); with a workspace, that it is a
  * writable directory and what its session file holds; which backend a turn
- * will use and whether the app-server starts (lib/cli/backend_check.ts).
+ * will use and whether the app-server starts (lib/cli/backend_check.ts); what
+ * the `sandbox` lets commands do and whether it starts (lib/cli/sandbox_check.ts).
  *
  * doctor changes nothing it inspects: Codex runs against a scratch copy of
  * `CODEX_HOME` (lib/cli/codex_probe.ts), the workspace gets one probe file,
@@ -32,6 +33,7 @@ import { backendCheck } from "./backend_check.ts";
 import { oneLine, ProbeHome, runCodex } from "./codex_probe.ts";
 import { authCheck } from "./doctor_auth.ts";
 import { workspaceChecks } from "./doctor_workspace.ts";
+import { sandboxCheck } from "./sandbox_check.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
@@ -111,6 +113,8 @@ export async function checks(
     out.push(await versionCheck(path, env), await authCheck(path, config, env));
     await using probe = await ProbeHome.create(codexHome(env));
     out.push(await probe.with(() => backendCheck(config, path, env)));
+    const sandbox = await probe.with(() => sandboxCheck(config, path, env));
+    if (sandbox) out.push(sandbox);
   }
   if (opts.workspace !== undefined) out.push(...await workspaceChecks(opts.workspace, env));
   return out;

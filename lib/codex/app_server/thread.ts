@@ -4,8 +4,8 @@
  * process (`thread/resume`, then reused by later turns), or a new one
  * (`thread/start`, with the system text as developer instructions) whose id
  * is saved at once. Both get exec's policy: `cwd` = the workspace, approval
- * `never`, sandbox `danger-full-access` (the app-server's defaults are
- * `on-request` and read-only), and `--model` from `model_args`.
+ * `never`, the configured sandbox (lib/codex/sandbox.ts; the app-server's
+ * defaults are `on-request` and read-only), and `--model` from `model_args`.
  *
  * A stored thread Codex no longer knows (`no rollout found`) is replaced by
  * a new one within the turn. A thread another process writes is never
@@ -33,6 +33,7 @@
  */
 import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../model.ts";
+import { threadSandbox } from "../sandbox.ts";
 import { compareVersions } from "../locate.ts";
 import { readThreadId, saveThreadId, STALE_THREAD } from "../session.ts";
 import { RpcError } from "./client.ts";
@@ -100,12 +101,7 @@ export type Opened =
 /** Parameters of thread/start and thread/resume: exec's policy (see the module doc). */
 export function threadParams(ctx: TurnContext, req: TurnRequest): Record<string, unknown> {
   const model = modelArg(ctx.config, req.model);
-  return {
-    cwd: req.workspace,
-    approvalPolicy: "never",
-    sandbox: "danger-full-access",
-    ...(model && { model }),
-  };
+  return { cwd: req.workspace, ...threadSandbox(ctx.config), ...(model && { model }) };
 }
 
 /** `thread/resume` of `id`; undefined when the turn was cancelled first. */

@@ -35,6 +35,7 @@ import type { TurnRequest, TurnResult, Usage } from "../../turns/backend.ts";
 import { replayedField, turnText } from "../history.ts";
 import { modelArg } from "../model.ts";
 import { rateLimitOf } from "../rate_limit.ts";
+import { turnSandbox } from "../sandbox.ts";
 import { writeTotals } from "../session.ts";
 import { settleUsage } from "../turn_usage.ts";
 import { checkTotals } from "../usage.ts";
@@ -152,7 +153,8 @@ export async function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Prom
     const startTurn = () =>
       calls.ask<{ turn?: { id?: unknown } }>(
         "turn/start",
-        { threadId: id, input, ...(model && { model }) },
+        // The configured sandbox, whatever mode the thread was loaded with (sandbox.ts).
+        { threadId: id, input, ...(model && { model }), ...turnSandbox(ctx.config) },
         interruptLate,
       );
     let started: { turn?: { id?: unknown } } | undefined;

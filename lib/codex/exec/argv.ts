@@ -8,7 +8,11 @@
  * // ["exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
  * //  "--json", "resume", "0199...", "-"]
  * ```
+ *
+ * The sandbox flags come from lib/codex/sandbox.ts (`--sandbox MODE` and
+ * approvals `never`, or the bypass flag above for the default mode).
  */
+import { execSandboxArgs, type SandboxConfig } from "../sandbox.ts";
 
 /** What varies between turns. */
 export interface ExecArgsInput {
@@ -25,6 +29,8 @@ export interface ExecArgsInput {
   images?: string[];
   /** Resume this thread; undefined starts a new one. */
   threadId?: string;
+  /** Config `sandbox` and `network_access`; undefined: `danger-full-access`. */
+  sandbox?: SandboxConfig;
 }
 
 /** argv for `codex` (without the binary itself). */
@@ -32,7 +38,7 @@ export function execArgs(i: ExecArgsInput): string[] {
   const args = [
     "exec",
     "--skip-git-repo-check",
-    "--dangerously-bypass-approvals-and-sandbox",
+    ...execSandboxArgs(i.sandbox ?? { sandbox: "danger-full-access", network_access: false }),
     "--json",
   ];
   if (i.model) args.push("--model", i.model);

@@ -202,6 +202,7 @@ export class ExecBackend implements Backend {
         extraArgs: this.config.extra_args,
         images,
         threadId,
+        sandbox: this.config,
       }),
       cwd: req.workspace,
       env: launchEnv(binary), // node beside an nvm-installed codex, under systemd's PATH
