@@ -12,7 +12,7 @@ import { type Config, ConfigError, DEFAULTS } from "../lib/config.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { readThreadId, readTotals, writeThreadId } from "../lib/codex/session.ts";
 import { AutoBackend, selectBackend } from "../lib/codex/select.ts";
-import { ExecBackend } from "../lib/codex/exec/backend.ts";
+import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
 import {

@@ -3,7 +3,7 @@
  * version (fixtures/<version>/, made by scripts/record_fixtures.ts).
  */
 import assert from "node:assert/strict";
-import { type CodexEvent, TurnMapper } from "../lib/codex/exec/events.ts";
+import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { usageDelta } from "../lib/codex/usage.ts";
 import { CODEX_VERSIONS } from "../dev/codex.ts";

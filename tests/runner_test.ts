@@ -8,7 +8,7 @@ import { type Config, DEFAULTS } from "../lib/config.ts";
 import type { PlexumEvent, TurnResult } from "../lib/turns/backend.ts";
 import { createLogger } from "../lib/log.ts";
 import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
-import { ExecBackend } from "../lib/codex/exec/backend.ts";
+import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import {
   type FakeCall,
   type FakePlan,

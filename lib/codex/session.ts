@@ -21,7 +21,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import { checkTotals, fitsUnder } from "./usage.ts";
+import { checkTotals, COUNT_KEYS, fitsUnder, type Totals } from "./usage.ts";
 import { ensureStateDir, stateFile } from "./state_dir.ts";
 
 /** File name of the thread id inside the workspace. */
@@ -104,9 +104,6 @@ export function writeThreadId(workspace: string, threadId: string): Promise<void
   return writeAtomic(`${workspace}/${SESSION_FILE}`, `${threadId}\n`);
 }
 
-/** Cumulative token totals as Codex reports them in `turn.completed`. */
-export type Totals = Record<string, number>;
-
 /**
  * Baselines kept by this process: workspace real path + thread id → totals.
  * The one place that can always be written, so a read-only workspace still
@@ -157,7 +154,9 @@ export async function readTotals(
   if (found.length === 0) return undefined;
   const best: Totals = {};
   for (const t of found) {
-    for (const [k, v] of Object.entries(t)) best[k] = Math.max(best[k] ?? 0, v);
+    for (const k of COUNT_KEYS) {
+      if (t[k] !== undefined) best[k] = Math.max(best[k] ?? 0, t[k]);
+    }
   }
   return best;
 }

@@ -72,3 +72,16 @@ export async function settleUsage(i: SettleInput): Promise<Usage | null> {
   }
   return usageDelta(totals, before);
 }
+
+/**
+ * After a turn that did not complete, keep Codex's totals (when they are
+ * counts) as the next turn's baseline, so its tokens are not counted again.
+ */
+export async function keepBaseline(
+  workspace: string,
+  threadId: string,
+  totals: unknown,
+): Promise<void> {
+  const checked = totals === undefined ? undefined : checkTotals(totals);
+  if (checked?.ok) await writeTotals(workspace, threadId, checked.value).catch(() => {});
+}
