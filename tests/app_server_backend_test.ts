@@ -459,7 +459,7 @@ Deno.test("app-server backend: a new thread gets the earlier messages; a resumed
       workspace: ws,
       prompt,
       history,
-      images: [{ mime_type: "image/png", data: new Uint8Array([1, 2, 3]) }],
+      images: [{ mime_type: "image/png", base64: "AQID" }],
       model: "codex",
       reset: false,
       signal: new AbortController().signal,

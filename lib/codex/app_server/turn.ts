@@ -64,21 +64,13 @@ function turnOf(params: Json): string | undefined {
   return typeof turn?.id === "string" ? turn.id : undefined;
 }
 
-/** The text and images (as data URLs) of `turn/start`. */
+/** The text and images of `turn/start` (the images as data URLs of the host's own base64). */
 function inputOf(turn: DriverTurn): UserInput[] {
   const input: UserInput[] = [{ type: "text", text: turn.text, text_elements: [] }];
   for (const img of turn.req.images ?? []) {
-    input.push({ type: "image", url: `data:${img.mime_type};base64,${base64(img.data)}` });
+    input.push({ type: "image", url: `data:${img.mime_type};base64,${img.base64}` });
   }
   return input;
-}
-
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
 }
 
 /** One turn on the app-server of `ctx`; see the module doc. */
