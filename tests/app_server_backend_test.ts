@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { type Config, ConfigError, DEFAULTS } from "../lib/config.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
-import { readThreadId, readTotals, writeThreadId } from "../lib/codex/session.ts";
+import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
+import { readTotals } from "../lib/codex/usage_file.ts";
 import { AutoBackend, selectBackend } from "../lib/codex/select.ts";
 import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { createLogger, type Logger } from "../lib/log.ts";

@@ -1,6 +1,6 @@
 /**
  * A completed turn's usage, from Codex's running totals for the thread and
- * the baseline kept after the thread's previous turn (lib/codex/session.ts:
+ * the baseline kept after the thread's previous turn (lib/codex/usage_file.ts:
  * in memory, in the workspace, or in the state directory). Shared by both
  * backends, since both get running totals.
  *
@@ -23,7 +23,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { Usage } from "../turns/backend.ts";
-import { readTotals, writeTotals } from "./session.ts";
+import { readTotals, writeTotals } from "./usage_file.ts";
 import { checkTotals, usageDelta } from "./usage.ts";
 
 /** What {@linkcode settleUsage} needs. */

@@ -34,7 +34,8 @@
 import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../model.ts";
 import { compareVersions } from "../locate.ts";
-import { readThreadId, STALE_THREAD } from "../session.ts";
+import { readThreadId } from "../session.ts";
+import { STALE_THREAD } from "../thread_errors.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
 import { RpcError } from "./client.ts";
 import type { Connection, TurnCalls, TurnContext } from "./calls.ts";

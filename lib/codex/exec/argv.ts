@@ -4,10 +4,13 @@
  *
  * @example
  * ```ts
+ * import { execArgs } from "./argv.ts";
  * execArgs({ extraArgs: [], threadId: "0199...", model: undefined });
  * // ["exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
  * //  "--json", "resume", "0199...", "-"]
  * ```
+ *
+ * @module
  */
 
 /** What varies between turns. */

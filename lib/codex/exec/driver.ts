@@ -42,7 +42,7 @@ import { type CodexEvent, TurnMapper } from "./jsonl.ts";
 import { runCodex, type RunResult } from "./process.ts";
 import { launchEnv, locateBinary } from "../locate.ts";
 import type { Logger } from "../../log.ts";
-import { STALE_THREAD, THREAD_HELD } from "../session.ts";
+import { STALE_THREAD, THREAD_HELD } from "../thread_errors.ts";
 
 /** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
 export function stderrSummary(tail: string): string {
