@@ -25,7 +25,10 @@
  * });
  * // r.code, r.timedOut, r.cancelled, r.stderrTail
  * ```
+ *
+ * @module
  */
+import { type Clock, IdleTimer, realClock } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
 import { ProcessTree, runMarker, startWatchdog } from "../reap.ts";
@@ -49,6 +52,8 @@ export interface RunOptions {
   log: Logger;
   /** Each valid JSON object printed on stdout. */
   onEvent(ev: Record<string, unknown>): void;
+  /** Where the idle timeout's time comes from (tests); the real clock by default. */
+  clock?: Clock;
   /** Environment additions (tests); the plugin's own environment is inherited. */
   env?: Record<string, string>;
   /**
@@ -84,23 +89,12 @@ class Tail {
   }
 }
 
-/** True once `work` settles; false if `lastActivity()` gets `quietMs` old first. */
-async function settlesBeforeQuiet(
-  work: Promise<unknown>,
-  lastActivity: () => number,
-  quietMs: number,
-): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const done = work.then(() => true);
+/** True once `work` settles; false if `quiet` fires first. */
+async function settlesBeforeQuiet(work: Promise<unknown>, quiet: IdleTimer): Promise<boolean> {
   try {
-    for (;;) {
-      const wait = Math.max(0, lastActivity() + quietMs - performance.now());
-      const quiet = new Promise<false>((r) => (timer = setTimeout(() => r(false), wait)));
-      if (await Promise.race([done, quiet])) return true;
-      if (performance.now() - lastActivity() >= quietMs) return false;
-    }
+    return await Promise.race([work.then(() => true), quiet.fired.then(() => false)]);
   } finally {
-    clearTimeout(timer);
+    quiet.stop();
   }
 }
 
@@ -148,28 +142,29 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     }, KILL_GRACE_MS);
     signalling = tree.signal("SIGTERM");
   };
-  let idle: ReturnType<typeof setTimeout> | undefined;
+  // Silence for idleTimeoutMs ends the run; after the exit, silence for the grace ends reading.
+  const clock = o.clock ?? realClock;
+  const idle = new IdleTimer(o.idleTimeoutMs, clock);
+  let quiet: IdleTimer | undefined;
   let exited = false;
-  let lastOutput = performance.now();
-  const touch = () => {
-    lastOutput = performance.now();
+  idle.fired.then(() => {
     if (exited) return;
-    clearTimeout(idle);
-    idle = setTimeout(() => {
-      result.timedOut = true;
-      o.log.warn("codex idle timeout: ending its process group", {
-        pid,
-        idle_timeout_ms: o.idleTimeoutMs,
-      });
-      stop();
-    }, o.idleTimeoutMs);
+    result.timedOut = true;
+    o.log.warn("codex idle timeout: ending its process group", {
+      pid,
+      idle_timeout_ms: o.idleTimeoutMs,
+    });
+    stop();
+  });
+  const touch = () => {
+    idle.touch();
+    quiet?.touch();
   };
   const onAbort = () => {
     result.cancelled = true;
     stop();
   };
   o.signal?.addEventListener("abort", onAbort, { once: true });
-  touch();
 
   // Aborted only when something other than codex keeps its pipes open (see below).
   const stopReading = new AbortController();
@@ -226,7 +221,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
 
   const status = await child.status;
   exited = true;
-  clearTimeout(idle);
+  idle.stop();
   // Stragglers (commands codex started and left running) would hold the pipes open.
   clearTimeout(killTimer);
   await signalling;
@@ -239,7 +234,8 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // One that escaped (a session of its own whose parent is gone) could hold them
   // forever: once they have been quiet for the grace period, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
-  if (!(await settlesBeforeQuiet(reads, () => lastOutput, KILL_GRACE_MS))) {
+  quiet = new IdleTimer(KILL_GRACE_MS, clock);
+  if (!(await settlesBeforeQuiet(reads, quiet))) {
     o.log.warn("a process codex started keeps its output open; stopped reading it", { pid });
     stopReading.abort();
     w.abort().catch(() => {});
