@@ -4,7 +4,7 @@
  * at a reasoning item's `item/completed` only what its deltas did not carry
  * (the whole summary when none came, as when the API sends the item whole).
  * Separate parts of a summary are joined with a blank line. Never mixed into
- * `text_delta`: the agent message mapping lives in ./events.ts.
+ * `text_delta`: the agent message mapping lives in ./notifications.ts.
  *
  * Seen on 0.135.0 and 0.169.0 (the mock streaming a summary in three parts):
  * `item/reasoning/summaryPartAdded {itemId, summaryIndex}`, then
