@@ -145,7 +145,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // Silence for idleTimeoutMs ends the run; after the exit, silence for the grace ends reading.
   const clock = o.clock ?? realClock;
   const idle = new IdleTimer(o.idleTimeoutMs, clock);
-  let quiet: IdleTimer | undefined;
+  let quiet: IdleTimer | undefined = undefined; // set once codex has exited
   let exited = false;
   idle.fired.then(() => {
     if (exited) return;
