@@ -1,6 +1,6 @@
 /**
- * AppServerTurnMapper on the real app-server transcripts of every recorded
- * Codex release (fixtures/app-server/<version>/, made by
+ * lib/codex/app_server/notifications.ts (AppServerTurnMapper) on the real
+ * app-server transcripts of every recorded Codex release (fixtures/app-server/<version>/, made by
  * scripts/record_app_server.ts), compared with what exec's TurnMapper makes
  * of `codex exec --json` for the same mock turns (the `.exec.jsonl` twins),
  * plus hand-made edge cases.

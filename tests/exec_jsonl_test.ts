@@ -1,6 +1,7 @@
 /**
- * TurnMapper and usageDelta on the real recordings of every pinned Codex
- * version (fixtures/<version>/, made by scripts/record_fixtures.ts).
+ * lib/codex/exec/jsonl.ts (TurnMapper) and usageDelta on the real recordings
+ * of every pinned Codex version (fixtures/<version>/, made by
+ * scripts/record_fixtures.ts).
  */
 import assert from "node:assert/strict";
 import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";

@@ -1,6 +1,6 @@
 /**
- * ExecBackend + runCodex against a fake codex that replays real recordings
- * (dev/fake_codex.ts): argv, stdin bytes, exit codes, stderr,
+ * The exec driver (lib/codex/exec/driver.ts: ExecBackend) + runCodex against
+ * a fake codex that replays real recordings (dev/fake_codex.ts): argv, stdin bytes, exit codes, stderr,
  * idle timeout, cancel of the whole process group, stale thread recovery.
  */
 import assert from "node:assert/strict";
