@@ -133,17 +133,17 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     : undefined;
   // The group, plus helpers codex starts in sessions of their own (lib/reap.ts).
   const tree = new ProcessTree(pid, mark.marker);
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const clock = o.clock ?? realClock;
+  let killTimer: unknown;
   let signalling: Promise<unknown> = Promise.resolve();
   const stop = () => {
     if (killTimer !== undefined) return;
-    killTimer = setTimeout(() => {
+    killTimer = clock.setTimeout(() => {
       signalling = signalling.then(() => tree.signal("SIGKILL"));
     }, KILL_GRACE_MS);
     signalling = tree.signal("SIGTERM");
   };
   // Silence for idleTimeoutMs ends the run; after the exit, silence for the grace ends reading.
-  const clock = o.clock ?? realClock;
   const idle = new IdleTimer(o.idleTimeoutMs, clock);
   let quiet: IdleTimer | undefined = undefined; // set once codex has exited
   let exited = false;
@@ -223,7 +223,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   exited = true;
   idle.stop();
   // Stragglers (commands codex started and left running) would hold the pipes open.
-  clearTimeout(killTimer);
+  clock.clearTimeout(killTimer);
   await signalling;
   // What codex left running (e.g. the login shell it snapshots the environment
   // with) gets SIGTERM, so shells run their exit traps. After a normal exit that
@@ -245,7 +245,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       o.log.warn("reading codex output failed", { error: String(r.reason) });
     }
   }
-  clearTimeout(killTimer); // a cancel that came while the pipes drained
+  clock.clearTimeout(killTimer); // a cancel that came while the pipes drained
   await watchdog.release();
   await clearRun(await record);
   o.signal?.removeEventListener("abort", onAbort);
