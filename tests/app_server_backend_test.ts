@@ -10,9 +10,10 @@
 import assert from "node:assert/strict";
 import { type Config, ConfigError, DEFAULTS } from "../lib/config.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
-import { readThreadId, readTotals, writeThreadId } from "../lib/codex/session.ts";
+import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
+import { readTotals } from "../lib/codex/usage_file.ts";
 import { AutoBackend, selectBackend } from "../lib/codex/select.ts";
-import { ExecBackend } from "../lib/codex/exec/backend.ts";
+import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
 import {
@@ -459,7 +460,7 @@ Deno.test("app-server backend: a new thread gets the earlier messages; a resumed
       workspace: ws,
       prompt,
       history,
-      images: [{ mime_type: "image/png", data: new Uint8Array([1, 2, 3]) }],
+      images: [{ mime_type: "image/png", base64: "AQID" }],
       model: "codex",
       reset: false,
       signal: new AbortController().signal,

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
-import { ExecBackend } from "../lib/codex/exec/backend.ts";
+import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { readThreadId } from "../lib/codex/session.ts";
 import { type Config, DEFAULTS } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";

@@ -35,7 +35,7 @@ Deno.test("content: a string, or text and image parts in order", () => {
   assert.equal(r.value.text, "a\nb");
   assert.equal(r.value.images.length, 1);
   assert.equal(r.value.images[0].mime_type, "image/png");
-  assert.deepEqual(r.value.images[0].data, Uint8Array.from(atob(RED_PNG), (c) => c.charCodeAt(0)));
+  assert.equal(r.value.images[0].base64, RED_PNG); // kept as sent: only exec decodes it
 });
 
 Deno.test("content: an image not decoded (an earlier message) becomes a placeholder", () => {
@@ -132,8 +132,8 @@ Deno.test("exec images: private files outside the workspace, removed on dispose"
   let dir: string;
   {
     await using files = await writeImages([
-      { mime_type: "image/png", data: png },
-      { mime_type: "image/jpeg", data: new Uint8Array([0xff, 0xd8, 0xff]) },
+      { mime_type: "image/png", base64: RED_PNG },
+      { mime_type: "image/jpeg", base64: btoa("\xff\xd8\xff") },
     ]);
     assert.equal(files.paths.length, 2);
     assert.match(files.paths[0], /\/plexum-images-[^/,]+\/image-1\.png$/);

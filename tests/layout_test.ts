@@ -4,8 +4,9 @@
  * of growing into a tangle:
  * - lib/turns imports neither lib/protocol nor lib/codex;
  * - lib/protocol imports nothing from lib/codex (the server receives its backend);
- * - lib/codex imports only the contract (lib/turns/backend.ts) from lib/turns,
- *   and nothing from lib/protocol or lib/cli;
+ * - lib/codex imports only the contract (lib/turns/backend.ts) and how a turn
+ *   ends (lib/turns/outcome.ts) from lib/turns, and nothing from lib/protocol
+ *   or lib/cli;
  * - the leaves in lib/ import no layer;
  * - nothing outside tests/ imports tests/.
  */
@@ -54,13 +55,14 @@ Deno.test("lib/protocol imports nothing from lib/codex or lib/cli: the server re
   );
 });
 
-Deno.test("lib/codex imports only the backend contract from lib/turns, nothing from protocol or cli", () => {
+Deno.test("lib/codex imports only the backend contract and the turn outcome from lib/turns, nothing from protocol or cli", () => {
   assert.deepEqual(
     offenders(
       (f) => f.startsWith("lib/codex/"),
       (t) =>
         /^lib\/(protocol|cli)\//.test(t) ||
-        (t.startsWith("lib/turns/") && t !== "lib/turns/backend.ts"),
+        (t.startsWith("lib/turns/") && t !== "lib/turns/backend.ts" &&
+          t !== "lib/turns/outcome.ts"),
     ),
     [],
   );
@@ -79,6 +81,6 @@ Deno.test("nothing outside tests/ imports tests/", () => {
 
 Deno.test("the rules see real imports (the checker is not vacuous)", () => {
   assert.ok(graph.get("lib/protocol/server.ts")!.includes("lib/turns/scheduler.ts"));
-  assert.ok(graph.get("lib/codex/exec/backend.ts")!.includes("lib/turns/backend.ts"));
+  assert.ok(graph.get("lib/codex/exec/driver.ts")!.includes("lib/turns/backend.ts"));
   assert.ok(graph.get("main.ts")!.includes("lib/codex/select.ts"));
 });

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { isLimitInfo, rateLimitOf, resetTime } from "../lib/codex/rate_limit.ts";
-import { AppServerTurnMapper } from "../lib/codex/app_server/events.ts";
-import { type CodexEvent, TurnMapper } from "../lib/codex/exec/events.ts";
+import { AppServerTurnMapper } from "../lib/codex/app_server/notifications.ts";
+import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";
 import type { FixtureMeta } from "../scripts/record_fixtures.ts";
 import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
 import { chat, startRig } from "./support/rig.ts";

@@ -5,8 +5,8 @@
  * against the mock. Off by default; never in `text_delta`.
  */
 import assert from "node:assert/strict";
-import { type CodexEvent, TurnMapper } from "../lib/codex/exec/events.ts";
-import { AppServerTurnMapper } from "../lib/codex/app_server/events.ts";
+import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";
+import { AppServerTurnMapper } from "../lib/codex/app_server/notifications.ts";
 import { ReasoningMapper } from "../lib/codex/app_server/reasoning.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";

@@ -1,15 +1,12 @@
-/** The workspace's thread file and usage totals file (lib/codex/session.ts). */
+/**
+ * The workspace's thread file (lib/codex/session.ts), usage totals file
+ * (lib/codex/usage_file.ts) and the small-file rules both follow
+ * (lib/codex/small_file.ts).
+ */
 import assert from "node:assert/strict";
-import {
-  isThreadId,
-  readThreadId,
-  readTotals,
-  SESSION_FILE,
-  USAGE_FILE,
-  writeAtomic,
-  writeThreadId,
-  writeTotals,
-} from "../lib/codex/session.ts";
+import { isThreadId, readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
+import { writeAtomic } from "../lib/codex/small_file.ts";
+import { readTotals, USAGE_FILE, writeTotals } from "../lib/codex/usage_file.ts";
 
 const ID = "019a5c1e-7d2f-7a31-9e4b-2c8d0f6a1b3c";
 const OTHER = "01a20e38-6aa3-7ba0-aefd-97ed8ecc36b8";

@@ -1,10 +1,11 @@
 /**
- * Codex items as the contract's neutral activity items (lib/turns/backend.ts).
- * The mapping is written once, for the item shape `codex exec --json` prints
- * (protocol v1 first documented that shape); the app-server's camelCase items
- * are first put into that shape (app_server/events.ts), so both backends give
- * the same activity for the same work. Command output is cut to its last
- * 4096 characters.
+ * `codex exec --json` items as the contract's neutral activity items
+ * (lib/turns/backend.ts; protocol v1 first documented exec's shape), and the
+ * rules both backends share: command output cut to its last 4096
+ * characters, statuses (`inProgress` and `in_progress` alike) as the
+ * contract's. The app-server maps its items straight to the neutral item
+ * with the same rules (app_server/items.ts), so both backends give the same
+ * activity for the same work.
  *
  * @example
  * ```ts
@@ -25,28 +26,36 @@ export interface CodexItem {
   [k: string]: unknown;
 }
 
-const MAX_ACTIVITY_OUTPUT = 4096;
+/** Most characters of command output in an activity item (the last ones are kept). */
+export const MAX_ACTIVITY_OUTPUT = 4096;
 
-/** The neutral activity item for an exec-shaped item, or undefined for items that are not activity. */
+/** A status as the contract's: anything not ended is `in_progress`. */
+export function activityStatus(v: unknown): ActivityStatus {
+  return v === "completed" || v === "failed" || v === "declined" ? v : "in_progress";
+}
+
+/** Command output as an activity item carries it: its last {@linkcode MAX_ACTIVITY_OUTPUT} characters. */
+export function commandOutput(out: string): { aggregated_output: string; output_truncated?: true } {
+  return out.length > MAX_ACTIVITY_OUTPUT
+    ? { aggregated_output: out.slice(-MAX_ACTIVITY_OUTPUT), output_truncated: true }
+    : { aggregated_output: out };
+}
+
+/** The neutral activity item for an exec item, or undefined for items that are not activity. */
 export function toActivity(item: CodexItem): ActivityItem | undefined {
   const str = (v: unknown) => (typeof v === "string" ? v : "");
-  const status = (v: unknown): ActivityStatus =>
-    v === "completed" || v === "failed" || v === "declined" ? v : "in_progress";
+  const status = activityStatus;
   const id = str(item.id);
   switch (item.type) {
-    case "command_execution": {
-      const out = str(item.aggregated_output);
-      const cut = out.length > MAX_ACTIVITY_OUTPUT;
+    case "command_execution":
       return {
         id,
         type: "command_execution",
         command: str(item.command),
-        aggregated_output: cut ? out.slice(-MAX_ACTIVITY_OUTPUT) : out,
+        ...commandOutput(str(item.aggregated_output)),
         exit_code: typeof item.exit_code === "number" ? item.exit_code : null,
         status: status(item.status),
-        ...(cut && { output_truncated: true as const }),
       };
-    }
     case "file_change": {
       const changes = Array.isArray(item.changes) ? item.changes : [];
       return {

@@ -31,7 +31,7 @@
  */
 import type { Logger } from "../log.ts";
 import { endLeftovers, type RunIdentity } from "./reap.ts";
-import { readSmall, writeAtomic } from "./session.ts";
+import { readSmall, writeAtomic } from "./small_file.ts";
 import { ensureStateDir, stateFile } from "./state_dir.ts";
 
 /** File name of the run record inside the workspace. */

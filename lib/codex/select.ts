@@ -30,7 +30,7 @@ import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
 import { appServerArgs, unsupportedArgMessage } from "./app_server/args.ts";
 import { AppServerBackend, whileNotAborted } from "./app_server/backend.ts";
-import { ExecBackend } from "./exec/backend.ts";
+import { ExecBackend } from "./exec/driver.ts";
 
 /** How long `auto` stays on exec after the app-server failed, before trying it again. */
 export const RETRY_APP_SERVER_MS = 10 * 60_000;

@@ -1,7 +1,7 @@
 /**
  * A place outside the workspace for what the plugin must keep about a
  * workspace when the workspace itself cannot be written (read-only, or not
- * owned by the plugin's user): the usage baseline (lib/codex/session.ts) and
+ * owned by the plugin's user): the usage baseline (lib/codex/usage_file.ts) and
  * the record of a running Codex (lib/codex/run_record.ts).
  *
  * `$XDG_STATE_HOME/plexum-codex/` (default `~/.local/state/plexum-codex/`),

@@ -1,6 +1,6 @@
 /**
  * A completed turn's usage, from Codex's running totals for the thread and
- * the baseline kept after the thread's previous turn (lib/codex/session.ts:
+ * the baseline kept after the thread's previous turn (lib/codex/usage_file.ts:
  * in memory, in the workspace, or in the state directory). Shared by both
  * backends, since both get running totals.
  *
@@ -23,7 +23,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { Usage } from "../turns/backend.ts";
-import { readTotals, writeTotals } from "./session.ts";
+import { readTotals, writeTotals } from "./usage_file.ts";
 import { checkTotals, usageDelta } from "./usage.ts";
 
 /** What {@linkcode settleUsage} needs. */
@@ -71,4 +71,17 @@ export async function settleUsage(i: SettleInput): Promise<Usage | null> {
     return null;
   }
   return usageDelta(totals, before);
+}
+
+/**
+ * After a turn that did not complete, keep Codex's totals (when they are
+ * counts) as the next turn's baseline, so its tokens are not counted again.
+ */
+export async function keepBaseline(
+  workspace: string,
+  threadId: string,
+  totals: unknown,
+): Promise<void> {
+  const checked = totals === undefined ? undefined : checkTotals(totals);
+  if (checked?.ok) await writeTotals(workspace, threadId, checked.value).catch(() => {});
 }

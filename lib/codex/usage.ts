@@ -16,9 +16,6 @@
 import type { Usage } from "../turns/backend.ts";
 import { err, ok, type Result } from "../result.ts";
 
-/** Cumulative token totals of a thread, in `codex exec --json`'s field names. */
-export type Totals = Record<string, number>;
-
 /** The counts Codex reports, in `codex exec --json`'s names. */
 export const COUNT_KEYS = [
   "input_tokens",
@@ -27,6 +24,16 @@ export const COUNT_KEYS = [
   "reasoning_output_tokens",
   "cache_write_input_tokens",
 ] as const;
+
+/** The name of one count. */
+export type CountKey = typeof COUNT_KEYS[number];
+
+/**
+ * Cumulative token totals of a thread, in `codex exec --json`'s field names
+ * (the app-server's camelCase ones are mapped to them): the one shape both
+ * backends, the usage baseline files and the runner use.
+ */
+export type Totals = { [K in CountKey]?: number };
 
 /** A token count: a non-negative safe integer. */
 export function isCount(v: unknown): v is number {
@@ -69,8 +76,8 @@ export function fitsUnder(before: Totals, total: Totals): boolean {
  * with {@linkcode checkTotals} first to refuse such totals instead).
  */
 export function usageDelta(total: Totals, before?: Totals): Usage {
-  const n = (t: Totals | undefined, k: string) => (isCount(t?.[k]) ? t![k] : 0);
-  const d = (k: string) => Math.max(0, n(total, k) - n(before, k));
+  const n = (t: Totals | undefined, k: CountKey) => (isCount(t?.[k]) ? t![k]! : 0);
+  const d = (k: CountKey) => Math.max(0, n(total, k) - n(before, k));
   const u: Usage = {
     input_tokens: d("input_tokens"),
     cached_input_tokens: d("cached_input_tokens"),

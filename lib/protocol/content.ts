@@ -7,7 +7,7 @@
  * Images are checked here, before any turn starts: base64 syntax, a
  * supported mime type, the size cap, and that the bytes start the way that
  * type does (a JPEG labelled PNG would reach the model as garbage). Only
- * the prompt's images are decoded for good ({@linkcode parseContent}'s
+ * the prompt's images are kept, as base64 ({@linkcode parseContent}'s
  * `decode`); images of earlier messages become a placeholder text, since a
  * replayed history is text.
  *
@@ -34,7 +34,7 @@ export const MAX_IMAGES = 16;
 export interface Content {
   /** Text parts joined with newlines; images of a non-`decode` message as placeholders. */
   text: string;
-  /** The images, decoded (only with `decode`). */
+  /** The images, as base64 (only with `decode`). */
   images: ImageInput[];
   /** Number of image parts. */
   imageCount: number;
@@ -81,11 +81,11 @@ export function imagePlaceholder(mime: string, bytes: number): string {
   return `[image: ${mime}, ${formatBytes(bytes)}; not available in this thread]`;
 }
 
-/** Check one image part; the bytes when `decode`, else just its size. */
+/** Check one image part; its base64 when `decode`, else just its size. */
 function parseImage(
   part: Record<string, unknown>,
   decode: boolean,
-): Result<{ mime: ImageMimeType; bytes: number; data?: Uint8Array }, string> {
+): Result<{ mime: ImageMimeType; bytes: number; base64?: string }, string> {
   const mime = part.mime_type;
   if (typeof mime !== "string" || !(IMAGE_MIME_TYPES as readonly string[]).includes(mime)) {
     return err(`mime_type must be one of ${IMAGE_MIME_TYPES.join(", ")}`);
@@ -104,7 +104,7 @@ function parseImage(
   if (!MAGIC[mime as ImageMimeType](head)) {
     return err(`data is not a ${mime.slice("image/".length).toUpperCase()} image`);
   }
-  return ok({ mime: mime as ImageMimeType, bytes, data: decode ? decodeBase64(data) : undefined });
+  return ok({ mime: mime as ImageMimeType, bytes, base64: decode ? data : undefined });
 }
 
 /**
@@ -143,7 +143,7 @@ export function parseContent(
       imageCount++;
       const r = parseImage(p, decode);
       if (!r.ok) return addError(errors, { field: f, message: r.error });
-      if (r.value.data) images.push({ mime_type: r.value.mime, data: r.value.data });
+      if (r.value.base64) images.push({ mime_type: r.value.mime, base64: r.value.base64 });
       else texts.push(imagePlaceholder(r.value.mime, r.value.bytes));
     } else {
       addError(errors, { field: f, message: 'type must be "text" or "image"' });

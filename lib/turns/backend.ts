@@ -126,10 +126,14 @@ export const IMAGE_MIME_TYPES = ["image/png", "image/jpeg", "image/gif", "image/
 /** The mime type of an image. */
 export type ImageMimeType = typeof IMAGE_MIME_TYPES[number];
 
-/** An image of the prompt (the last user message), decoded and checked. */
+/**
+ * An image of the prompt (the last user message), checked. Kept as the host
+ * sent it: the app-server takes base64, and only exec decodes it (to a file).
+ */
 export interface ImageInput {
   mime_type: ImageMimeType;
-  data: Uint8Array;
+  /** Standard, padded base64. */
+  base64: string;
 }
 
 /**

@@ -22,6 +22,7 @@
 import type { Logger } from "../log.ts";
 import type { Backend, PlexumEvent, TurnRequest, TurnResult } from "./backend.ts";
 import { lockWorkspace } from "./lock.ts";
+import { cancelledTurn, failTurn, TurnFailure } from "./outcome.ts";
 
 /** A turn as the scheduler gets it: the request without signal and emit. */
 export interface TurnSpec extends Omit<TurnRequest, "signal" | "emit"> {
@@ -44,8 +45,6 @@ interface Turn {
   done: Promise<TurnResult>;
   finish(r: TurnResult): void;
 }
-
-const CANCELLED: TurnResult = { stop_reason: "cancelled", thread_id: null, usage: null };
 
 /** Queues and runs turns; see the module doc. */
 export class Scheduler {
@@ -98,7 +97,7 @@ export class Scheduler {
     if (!turn) return false;
     turn.controller.abort(new Error("cancelled"));
     // Not running yet (queued behind another turn): finish now, never run it.
-    if (!turn.started) turn.finish(CANCELLED);
+    if (!turn.started) turn.finish(cancelledTurn());
     return true;
   }
 
@@ -119,16 +118,17 @@ export class Scheduler {
     const emit = (ev: PlexumEvent) => {
       if (!turn.finished) this.#o.emit(id, ev);
     };
-    let r: TurnResult = { stop_reason: "error", thread_id: null, usage: null };
+    let r: TurnResult;
     let lock;
     try {
       lock = await lockWorkspace(t.workspace, signal);
       r = await this.#o.backend.runTurn({ ...t, signal, emit });
     } catch (e) {
-      if (signal.aborted) r = CANCELLED;
+      if (signal.aborted) r = cancelledTurn();
       else {
         log.error("turn failed inside the plugin", { turn_id: id, error: String(e) });
-        emit({ type: "error", code: "internal", message: `plugin error: ${(e as Error).message}` });
+        const why = `plugin error: ${(e as Error).message}`;
+        r = failTurn({ emit }, new TurnFailure("internal", why));
       }
     } finally {
       lock?.release();

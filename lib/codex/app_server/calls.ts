@@ -19,20 +19,23 @@
  * const calls = new TurnCalls(ctx, new AbortController().signal);
  * try {
  *   const r = await calls.ask("thread/start", { cwd: "/w" }); // undefined: cancelled first
+ *   console.log(r?.thread.id); // typed by the method (./wire.ts)
  * } catch (e) {
- *   const failure = await calls.describe(e, "thread/start"); // { code, message }
+ *   const failure = await calls.describe(e, "thread/start"); // a TurnFailure: { code, message }
  * }
  * ```
  *
  * @module
  */
+import { abortable, type Clock, within } from "../../async.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
-import type { ErrorCode } from "../../turns/backend.ts";
+import { TurnFailure } from "../../turns/outcome.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
 import { type AppServerProcess, exitText } from "./process.ts";
 import type { RolloutMark } from "./rollout.ts";
-import { THREAD_HELD } from "../session.ts";
+import { THREAD_HELD } from "../thread_errors.ts";
+import type { Method, Requests } from "./wire.ts";
 
 /** A running app-server and the threads it has loaded. */
 export interface Connection {
@@ -62,15 +65,18 @@ export interface TurnContext {
   requestTimeoutMs: number;
   /** The app-server stopped answering; the backend replaces it. */
   wedged(why: string): void;
+  /** Where the idle timeout's time comes from (tests); the real clock by default. */
+  clock?: Clock;
 }
 
-/** Why a turn failed: its one error event. */
-export class Failure {
-  constructor(
-    readonly code: ErrorCode,
-    readonly message: string,
-    readonly retryAfter?: number,
-  ) {}
+/** `request` typed by method (./wire.ts): the one typed way this folder sends a request. */
+export function request<M extends Method>(
+  conn: Connection,
+  method: M,
+  params: Requests[M]["params"],
+  timeoutMs?: number,
+): Promise<Requests[M]["result"]> {
+  return conn.proc.client.request<Requests[M]["result"]>(method, params, timeoutMs);
 }
 
 /** The requests of one turn; see the module doc. */
@@ -82,24 +88,18 @@ export class TurnCalls {
    * first. An answer that comes after the cancel (within the grace period)
    * goes to `onLate`, e.g. to interrupt a turn that started all the same.
    */
-  async ask<T = Record<string, unknown>>(
-    method: string,
-    params: Record<string, unknown>,
-    onLate?: (answer: T) => void,
-  ): Promise<T | undefined> {
+  async ask<M extends Method>(
+    method: M,
+    params: Requests[M]["params"],
+    onLate?: (answer: Requests[M]["result"]) => void,
+  ): Promise<Requests[M]["result"] | undefined> {
     const { ctx, signal } = this;
-    const pending = ctx.conn.proc.client.request<T>(method, params, ctx.requestTimeoutMs);
+    const pending = request(ctx.conn, method, params, ctx.requestTimeoutMs);
     if (signal.aborted) return undefined;
-    let onAbort!: () => void;
-    const aborted = new Promise<"aborted">((r) => {
-      onAbort = () => r("aborted");
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
     try {
-      const r = await Promise.race([pending, aborted]);
-      if (r !== "aborted") return r;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+      return await abortable(pending, signal);
+    } catch (e) {
+      if (!signal.aborted) throw e;
     }
     // Cancelled while waiting: an answer should still come soon; none means wedged.
     const late = await within(
@@ -115,49 +115,36 @@ export class TurnCalls {
   }
 
   /** The failure a rejected {@linkcode ask} means; rethrows what is a bug. */
-  async describe(e: unknown, method: string, threadId?: string): Promise<Failure> {
+  async describe(e: unknown, method: string, threadId?: string): Promise<TurnFailure> {
     if (e instanceof RpcError) {
       if (THREAD_HELD.test(e.message)) {
-        return new Failure(
+        return new TurnFailure(
           "codex_exit",
           `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
             `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
             `The thread was kept; try again when that process has finished`,
         );
       }
-      return new Failure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
+      return new TurnFailure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
     }
     if (e instanceof RequestTimeout) {
       // Silence for idle_timeout_s, as a silent exec turn: `timeout` (and the process is replaced).
       this.ctx.wedged(e.message);
-      return new Failure("timeout", `${e.message}; turn ended, the app-server is restarted`);
+      return new TurnFailure("timeout", `${e.message}; turn ended, the app-server is restarted`);
     }
     if (e instanceof ConnectionClosed) return await this.exited();
     throw e;
   }
 
   /** The failure of a turn whose app-server went away. */
-  async exited(): Promise<Failure> {
+  async exited(): Promise<TurnFailure> {
     const proc = this.ctx.conn.proc;
     const info = await within(proc.exit, this.ctx.graceMs, undefined);
     const how = info ? `exited (${exitText(info)})` : "closed its output";
     const detail = info?.detail || proc.stderrSummary();
-    return new Failure(
+    return new TurnFailure(
       "codex_exit",
       `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`,
     );
-  }
-}
-
-/** `p`, or `fallback` once `ms` have passed (the timer never outlives the wait). */
-export async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

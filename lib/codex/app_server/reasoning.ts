@@ -4,7 +4,7 @@
  * at a reasoning item's `item/completed` only what its deltas did not carry
  * (the whole summary when none came, as when the API sends the item whole).
  * Separate parts of a summary are joined with a blank line. Never mixed into
- * `text_delta`: the agent message mapping lives in ./events.ts.
+ * `text_delta`: the agent message mapping lives in ./notifications.ts.
  *
  * Seen on 0.135.0 and 0.169.0 (the mock streaming a summary in three parts):
  * `item/reasoning/summaryPartAdded {itemId, summaryIndex}`, then
@@ -22,7 +22,8 @@
  *
  * @module
  */
-import type { PlexumEvent } from "../../turns/backend.ts";
+import type { Streamed } from "../happening.ts";
+import type { Notifications, ThreadItem } from "./wire.ts";
 
 type Params = Record<string, unknown>;
 
@@ -35,7 +36,9 @@ export class ReasoningMapper {
   #completed = new Set<string>();
 
   /** `item/reasoning/summaryTextDelta`. */
-  delta(p: Params): PlexumEvent[] {
+  delta(
+    p: Pick<Notifications["item/reasoning/summaryTextDelta"], "itemId" | "delta" | "summaryIndex">,
+  ): Streamed[] {
     const id = str(p.itemId);
     if (this.#completed.has(id)) return [];
     const index = typeof p.summaryIndex === "number" ? p.summaryIndex : 0;
@@ -43,23 +46,23 @@ export class ReasoningMapper {
   }
 
   /** A reasoning item's `item/completed`: whatever of its summary was not streamed. */
-  completed(item: Params): PlexumEvent[] {
+  completed(item: Pick<Extract<ThreadItem, { type: "reasoning" }>, "id" | "summary">): Streamed[] {
     const id = str(item.id);
     if (this.#completed.has(id)) return [];
     this.#completed.add(id);
     const summary = Array.isArray(item.summary) ? item.summary : [];
     const sent = this.#sent.get(id) ?? [];
-    const out: PlexumEvent[] = [];
+    const out: Streamed[] = [];
     summary.forEach((part, i) => {
       // 0.135.0 and 0.169.0 give strings; a {text} object is taken too.
-      const text = typeof part === "string" ? part : str((part as Params | null)?.text);
+      const text = typeof part === "string" ? part : str((part as { text?: unknown } | null)?.text);
       const already = sent[i] ?? "";
       if (text.startsWith(already)) out.push(...this.#send(id, i, text.slice(already.length)));
     });
     return out;
   }
 
-  #send(id: string, index: number, text: string): PlexumEvent[] {
+  #send(id: string, index: number, text: string): Streamed[] {
     if (!text) return [];
     const parts = this.#sent.get(id) ?? [];
     const anyBefore = [...this.#sent.values()].some((p) => p.some(Boolean));

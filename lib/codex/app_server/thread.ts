@@ -2,14 +2,14 @@
  * The workspace's thread on the app-server, shared with exec through the
  * session file (lib/codex/session.ts): the stored thread, loaded once per
  * process (`thread/resume`, then reused by later turns), or a new one
- * (`thread/start`, with the system text as developer instructions) whose id
- * is saved at once. Both get exec's policy: `cwd` = the workspace, approval
+ * (`thread/start`, with the system text as developer instructions; the
+ * turn runner saves its id). Both get exec's policy: `cwd` = the workspace, approval
  * `never`, the configured sandbox (lib/codex/sandbox.ts; the app-server's
  * defaults are `on-request` and read-only), and `--model` from `model_args`.
  *
- * A stored thread Codex no longer knows (`no rollout found`) is replaced by
- * a new one within the turn. A thread another process writes is never
- * replaced: that is the turn's error (calls.ts).
+ * A stored thread Codex no longer knows (`no rollout found`) is reported
+ * `stale`: the turn runner starts a new one within the turn. A thread another
+ * process writes is never replaced: that is the turn's error (calls.ts).
  *
  * A loaded thread remembers its rollout file (`thread.path`), how our last
  * turn left it ({@linkcode markThread}, when the turn has ended) and our turn
@@ -25,8 +25,8 @@
  * import type { TurnRequest } from "../../turns/backend.ts";
  * declare const ctx: TurnContext;
  * declare const req: TurnRequest;
- * const t = await openThread(ctx, new TurnCalls(ctx, req.signal), req);
- * // { threadId, fresh, reused } | { cancelled } | { failure }
+ * const t = await openThread(ctx, new TurnCalls(ctx, req.signal), req, undefined);
+ * // { kind: "open", threadId, fresh, reused } | { kind: "cancelled" | "stale" | "failed", … }
  * ```
  *
  * @module
@@ -35,17 +35,20 @@ import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../model.ts";
 import { threadSandbox } from "../sandbox.ts";
 import { compareVersions } from "../locate.ts";
-import { readThreadId, saveThreadId, STALE_THREAD } from "../session.ts";
+import { readThreadId } from "../session.ts";
+import { STALE_THREAD } from "../thread_errors.ts";
+import { TurnFailure } from "../../turns/outcome.ts";
 import { RpcError } from "./client.ts";
-import { type Connection, Failure, type TurnCalls, type TurnContext } from "./calls.ts";
+import type { Connection, TurnCalls, TurnContext } from "./calls.ts";
 import { foreignTurn, markOf } from "./rollout.ts";
+import type { ThreadStartParams, ThreadStartResponse } from "./wire.ts";
 
 /** Turn ids kept per loaded thread: more than any rollout written since our last turn names. */
 const OURS_KEPT = 32;
 
 /** Note `id` as loaded on `conn`, with the rollout file a thread/start or thread/resume answer names. */
-export function noteLoaded(conn: Connection, id: string, answer: Record<string, unknown>): void {
-  const path = (answer.thread as { path?: unknown } | undefined)?.path;
+export function noteLoaded(conn: Connection, id: string, answer: ThreadStartResponse): void {
+  const path = answer.thread?.path;
   const ours = conn.loaded.get(id)?.ours ?? new Set<string>(); // loaded again: still ours
   conn.loaded.set(id, { ...(typeof path === "string" && path && { path }), ours });
 }
@@ -95,11 +98,13 @@ export interface OpenThread {
 /** What {@linkcode openThread} gives: the thread, a cancel, or the turn's failure. */
 export type Opened =
   | ({ kind: "open" } & OpenThread)
-  | { kind: "cancelled"; threadId: string | null }
-  | { kind: "failed"; failure: Failure; threadId: string | null };
+  | { kind: "cancelled" }
+  /** Codex no longer knows the stored thread (its message). */
+  | { kind: "stale"; message: string }
+  | { kind: "failed"; failure: TurnFailure };
 
 /** Parameters of thread/start and thread/resume: exec's policy (see the module doc). */
-export function threadParams(ctx: TurnContext, req: TurnRequest): Record<string, unknown> {
+export function threadParams(ctx: TurnContext, req: TurnRequest): ThreadStartParams {
   const model = modelArg(ctx.config, req.model);
   return { cwd: req.workspace, ...threadSandbox(ctx.config), ...(model && { model }) };
 }
@@ -110,7 +115,7 @@ export function resumeThread(
   calls: TurnCalls,
   req: TurnRequest,
   id: string,
-): Promise<Record<string, unknown> | undefined> {
+): Promise<ThreadStartResponse | undefined> {
   return calls.ask("thread/resume", {
     threadId: id,
     ...threadParams(ctx, req),
@@ -119,53 +124,43 @@ export function resumeThread(
   });
 }
 
-/** The stored thread, else a new one; see the module doc. */
+/** `stored` (undefined: a new thread); see the module doc. */
 export async function openThread(
   ctx: TurnContext,
   calls: TurnCalls,
   req: TurnRequest,
+  stored: string | undefined,
 ): Promise<Opened> {
-  const { conn, log } = ctx;
-  const ws = req.workspace;
-  const stored = req.reset ? undefined : await readThreadId(ws);
+  const { conn } = ctx;
   if (stored && conn.loaded.has(stored)) {
     return { kind: "open", threadId: stored, fresh: false, reused: true };
   }
-  let step = "thread/resume";
+  const step = stored ? "thread/resume" : "thread/start";
   try {
     if (stored) {
-      try {
-        const r = await resumeThread(ctx, calls, req, stored);
-        if (!r) return { kind: "cancelled", threadId: stored };
-        noteLoaded(conn, stored, r);
-        return { kind: "open", threadId: stored, fresh: false, reused: false };
-      } catch (e) {
-        if (!(e instanceof RpcError && STALE_THREAD.test(e.message))) throw e;
-        log.warn("codex no longer knows the stored thread; starting a new one", {
-          workspace: ws,
-          thread_id: stored,
-        });
-      }
+      const r = await resumeThread(ctx, calls, req, stored);
+      if (!r) return { kind: "cancelled" };
+      noteLoaded(conn, stored, r);
+      return { kind: "open", threadId: stored, fresh: false, reused: false };
     }
-    step = "thread/start";
-    const r = await calls.ask<{ thread?: { id?: unknown } }>("thread/start", {
+    const r = await calls.ask("thread/start", {
       ...threadParams(ctx, req),
       ...(req.system && { developerInstructions: req.system }),
     });
-    if (!r) return { kind: "cancelled", threadId: stored ?? null };
+    if (!r) return { kind: "cancelled" };
     if (typeof r.thread?.id !== "string") {
-      const failure = new Failure("codex_exit", "codex app-server started a thread without an id");
-      return { kind: "failed", failure, threadId: null };
+      const failure = new TurnFailure(
+        "codex_exit",
+        "codex app-server started a thread without an id",
+      );
+      return { kind: "failed", failure };
     }
-    const threadId = r.thread.id;
-    noteLoaded(conn, threadId, r);
-    await saveThreadId(ws, threadId, log);
-    return { kind: "open", threadId, fresh: true, reused: false };
+    noteLoaded(conn, r.thread.id, r);
+    return { kind: "open", threadId: r.thread.id, fresh: true, reused: false };
   } catch (e) {
-    return {
-      kind: "failed",
-      failure: await calls.describe(e, step, stored),
-      threadId: stored ?? null,
-    };
+    if (stored && e instanceof RpcError && STALE_THREAD.test(e.message)) {
+      return { kind: "stale", message: e.message };
+    }
+    return { kind: "failed", failure: await calls.describe(e, step, stored) };
   }
 }

@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import { execArgs } from "./argv.ts";
  * execArgs({ extraArgs: [], threadId: "0199...", model: undefined });
  * // ["exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
  * //  "--json", "resume", "0199...", "-"]
@@ -11,6 +12,8 @@
  *
  * The sandbox flags come from lib/codex/sandbox.ts (`--sandbox MODE` and
  * approvals `never`, or the bypass flag above for the default mode).
+ *
+ * @module
  */
 import { execSandboxArgs, type SandboxConfig } from "../sandbox.ts";
 

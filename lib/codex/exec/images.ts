@@ -4,7 +4,9 @@
  * workspace, holding one file per image (mode 0600). The caller removes it
  * when the turn ends, however it ends (`await using`).
  *
- * Why files: `codex exec` takes images only as paths. Why no comma in the
+ * Why files: `codex exec` takes images only as paths. The images arrive as
+ * base64 (the app-server takes them so); they are decoded here, the one
+ * place that needs their bytes. Why no comma in the
  * path: Codex splits `--image` values at commas (seen on 0.135.0 and
  * 0.169.0: `--image=/tmp/a,b.png` became `/tmp/a` and `b.png`), and a path
  * it cannot read is not an error, just a note to the model.
@@ -12,8 +14,7 @@
  * @example
  * ```ts
  * import { writeImages } from "./images.ts";
- * const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
- * await using files = await writeImages([{ mime_type: "image/png", data: png }]);
+ * await using files = await writeImages([{ mime_type: "image/png", base64: "iVBORw0KGgo=" }]);
  * files.paths; // ["/tmp/plexum-images-ab12cd/image-1.png"]
  * ```
  *
@@ -45,6 +46,14 @@ async function privateDir(): Promise<string> {
   return dir;
 }
 
+/** The bytes of standard base64 (checked by the protocol layer). */
+function decodeBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 /** Write `images` to a new private directory; dispose of the result to delete it. */
 export async function writeImages(images: readonly ImageInput[]): Promise<ImageFiles> {
   if (images.length === 0) return { paths: [], [Symbol.asyncDispose]: () => Promise.resolve() };
@@ -54,7 +63,7 @@ export async function writeImages(images: readonly ImageInput[]): Promise<ImageF
     const paths: string[] = [];
     for (const [i, img] of images.entries()) {
       const path = `${dir}/image-${i + 1}.${EXT[img.mime_type]}`;
-      await Deno.writeFile(path, img.data, { createNew: true, mode: 0o600 });
+      await Deno.writeFile(path, decodeBase64(img.base64), { createNew: true, mode: 0o600 });
       paths.push(path);
     }
     return { paths, [Symbol.asyncDispose]: dispose };

@@ -25,7 +25,10 @@
  * });
  * // r.code, r.timedOut, r.cancelled, r.stderrTail
  * ```
+ *
+ * @module
  */
+import { type Clock, IdleTimer, realClock } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
 import { ProcessTree, runMarker, startWatchdog } from "../reap.ts";
@@ -50,6 +53,8 @@ export interface RunOptions {
   log: Logger;
   /** Each valid JSON object printed on stdout. */
   onEvent(ev: Record<string, unknown>): void;
+  /** Where the idle timeout's time comes from (tests); the real clock by default. */
+  clock?: Clock;
   /** Environment additions (tests); the plugin's own environment is inherited. */
   env?: Record<string, string>;
   /**
@@ -87,23 +92,12 @@ class Tail {
   }
 }
 
-/** True once `work` settles; false if `lastActivity()` gets `quietMs` old first. */
-async function settlesBeforeQuiet(
-  work: Promise<unknown>,
-  lastActivity: () => number,
-  quietMs: number,
-): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const done = work.then(() => true);
+/** True once `work` settles; false if `quiet` fires first. */
+async function settlesBeforeQuiet(work: Promise<unknown>, quiet: IdleTimer): Promise<boolean> {
   try {
-    for (;;) {
-      const wait = Math.max(0, lastActivity() + quietMs - performance.now());
-      const quiet = new Promise<false>((r) => (timer = setTimeout(() => r(false), wait)));
-      if (await Promise.race([done, quiet])) return true;
-      if (performance.now() - lastActivity() >= quietMs) return false;
-    }
+    return await Promise.race([work.then(() => true), quiet.fired.then(() => false)]);
   } finally {
-    clearTimeout(timer);
+    quiet.stop();
   }
 }
 
@@ -142,39 +136,41 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     : undefined;
   // The group, plus helpers codex starts in sessions of their own (lib/reap.ts).
   const tree = new ProcessTree(pid, mark.marker);
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const clock = o.clock ?? realClock;
+  let killTimer: unknown;
   let signalling: Promise<unknown> = Promise.resolve();
   const stop = () => {
     if (killTimer !== undefined) return;
-    killTimer = setTimeout(() => {
+    killTimer = clock.setTimeout(() => {
       signalling = signalling.then(() => tree.signal("SIGKILL"));
     }, KILL_GRACE_MS);
     signalling = tree.signal("SIGTERM");
   };
-  let idle: ReturnType<typeof setTimeout> | undefined;
+  // Silence for idleTimeoutMs ends the run; after the exit, silence for the grace ends reading.
+  const idle = new IdleTimer(o.idleTimeoutMs, clock);
+  let quiet: IdleTimer | undefined = undefined; // set once codex has exited
   let exited = false;
-  let lastOutput = performance.now();
   const retries = new RetryWatch(); // a retry notice is output, but not progress
+  idle.fired.then(() => {
+    if (exited) return;
+    result.timedOut = true;
+    result.lastRetry = retries.last; // before what ending codex makes it print
+    o.log.warn("codex idle timeout: ending its process group", {
+      pid,
+      idle_timeout_ms: o.idleTimeoutMs,
+    });
+    stop();
+  });
+  /** Output from codex: always keeps the pipes' quiet timer alive; only progress the idle one. */
   const touch = (progress = true) => {
-    lastOutput = performance.now();
-    if (exited || !progress) return;
-    clearTimeout(idle);
-    idle = setTimeout(() => {
-      result.timedOut = true;
-      result.lastRetry = retries.last; // before what ending codex makes it print
-      o.log.warn("codex idle timeout: ending its process group", {
-        pid,
-        idle_timeout_ms: o.idleTimeoutMs,
-      });
-      stop();
-    }, o.idleTimeoutMs);
+    quiet?.touch();
+    if (progress) idle.touch();
   };
   const onAbort = () => {
     result.cancelled = true;
     stop();
   };
   o.signal?.addEventListener("abort", onAbort, { once: true });
-  touch();
 
   // Aborted only when something other than codex keeps its pipes open (see below).
   const stopReading = new AbortController();
@@ -232,9 +228,9 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
 
   const status = await child.status;
   exited = true;
-  clearTimeout(idle);
+  idle.stop();
   // Stragglers (commands codex started and left running) would hold the pipes open.
-  clearTimeout(killTimer);
+  clock.clearTimeout(killTimer);
   await signalling;
   // What codex left running (e.g. the login shell it snapshots the environment
   // with) gets SIGTERM, so shells run their exit traps. After a normal exit that
@@ -245,7 +241,8 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // One that escaped (a session of its own whose parent is gone) could hold them
   // forever: once they have been quiet for the grace period, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
-  if (!(await settlesBeforeQuiet(reads, () => lastOutput, KILL_GRACE_MS))) {
+  quiet = new IdleTimer(KILL_GRACE_MS, clock);
+  if (!(await settlesBeforeQuiet(reads, quiet))) {
     o.log.warn("a process codex started keeps its output open; stopped reading it", { pid });
     stopReading.abort();
     w.abort().catch(() => {});
@@ -255,7 +252,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       o.log.warn("reading codex output failed", { error: String(r.reason) });
     }
   }
-  clearTimeout(killTimer); // a cancel that came while the pipes drained
+  clock.clearTimeout(killTimer); // a cancel that came while the pipes drained
   await watchdog.release();
   await clearRun(await record);
   o.signal?.removeEventListener("abort", onAbort);

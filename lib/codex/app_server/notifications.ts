@@ -17,21 +17,20 @@
  *   in {@linkcode AppServerTurnMapper.failure} and `errorInfo`: the backend
  *   emits the turn's one error.
  * - **Usage**: the last `thread/tokenUsage/updated` `total` (the thread's
- *   running totals, one update per model request) in exec's field names.
+ *   running totals, one update per model request), as {@linkcode Totals}.
  * - **Activity** (only with `emitActivity`): `commandExecution`,
  *   `fileChange`, `mcpToolCall` and `webSearch` items at item/started and
- *   item/completed, converted to exec's item shape and then to the neutral
- *   item by the shared `toActivity` (lib/codex/activity.ts), so both backends
- *   give the same shape (the same output cut to 4096 characters). `turn/plan/updated` is exec's
- *   `todo_list`: `started` at the first plan, `updated` at each later one,
- *   `completed` (the last plan) when the turn completes, as exec prints it.
- *   Progress notifications (`item/commandExecution/outputDelta`,
- *   `item/mcpToolCall/progress`) are not sent: exec shows no command output
- *   before completion either, and a chatty command would flood the host.
+ *   item/completed, mapped straight to the neutral item (./items.ts).
+ *   `turn/plan/updated` is exec's `todo_list`: `started` at the first plan,
+ *   `updated` at each later one, `completed` (the last plan) when the turn
+ *   completes, as exec prints it. Progress notifications
+ *   (`item/commandExecution/outputDelta`, `item/mcpToolCall/progress`) are
+ *   not sent: exec shows no command output before completion either, and a
+ *   chatty command would flood the host.
  *
  * @example
  * ```ts
- * import { AppServerTurnMapper } from "./events.ts";
+ * import { AppServerTurnMapper } from "./notifications.ts";
  * const m = new AppServerTurnMapper({ emitActivity: false });
  * m.push("item/agentMessage/delta", { itemId: "msg_1", delta: "Hel" }); // [{ type: "text_delta", text: "Hel" }]
  * m.push("item/agentMessage/delta", { itemId: "msg_1", delta: "lo" }); // [{ type: "text_delta", text: "lo" }]
@@ -43,17 +42,14 @@
  *
  * @module
  */
-import type { ActivityItem, PlexumEvent } from "../../turns/backend.ts";
+import type { ActivityItem } from "../../turns/backend.ts";
+import type { Streamed } from "../happening.ts";
 import type { Totals } from "../usage.ts";
 import { ReasoningMapper } from "./reasoning.ts";
-import { type CodexItem, toActivity } from "../activity.ts";
-import type {
-  ErrorNotification,
-  ThreadItem,
-  TokenUsageBreakdown,
-  TurnError,
-  TurnPlanNotification,
-} from "./protocol.ts";
+import { activityOf, totalsFromWire } from "./items.ts";
+import type { Notifications, ThreadItem, Turn, TurnError } from "./wire.ts";
+
+export { totalsFromWire } from "./items.ts";
 
 /** Options of {@linkcode AppServerTurnMapper}. */
 export interface TurnMapperOptions {
@@ -82,66 +78,8 @@ const QUIET = new Set([
   "account/rateLimits/updated",
 ]);
 
-/**
- * `TokenUsageBreakdown` (camelCase) → exec's `turn.completed.usage` names.
- * `cache_write_input_tokens` only when reported (0.169.0+).
- */
-export function totalsFromWire(t: TokenUsageBreakdown): Totals {
-  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-  const totals: Totals = {
-    input_tokens: n(t.inputTokens),
-    cached_input_tokens: n(t.cachedInputTokens),
-    output_tokens: n(t.outputTokens),
-    reasoning_output_tokens: n(t.reasoningOutputTokens),
-  };
-  if (typeof t.cacheWriteInputTokens === "number") {
-    totals.cache_write_input_tokens = t.cacheWriteInputTokens;
-  }
-  return totals;
-}
-
-/**
- * An app-server item in the shape `codex exec --json` prints, for the item
- * types that are activity; undefined for the others.
- */
-export function execShapedItem(item: ThreadItem): CodexItem | undefined {
-  const it = item as Params;
-  const id = str(it.id);
-  // camelCase statuses ("inProgress") become "in_progress" in toActivity.
-  switch (it.type) {
-    case "commandExecution":
-      return {
-        id,
-        type: "command_execution",
-        command: str(it.command),
-        aggregated_output: str(it.aggregatedOutput),
-        exit_code: typeof it.exitCode === "number" ? it.exitCode : null,
-        status: it.status,
-      };
-    case "fileChange":
-      return {
-        id,
-        type: "file_change",
-        changes: (Array.isArray(it.changes) ? it.changes : []).map((c) => ({
-          path: str(c?.path),
-          kind: isObject(c?.kind) ? c.kind.type : c?.kind,
-        })),
-        status: it.status,
-      };
-    case "mcpToolCall":
-      return {
-        id,
-        type: "mcp_tool_call",
-        server: str(it.server),
-        tool: str(it.tool),
-        status: it.status,
-        error: it.error ?? null,
-      };
-    case "webSearch":
-      return { id, type: "web_search", query: str(it.query) };
-  }
-  return undefined;
-}
+/** The params of notification `M`, as the wire types say (read defensively all the same). */
+const wire = <M extends keyof Notifications>(_m: M, p: Params) => p as Notifications[M];
 
 /** Folds one app-server turn's notifications into Plexum events. */
 export class AppServerTurnMapper {
@@ -188,28 +126,34 @@ export class AppServerTurnMapper {
   }
 
   /** One server notification of this turn; returns the events to send now. */
-  push(method: string, params: Record<string, unknown>): PlexumEvent[] {
+  push(method: string, params: Record<string, unknown>): Streamed[] {
     const p = isObject(params) ? params : {};
     switch (method) {
-      case "item/agentMessage/delta":
-        return this.#delta(str(p.itemId), str(p.delta));
+      case "item/agentMessage/delta": {
+        const d = wire(method, p);
+        return this.#delta(str(d.itemId), str(d.delta));
+      }
       case "item/reasoning/summaryTextDelta":
-        return this.o.emitReasoning ? this.#reasoning.delta(p) : [];
+        return this.o.emitReasoning ? this.#reasoning.delta(wire(method, p)) : [];
       case "item/started":
-      case "item/completed":
-        return isObject(p.item) ? this.#item(method, p.item as unknown as ThreadItem) : [];
+      case "item/completed": {
+        const item = wire(method, p).item;
+        return isObject(item) ? this.#item(method, item) : [];
+      }
       case "error":
-        this.#error(p as unknown as ErrorNotification);
+        this.#error(wire(method, p));
         return [];
       case "thread/tokenUsage/updated": {
-        const total = isObject(p.tokenUsage) ? p.tokenUsage.total : undefined;
-        if (isObject(total)) this.#totals = totalsFromWire(total as unknown as TokenUsageBreakdown);
+        const total = wire(method, p).tokenUsage?.total;
+        if (isObject(total)) this.#totals = totalsFromWire(total);
         return [];
       }
       case "turn/plan/updated":
-        return this.#plan(p as unknown as TurnPlanNotification);
-      case "turn/completed":
-        return this.#turnCompleted(isObject(p.turn) ? p.turn : {});
+        return this.#plan(wire(method, p));
+      case "turn/completed": {
+        const turn = wire(method, p).turn;
+        return this.#turnCompleted(isObject(turn) ? turn : undefined);
+      }
       default:
         if (!QUIET.has(method)) this.o.onNote?.(`app-server ${method}`, params);
         return [];
@@ -217,7 +161,7 @@ export class AppServerTurnMapper {
   }
 
   /** More text of agentMessage `id`; its first text after another message's gets a blank line. */
-  #text(id: string, text: string): PlexumEvent[] {
+  #text(id: string, text: string): Streamed[] {
     if (!text) return [];
     const sent = this.#sent.get(id);
     this.#sent.set(id, (sent ?? "") + text);
@@ -226,7 +170,7 @@ export class AppServerTurnMapper {
     return [{ type: "text_delta", text }];
   }
 
-  #delta(id: string, delta: string): PlexumEvent[] {
+  #delta(id: string, delta: string): Streamed[] {
     if (this.#completed.has(id)) {
       this.o.onNote?.("app-server delta after its message completed (dropped)", { id, delta });
       return [];
@@ -235,7 +179,7 @@ export class AppServerTurnMapper {
   }
 
   /** An agentMessage's final text: send what the deltas did not. */
-  #agentMessage(id: string, text: string): PlexumEvent[] {
+  #agentMessage(id: string, text: string): Streamed[] {
     if (this.#completed.has(id)) return [];
     this.#completed.add(id);
     const sent = this.#sent.get(id) ?? "";
@@ -251,16 +195,15 @@ export class AppServerTurnMapper {
     return this.#text(id, text.slice(sent.length));
   }
 
-  #item(method: string, item: ThreadItem): PlexumEvent[] {
+  #item(method: string, item: ThreadItem): Streamed[] {
     const completed = method === "item/completed";
     if (item.type === "agentMessage") {
       return completed ? this.#agentMessage(str(item.id), str(item.text)) : [];
     }
     if (item.type === "reasoning" && this.o.emitReasoning) {
-      return completed ? this.#reasoning.completed(item as Params) : [];
+      return completed ? this.#reasoning.completed(item) : [];
     }
-    const shaped = execShapedItem(item);
-    const activity = shaped && this.o.emitActivity ? toActivity(shaped) : undefined;
+    const activity = this.o.emitActivity ? activityOf(item) : undefined;
     if (!activity) {
       if (item.type !== "userMessage") this.o.onNote?.(`app-server ${method}`, item);
       return [];
@@ -268,7 +211,7 @@ export class AppServerTurnMapper {
     return [{ type: "activity", phase: completed ? "completed" : "started", item: activity }];
   }
 
-  #error(p: ErrorNotification) {
+  #error(p: Notifications["error"]) {
     const err = isObject(p.error) ? p.error : undefined;
     if (p.willRetry === true) {
       this.o.onNote?.("app-server error, codex will retry", p);
@@ -283,7 +226,7 @@ export class AppServerTurnMapper {
     this.#errorInfo = err.codexErrorInfo ?? undefined;
   }
 
-  #plan(p: TurnPlanNotification): PlexumEvent[] {
+  #plan(p: Notifications["turn/plan/updated"]): Streamed[] {
     const items = (Array.isArray(p.plan) ? p.plan : []).map((s) => ({
       text: str(s?.step),
       completed: s?.status === "completed",
@@ -293,21 +236,21 @@ export class AppServerTurnMapper {
     return this.o.emitActivity ? [{ type: "activity", phase, item: this.#todo }] : [];
   }
 
-  #turnCompleted(turn: Params): PlexumEvent[] {
+  #turnCompleted(turn: Partial<Turn> | undefined): Streamed[] {
     if (this.#done) return [];
     this.#done = true;
-    const status = turn.status;
+    const status = turn?.status;
     this.#status = status === "completed" || status === "interrupted" ? status : "failed";
     if (this.#status === "failed") {
-      if (isObject(turn.error)) this.#remember(turn.error as unknown as TurnError);
+      if (isObject(turn?.error)) this.#remember(turn.error);
       else this.#failure ??= status === "failed" ? "turn failed" : `turn ended ${String(status)}`;
     } else {
       this.#failure = undefined;
       this.#errorInfo = undefined;
     }
-    const out: PlexumEvent[] = [];
+    const out: Streamed[] = [];
     // 0.169.0+ repeat the final agentMessage here: sent only if never seen.
-    for (const item of Array.isArray(turn.items) ? turn.items : []) {
+    for (const item of Array.isArray(turn?.items) ? turn.items : []) {
       if (isObject(item) && item.type === "agentMessage") {
         out.push(...this.#agentMessage(str(item.id), str(item.text)));
       }

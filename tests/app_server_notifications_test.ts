@@ -1,13 +1,13 @@
 /**
- * AppServerTurnMapper on the real app-server transcripts of every recorded
- * Codex release (fixtures/app-server/<version>/, made by
+ * lib/codex/app_server/notifications.ts (AppServerTurnMapper) on the real
+ * app-server transcripts of every recorded Codex release (fixtures/app-server/<version>/, made by
  * scripts/record_app_server.ts), compared with what exec's TurnMapper makes
  * of `codex exec --json` for the same mock turns (the `.exec.jsonl` twins),
  * plus hand-made edge cases.
  */
 import assert from "node:assert/strict";
-import { AppServerTurnMapper, totalsFromWire } from "../lib/codex/app_server/events.ts";
-import { type CodexEvent, TurnMapper } from "../lib/codex/exec/events.ts";
+import { AppServerTurnMapper, totalsFromWire } from "../lib/codex/app_server/notifications.ts";
+import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";
 import { usageDelta } from "../lib/codex/usage.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { APP_SERVER_VERSIONS } from "../scripts/record_app_server.ts";
@@ -134,11 +134,11 @@ for (const v of APP_SERVER_VERSIONS) {
     const { m, out } = map(lines);
     assert.equal(texts(out).join(""), agentTexts(turnNotifications(lines))[0]);
     const after = m.totals!;
-    assert.ok(after.input_tokens > before.input_tokens);
+    assert.ok(after.input_tokens! > before.input_tokens!);
     const u = usageDelta(after, before);
     const last = lastTotal(turnNotifications(lines));
-    assert.equal(u.input_tokens, last.inputTokens - before.input_tokens);
-    assert.equal(u.output_tokens, last.outputTokens - before.output_tokens);
+    assert.equal(u.input_tokens, last.inputTokens - before.input_tokens!);
+    assert.equal(u.output_tokens, last.outputTokens - before.output_tokens!);
   });
 
   Deno.test(`app-server ${v}: a stale thread id fails thread/resume; a new thread answers`, () => {

@@ -1,9 +1,10 @@
 /**
- * TurnMapper and usageDelta on the real recordings of every pinned Codex
- * version (fixtures/<version>/, made by scripts/record_fixtures.ts).
+ * lib/codex/exec/jsonl.ts (TurnMapper) and usageDelta on the real recordings
+ * of every pinned Codex version (fixtures/<version>/, made by
+ * scripts/record_fixtures.ts).
  */
 import assert from "node:assert/strict";
-import { type CodexEvent, TurnMapper } from "../lib/codex/exec/events.ts";
+import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { usageDelta } from "../lib/codex/usage.ts";
 import { CODEX_VERSIONS } from "../dev/codex.ts";

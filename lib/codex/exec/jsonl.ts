@@ -1,6 +1,8 @@
 /**
- * Codex's `exec --json` events (see openai/codex `codex-rs/exec`) and their
- * mapping to Plexum's events for one turn (lib/turns/backend.ts).
+ * Codex's `exec --json` lines (see openai/codex `codex-rs/exec`) and their
+ * mapping for one turn: what the host sees as it streams (text, reasoning,
+ * activity, in the host's shape: ../happening.ts), and what the driver
+ * (./driver.ts) reads at the end (thread id, totals, failure).
  *
  * One failure gives one error: Codex prints `error` then `turn.failed` with the
  * same message, and non-fatal `error` events ("Reconnecting...") precede
@@ -9,13 +11,17 @@
  *
  * @example
  * ```ts
+ * import { TurnMapper } from "./jsonl.ts";
  * const m = new TurnMapper({ emitActivity: false });
  * m.push({ type: "item.completed", item: { id: "i", type: "agent_message", text: "hi" } });
  * // [{ type: "text_delta", text: "hi" }]
  * ```
+ *
+ * @module
  */
 
-import type { PlexumEvent } from "../../turns/backend.ts";
+import type { Streamed } from "../happening.ts";
+import type { Totals } from "../usage.ts";
 import { type CodexItem, toActivity } from "../activity.ts";
 
 export type { CodexItem } from "../activity.ts";
@@ -24,7 +30,8 @@ export type { CodexItem } from "../activity.ts";
 export type CodexEvent =
   | { type: "thread.started"; thread_id: string }
   | { type: "turn.started" }
-  | { type: "turn.completed"; usage?: Record<string, number> }
+  /** `usage`: the thread's running totals (validated where they are used: ../turn_usage.ts). */
+  | { type: "turn.completed"; usage?: Totals }
   | { type: "turn.failed"; error?: { message?: string } }
   | { type: "item.started" | "item.updated" | "item.completed"; item: CodexItem }
   | { type: "error"; message?: string };
@@ -34,7 +41,7 @@ export class TurnMapper {
   /** Thread id from `thread.started`. */
   threadId: string | undefined;
   /** Cumulative totals from `turn.completed`. */
-  totals: Record<string, number> | undefined;
+  totals: Totals | undefined;
   /** Message of `turn.failed`, if any. */
   failure: string | undefined;
   /** Last `error` event message (for a crash without `turn.failed`). */
@@ -53,7 +60,7 @@ export class TurnMapper {
   ) {}
 
   /** Feed one parsed line; returns the events to send now. */
-  push(ev: CodexEvent): PlexumEvent[] {
+  push(ev: CodexEvent): Streamed[] {
     switch (ev.type) {
       case "thread.started":
         if (typeof ev.thread_id === "string") this.threadId = ev.thread_id;
@@ -79,7 +86,7 @@ export class TurnMapper {
     }
   }
 
-  #item(type: string, item: CodexItem | undefined): PlexumEvent[] {
+  #item(type: string, item: CodexItem | undefined): Streamed[] {
     if (!item || typeof item !== "object") return [];
     if (item.type === "agent_message" && type === "item.completed") {
       const text = typeof item.text === "string" ? item.text : "";

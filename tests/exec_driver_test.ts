@@ -1,6 +1,6 @@
 /**
- * ExecBackend + runCodex against a fake codex that replays real recordings
- * (dev/fake_codex.ts): argv, stdin bytes, exit codes, stderr,
+ * The exec driver (lib/codex/exec/driver.ts: ExecBackend) + runCodex against
+ * a fake codex that replays real recordings (dev/fake_codex.ts): argv, stdin bytes, exit codes, stderr,
  * idle timeout, cancel of the whole process group, stale thread recovery.
  */
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { type Config, DEFAULTS } from "../lib/config.ts";
 import type { PlexumEvent, TurnResult } from "../lib/turns/backend.ts";
 import { createLogger } from "../lib/log.ts";
 import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
-import { ExecBackend } from "../lib/codex/exec/backend.ts";
+import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import {
   type FakeCall,
   type FakePlan,

@@ -1,0 +1,186 @@
+/**
+ * The exec backend: one `codex exec --json` process per turn, as a
+ * {@linkcode Driver} for the turn runner (../turn_runner.ts), which does
+ * what both backends share (thread id, history, usage, the one error).
+ * Here: the binary, the prompt's images as temporary files, the argv, the
+ * process, its JSONL mapped to happenings (./jsonl.ts), and how its end
+ * reads (a crash, Codex's own error line, a thread another process holds,
+ * a stored thread Codex no longer knows).
+ *
+ * The fallback backend: every turn pays a cold Codex start and text arrives a
+ * whole message at a time, but it needs nothing beyond `codex exec`.
+ *
+ * @example
+ * ```ts
+ * import { ExecBackend } from "./driver.ts";
+ * import { DEFAULTS } from "../../config.ts";
+ * import { createLogger } from "../../log.ts";
+ * const backend = new ExecBackend({ ...DEFAULTS }, createLogger());
+ * const r = await backend.runTurn({
+ *   workspace: "/srv/agent",
+ *   prompt: "hi",
+ *   model: "codex",
+ *   reset: false,
+ *   signal: new AbortController().signal,
+ *   emit: (ev) => console.log(ev),
+ * });
+ * ```
+ *
+ * @module
+ */
+import { modelArg } from "../model.ts";
+import { execArgs } from "./argv.ts";
+import type { Config } from "../../config.ts";
+import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
+import { TurnFailure } from "../../turns/outcome.ts";
+import { Channel } from "../channel.ts";
+import type { Driver, DriverTurn, Happening } from "../happening.ts";
+import { runTurn } from "../turn_runner.ts";
+import { type ImageFiles, writeImages } from "./images.ts";
+import { err, ok, type Result } from "../../result.ts";
+import { type CodexEvent, TurnMapper } from "./jsonl.ts";
+import { runCodex, type RunResult } from "./process.ts";
+import { idleTimeoutMessage } from "../retry_notice.ts";
+import { launchEnv, locateBinary } from "../locate.ts";
+import type { Logger } from "../../log.ts";
+import { STALE_THREAD, THREAD_HELD } from "../thread_errors.ts";
+
+/** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
+export function stderrSummary(tail: string): string {
+  const lines = tail.split("\n").map((l) => l.trimEnd());
+  const err = lines.findIndex((l) => l.startsWith("Error:"));
+  if (err >= 0) return lines[err].slice("Error:".length).trim();
+  return lines.filter((l) => l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:").slice(-5).join(
+    "\n",
+  )
+    .slice(-2000);
+}
+
+const failed = (code: TurnFailure["code"], message: string): Happening => ({
+  type: "failed",
+  cause: { type: "failure", failure: new TurnFailure(code, message) },
+});
+
+/** Runs turns with one `codex exec` process each. */
+export class ExecBackend implements Backend, Driver {
+  #binary: string | undefined;
+
+  constructor(private config: Config, private log: Logger) {}
+
+  /** Resolve the binary once; retried while it is missing. */
+  binary(): Result<string, string> {
+    if (this.#binary) return ok(this.#binary);
+    const r = locateBinary(this.config.binary);
+    if (!r.ok) return err(r.error.message);
+    this.log.info("using codex binary", { path: r.value.path, found_via: r.value.via });
+    this.#binary = r.value.path;
+    return ok(r.value.path);
+  }
+
+  /** Nothing outlives a turn. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  runTurn(req: TurnRequest): Promise<TurnResult> {
+    return runTurn(this, req, { config: this.config, log: this.log });
+  }
+
+  /** One `codex exec` run (the runner's {@linkcode Driver}). */
+  async *run(turn: DriverTurn): AsyncGenerator<Happening> {
+    const bin = this.binary();
+    if (!bin.ok) return yield failed("codex_not_found", bin.error);
+    // The prompt's images live in a private temp dir for exactly as long as the run.
+    let files: ImageFiles;
+    try {
+      files = await writeImages(turn.req.images ?? []);
+    } catch (e) {
+      const why = `could not write the prompt's images to a temporary file: ${
+        (e as Error).message
+      }`;
+      return yield failed("internal", why);
+    }
+    try {
+      yield* this.#run(turn, bin.value, files.paths);
+    } finally {
+      await files[Symbol.asyncDispose]();
+    }
+  }
+
+  async *#run(turn: DriverTurn, binary: string, images: string[]): AsyncGenerator<Happening> {
+    const { req, threadId } = turn;
+    const mapper = new TurnMapper({
+      emitActivity: this.config.emit_activity,
+      emitReasoning: this.config.emit_reasoning,
+      onNote: (msg, ev) => this.log.debug(msg, { event: ev }),
+    });
+    const out = new Channel<Happening>();
+    const running = runCodex({
+      binary,
+      args: execArgs({
+        model: modelArg(this.config, req.model),
+        developerInstructions: threadId ? undefined : req.system,
+        extraArgs: this.config.extra_args,
+        images,
+        threadId,
+        sandbox: this.config,
+      }),
+      cwd: req.workspace,
+      env: launchEnv(binary), // node beside an nvm-installed codex, under systemd's PATH
+      stdin: turn.text,
+      idleTimeoutMs: this.config.idle_timeout_s * 1000,
+      signal: req.signal,
+      log: this.log,
+      onEvent: (ev) => {
+        if (ev.type === "error") this.log.warn("codex error event", { message: ev.message });
+        const known = mapper.threadId;
+        for (const h of mapper.push(ev as CodexEvent)) out.push(h);
+        if (known === undefined && mapper.threadId !== undefined) {
+          out.push({ type: "thread", id: mapper.threadId, fresh: threadId === undefined });
+        }
+      },
+    }).finally(() => out.close());
+    yield* out;
+    const end = this.#end(await running, mapper, threadId, binary);
+    if (end.type === "completed" && mapper.totals) yield { type: "totals", totals: mapper.totals };
+    yield end;
+  }
+
+  /** How the run ended, from the process's exit and what it printed. */
+  #end(run: RunResult, mapper: TurnMapper, stored: string | undefined, binary: string): Happening {
+    if (run.spawnError) {
+      this.#binary = undefined;
+      return failed("codex_not_found", `could not start ${binary}: ${run.spawnError.message}`);
+    }
+    if (run.cancelled) return { type: "failed", cause: { type: "cancelled" } };
+    if (
+      stored && mapper.threadId === undefined && run.code !== 0 &&
+      STALE_THREAD.test(run.stderrTail)
+    ) {
+      return { type: "failed", cause: { type: "stale_thread", message: run.stderrTail } };
+    }
+    if (run.timedOut) {
+      const why = idleTimeoutMessage({
+        idleS: this.config.idle_timeout_s,
+        silence: "printed nothing",
+        lastRetry: run.lastRetry,
+      });
+      return failed("timeout", why);
+    }
+    if (mapper.failure !== undefined) {
+      return { type: "failed", cause: { type: "codex", message: mapper.failure } };
+    }
+    if (mapper.completed) return { type: "completed" };
+    const threadId = mapper.threadId ?? stored ?? null;
+    const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
+    const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
+    if (THREAD_HELD.test(detail)) {
+      return failed(
+        "codex_exit",
+        `thread ${threadId} is in use by another live Codex process (another plugin, or codex ` +
+          `run by hand), so this turn did not run; the thread is kept. Codex said: ${detail}`,
+      );
+    }
+    return failed("codex_exit", `codex ${why} before the turn completed: ${detail}`);
+  }
+}
