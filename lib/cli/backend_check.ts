@@ -23,7 +23,7 @@
  */
 import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
-import { type Env, launchEnv } from "../codex/locate.ts";
+import { type Env, launchEnv } from "../codex/launch_env.ts";
 import { appServerArgs } from "../codex/app_server/args.ts";
 import { AppServerProcess } from "../codex/app_server/process.ts";
 import type { Check } from "./doctor.ts";

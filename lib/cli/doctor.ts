@@ -20,7 +20,9 @@
  * ```
  */
 import type { Config } from "../config.ts";
-import { codexHome, compareVersions, type Env, launchEnv, locateBinary } from "../codex/locate.ts";
+import { codexHome, type Env, launchEnv } from "../codex/launch_env.ts";
+import { locateBinary } from "../codex/locate.ts";
+import { compareVersions } from "../codex/version.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 import { backendCheck } from "./backend_check.ts";
 

@@ -27,6 +27,8 @@
  * await tree.signal("SIGTERM");            // group, session and helpers
  * await tree.signal("SIGKILL");
  * ```
+ *
+ * @module
  */
 
 /** A live process, as {@linkcode listProcesses} sees it. */

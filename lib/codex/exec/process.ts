@@ -25,6 +25,8 @@
  * });
  * // r.code, r.timedOut, r.cancelled, r.stderrTail
  * ```
+ *
+ * @module
  */
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
