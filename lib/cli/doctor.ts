@@ -25,17 +25,11 @@ import { locateBinary } from "../codex/locate.ts";
 import { compareVersions } from "../codex/version.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 import { backendCheck } from "./backend_check.ts";
+import type { Check } from "./check.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
 const RUN_TIMEOUT_MS = 30_000;
-
-/** One check's outcome. */
-export interface Check {
-  ok: boolean;
-  name: string;
-  detail: string;
-}
 
 interface Ran {
   code: number;
@@ -294,7 +288,7 @@ export async function checks(
   const out = [bin.check];
   if (bin.path) {
     out.push(await versionCheck(bin.path, env), await authCheck(bin.path, config, env));
-    out.push(await backendCheck(config, bin.path, env));
+    out.push(await backendCheck(config, env));
   }
   if (opts.workspace !== undefined) out.push(...await workspaceChecks(opts.workspace, env));
   return out;

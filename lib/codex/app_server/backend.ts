@@ -38,12 +38,8 @@ import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
-import { launchEnv } from "../launch_env.ts";
-import { locateBinary } from "../locate.ts";
 import { compareVersions } from "../version.ts";
-import { appServerArgs, unsupportedArgMessage } from "./args.ts";
-import { envApiKey, EPHEMERAL_AUTH_ARGS, loginWithApiKey } from "./auth.ts";
-import { AppServerProcess, type StartFailure } from "./process.ts";
+import { launch, planLaunch, type Unavailable } from "./launch.ts";
 import type { Connection } from "./calls.ts";
 import { staleLoaded } from "./thread.ts";
 import { runAppServerTurn } from "./turn.ts";
@@ -74,11 +70,7 @@ export interface AppServerBackendOptions {
   interruptGraceMs?: number;
 }
 
-/** Why the app-server could not be had. */
-export interface Unavailable extends StartFailure {
-  /** The codex binary itself was not found. */
-  notFound: boolean;
-}
+export type { Unavailable };
 
 /** Runs turns on one shared `codex app-server`; see the module doc. */
 export class AppServerBackend implements Backend {
@@ -139,39 +131,22 @@ export class AppServerBackend implements Backend {
     if (this.#closed) {
       return err({ spawnFailed: false, notFound: false, message: "the plugin is stopping" });
     }
-    const bin = locateBinary(config.binary);
-    if (!bin.ok) return err({ spawnFailed: true, notFound: true, message: bin.error.message });
-    if (this.#loggedBinary !== bin.value.path) {
-      log.info("using codex binary", { path: bin.value.path, found_via: bin.value.via });
-      this.#loggedBinary = bin.value.path;
-    }
-    const args = appServerArgs(config.extra_args);
-    if (!args.ok) {
-      return err({
-        spawnFailed: false,
-        notFound: false,
-        message: unsupportedArgMessage(args.error),
-      });
+    const plan = planLaunch(config);
+    if (!plan.ok) return plan;
+    if (this.#loggedBinary !== plan.value.binary) {
+      log.info("using codex binary", { path: plan.value.binary, found_via: plan.value.via });
+      this.#loggedBinary = plan.value.binary;
     }
     await this.#dying;
-    // The app-server reads no API key from the environment: it is logged in with it (auth.ts).
-    const apiKey = envApiKey();
-    const argv = apiKey
-      ? [args.value[0], ...EPHEMERAL_AUTH_ARGS, ...args.value.slice(1)]
-      : args.value;
-    const started = await AppServerProcess.start({
-      binary: bin.value.path,
-      args: argv,
-      env: launchEnv(bin.value.path), // node beside an nvm-installed codex, under systemd's PATH
+    const started = await launch(plan.value, {
       log,
       clientVersion: this.#o.clientVersion ?? "0",
       requestTimeoutMs: this.#o.requestTimeoutMs,
       initializeTimeoutMs: this.#o.initializeTimeoutMs,
       signal: this.#closing.signal,
     });
-    if (!started.ok) return err({ ...started.error, notFound: false });
+    if (!started.ok) return started;
     const proc = started.value;
-    if (apiKey) await loginWithApiKey(proc.client, apiKey, log);
     if (this.#closed) {
       await proc.stop();
       return err({ spawnFailed: false, notFound: false, message: "the plugin is stopping" });
