@@ -21,6 +21,7 @@ import {
   type ScriptedPlan,
 } from "./support/scripted_app_server.ts";
 import { isAlive } from "./support/proc.ts";
+import { FakeClock } from "../dev/fake_clock.ts";
 
 interface Run {
   result: TurnResult;
@@ -101,6 +102,21 @@ async function turn(
   done = true;
   return { result, events, late, ms: performance.now() - (cancelledAt || started) };
 }
+
+/** `auto` over the setup's app-server backend and an exec backend. */
+const autoOf = (
+  s: { backend: AppServerBackend; config: Config; log: Logger },
+  retryMs?: number,
+  clock?: FakeClock,
+) =>
+  new AutoBackend({
+    appServer: s.backend,
+    health: s.backend.supervisor,
+    exec: new ExecBackend(s.config, s.log),
+    log: s.log,
+    retryMs,
+    clock,
+  });
 
 const startsOf = async (fake: ScriptedAppServer) => (await fake.starts()).length;
 const methodsOf = async (fake: ScriptedAppServer) =>
@@ -366,7 +382,7 @@ async function helpersOf(dir: string, what = "sleep 300"): Promise<number[]> {
 
 Deno.test("app-server backend: close ends the app-server and the helpers it started in sessions of their own", async () => {
   await using s = await setup({ escapedHelper: true });
-  assert.ok((await s.backend.start()).ok);
+  assert.equal((await s.backend.supervisor.ready(new AbortController().signal)).state, "ready");
   const pid = s.backend.pid!;
   assert.equal((await helpersOf(s.fake.dir)).length, 1, "the fake's escaped helper runs");
   await s.backend.close();
@@ -434,7 +450,7 @@ Deno.test("select: an argument only codex exec takes: app-server refuses the con
 
 Deno.test("select: auto uses exec when the app-server cannot start, and says so once", async () => {
   await using s = await setup({ initialize: "exit" }, { backend: "auto" });
-  const auto = new AutoBackend(s.backend, new ExecBackend(s.config, s.log), s.log);
+  const auto = autoOf(s);
   const ws = await s.workspace();
   await turn(auto, ws);
   await turn(auto, ws);
@@ -512,7 +528,7 @@ Deno.test("app-server backend: a cancel while the app-server is starting answers
 
 Deno.test("select: auto leaves an app-server that keeps crashing for exec, and tries it again later", async () => {
   await using s = await setup({ stopAfter: { deltas: 0, then: "exit" } }, { backend: "auto" });
-  const auto = new AutoBackend(s.backend, new ExecBackend(s.config, s.log), s.log, 500);
+  const auto = autoOf(s, 500);
   const ws = await s.workspace();
   for (let i = 0; i < 3; i++) {
     const r = await turn(auto, ws);
