@@ -23,7 +23,8 @@
  */
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
 import type { Unavailable } from "./launch.ts";
-import { AppServerSupervisor, type Lease, type SupervisorOptions } from "./supervisor.ts";
+import type { Lease } from "./managed.ts";
+import { AppServerSupervisor, type SupervisorOptions } from "./supervisor.ts";
 import { staleLoaded } from "./thread.ts";
 import { runAppServerTurn } from "./turn.ts";
 

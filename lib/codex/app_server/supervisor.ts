@@ -1,6 +1,6 @@
 /**
  * The life of the one warm `codex app-server`, apart from the turns that run
- * on it (backend.ts): a turn asks for a {@linkcode Lease}, runs, releases it.
+ * on it (backend.ts): a turn asks for a `Lease` (managed.ts), runs, releases it.
  *
  * - **Start**: by the first turn that needs it; turns arriving while it starts
  *   share the start (shared_start.ts), a turn cancelled meanwhile answers at
@@ -12,20 +12,14 @@
  *   a thread, and only its exit releases it); the next turn starts it again.
  * - **Reap**: {@linkcode REAP_AFTER_MS} without a turn in flight, what its
  *   turns left running is ended (process.ts `reapLeftovers`).
- * - **Crash**: when it exits unasked, each turn in flight gets its error from
- *   the turn (turn.ts) and the next turn starts a new process that resumes the
- *   same threads; exits are remembered for `auto`'s crash-loop rule.
- * - **Wedged**: a turn that finds it no longer answering (a request
- *   unanswered, an interrupt not confirmed) has it killed and replaced; a new
- *   one is started only once the old one is gone, since it would hold the
- *   threads.
+ * - **Crash**: each turn in flight gets its error (turn.ts); the next starts
+ *   a new process; exits are remembered for `auto`'s crash-loop rule.
+ * - **Wedged**: a turn that finds it not answering has it killed and
+ *   replaced; a new one starts once the old one is gone (it holds threads).
  * - **Retire**: a thread another process wrote while this one held it loaded
- *   (codex 0.135.0 has no writer lock; thread.ts tells) is stale in this
- *   process, and nothing but a new process reloads it. The turn that finds it
- *   retires the process: no new turn goes to it, and it is stopped once its
- *   own turns in flight (other workspaces') have ended. Where Codex locks
- *   threads (0.169.0 and later, or a version it did not say) the next process
- *   waits for the old one's exit, as it holds its threads until then.
+ *   (codex 0.135.0 has no writer lock; thread.ts tells) is stale in it, and
+ *   only a new process reloads it. The turn that finds it retires the process
+ *   (managed.ts): stopped once its turns in flight (other workspaces') end.
  * - **Shutdown**: {@linkcode AppServerSupervisor.close} aborts a start, waits
  *   for a scan under way, stops the running process, then waits for retired
  *   ones to end: nothing is left running.
@@ -50,10 +44,9 @@ import { type Clock, realClock } from "../../async.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
-import { compareVersions } from "../version.ts";
-import type { Connection } from "./calls.ts";
 import { CRASH_LOOP_EXITS, FailureMemory, type Health, type Readiness } from "./health.ts";
 import { launch, planLaunch, type Unavailable } from "./launch.ts";
+import { type Lease, Managed } from "./managed.ts";
 import { SharedStart } from "./shared_start.ts";
 
 /** How long without a turn in flight before what turns left running is reaped. */
@@ -70,28 +63,6 @@ export interface SupervisorOptions {
   initializeTimeoutMs?: number;
   /** Where time comes from (tests: dev/fake_clock.ts). */
   clock?: Clock;
-}
-
-/** One turn's use of the running process, until {@linkcode Lease.release}. */
-export interface Lease {
-  readonly conn: Connection;
-  /** It stopped answering: kill it; the next turn gets a new one. */
-  wedged(why: string): void;
-  /** A thread it holds is stale (module doc): no new turns; stopped after its last. */
-  retire(): void;
-  /** The turn is done with it (once; later calls do nothing). */
-  release(): void;
-}
-
-/** A process the supervisor started, and what it knows of it. */
-interface Managed {
-  conn: Connection;
-  /** Its end was asked for: not a crash. */
-  intended: boolean;
-  /** Leases held on it. */
-  turns: number;
-  /** Set once it is retired: called when its last lease is released. */
-  onDrained?: () => void;
 }
 
 const STOPPING: Unavailable = {
@@ -147,8 +118,8 @@ export class AppServerSupervisor implements Health {
         return r;
       }
       const m = r.value;
-      if (m.onDrained) continue; // retired meanwhile by another workspace's turn: the next one
-      m.turns++; // from here on, a retirement waits for this turn
+      if (m.retired) continue; // retired meanwhile by another workspace's turn: the next one
+      m.take(); // from here on, a retirement waits for this turn
       return ok(this.#lease(m));
     }
   }
@@ -224,7 +195,7 @@ export class AppServerSupervisor implements Health {
       await proc.stop();
       return err(STOPPING);
     }
-    const m: Managed = { conn: { proc, loaded: new Map() }, intended: false, turns: 0 };
+    const m = new Managed(proc);
     this.#current = m;
     proc.exit.then(() => {
       if (this.#current !== m) return;
@@ -243,7 +214,7 @@ export class AppServerSupervisor implements Health {
       release: () => {
         if (released) return;
         released = true;
-        if (--m.turns === 0) m.onDrained?.();
+        m.give();
         this.#turnOver();
       },
     };
@@ -296,32 +267,24 @@ export class AppServerSupervisor implements Health {
       why,
     });
     if (this.#current === m) this.#retire(m, "kill");
-    else if (m.onDrained) m.conn.proc.kill().catch(() => {}); // retired, still serving
+    else if (m.retired) m.end("kill").catch(() => {}); // retired, still serving
   }
 
   /** End `m` (asked for, so not a crash); the next start waits for it. */
   #retire(m: Managed, how: "stop" | "kill"): Promise<void> {
-    m.intended = true;
     if (this.#current === m) this.#current = undefined;
-    const done = how === "kill" ? m.conn.proc.kill() : m.conn.proc.stop();
+    const done = m.end(how);
     this.#dying = Promise.all([this.#dying, done.catch(() => {})]); // a retired one may still end
     return done.then(() => {});
   }
 
   /** Retire `m` for a stale thread (module doc): stopped once its leases are released. */
   #retireStale(m: Managed) {
-    if (m.onDrained) return; // retired already
-    m.intended = true;
+    if (m.retired) return;
     if (this.#current === m) this.#current = undefined;
-    const drained = new Promise<void>((r) => (m.onDrained = r));
-    if (m.turns === 0) m.onDrained!();
-    const done = drained.then(() => m.conn.proc.stop()).catch(() => {});
+    const done = m.retire();
     this.#ending.add(done);
     done.finally(() => this.#ending.delete(done));
-    // Codex with writer locks: the old process holds its threads until it exits.
-    const version = m.conn.proc.version;
-    if (!version || compareVersions(version, "0.169.0") >= 0) {
-      this.#dying = Promise.all([this.#dying, done]);
-    }
+    if (m.holdsThreadsUntilExit) this.#dying = Promise.all([this.#dying, done]);
   }
 }
