@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { type Config, ConfigError, DEFAULTS } from "../lib/config.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { readThreadId, readTotals, writeThreadId } from "../lib/codex/session.ts";
-import { AutoBackend, selectBackend } from "../lib/codex/select.ts";
+import { AutoBackend, RETRY_APP_SERVER_MS, selectBackend } from "../lib/codex/select.ts";
+import { REAP_AFTER_MS } from "../lib/codex/app_server/supervisor.ts";
 import { ExecBackend } from "../lib/codex/exec/backend.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
@@ -39,6 +40,7 @@ const errors = (evs: PlexumEvent[]) =>
 /** A fake, a logger that keeps its lines, workspaces, and a backend; all cleaned up. */
 async function setup(plan: ScriptedPlan = {}, config: Partial<Config> = {}, o: {
   requestTimeoutMs?: number;
+  clock?: FakeClock;
 } = {}) {
   const fake = await installScriptedAppServer(plan);
   const logs: string[] = [];
@@ -50,6 +52,7 @@ async function setup(plan: ScriptedPlan = {}, config: Partial<Config> = {}, o: {
     clientVersion: "test",
     requestTimeoutMs: o.requestTimeoutMs,
     initializeTimeoutMs: 20_000,
+    clock: o.clock,
   });
   const root = await Deno.makeTempDir({ prefix: "app-server-backend-" });
   let n = 0;
@@ -351,15 +354,15 @@ Deno.test("app-server backend: a request it never answers ends the turn and repl
 });
 
 Deno.test("app-server backend: exits after app_server_idle_s without turns; the next turn starts it again", async () => {
-  await using s = await setup({}, { app_server_idle_s: 0.2 });
+  const clock = new FakeClock();
+  await using s = await setup({}, {}, { clock });
   const ws = await s.workspace();
   await turn(s.backend, ws);
   const pid = s.backend.pid!;
   assert.ok(isAlive(pid));
-  const deadline = performance.now() + 10_000;
-  while (s.backend.pid !== undefined && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await clock.tick(DEFAULTS.app_server_idle_s * 1000 - 1);
+  assert.equal(s.backend.pid, pid, "not before app_server_idle_s");
+  await clock.tick(1);
   assert.equal(s.backend.pid, undefined, "stopped when idle");
   const r = await turn(s.backend, ws);
   assert.equal(r.result.stop_reason, "end_turn");
@@ -391,9 +394,11 @@ Deno.test("app-server backend: close ends the app-server and the helpers it star
 });
 
 Deno.test("app-server backend: with no turn in flight, what the app-server left running is ended; it stays", async () => {
-  await using s = await setup({ escapedHelper: true, childHelper: true });
+  const clock = new FakeClock();
+  await using s = await setup({ escapedHelper: true, childHelper: true }, {}, { clock });
   await turn(s.backend, await s.workspace());
   const pid = s.backend.pid!;
+  await clock.tick(REAP_AFTER_MS); // the scan itself runs `ps`: waited for below
   const deadline = performance.now() + 10_000;
   while ((await helpersOf(s.fake.dir)).length > 0 && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
@@ -528,7 +533,8 @@ Deno.test("app-server backend: a cancel while the app-server is starting answers
 
 Deno.test("select: auto leaves an app-server that keeps crashing for exec, and tries it again later", async () => {
   await using s = await setup({ stopAfter: { deltas: 0, then: "exit" } }, { backend: "auto" });
-  const auto = autoOf(s, 500);
+  const clock = new FakeClock();
+  const auto = autoOf(s, undefined, clock);
   const ws = await s.workspace();
   for (let i = 0; i < 3; i++) {
     const r = await turn(auto, ws);
@@ -547,7 +553,10 @@ Deno.test("select: auto leaves an app-server that keeps crashing for exec, and t
   assert.equal(auto.current, "exec");
 
   await s.fake.setPlan({ deltas: ["healthy"] });
-  await new Promise((r) => setTimeout(r, 600)); // the retry delay
+  await clock.tick(RETRY_APP_SERVER_MS - 1);
+  assert.equal(auto.current, "exec", "not before the retry delay");
+  await clock.tick(1);
+  assert.equal(auto.current, "app-server");
   const back = await turn(auto, ws);
   assert.equal(back.result.stop_reason, "end_turn");
   assert.deepEqual(texts(back.events), ["healthy"]);
