@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { abortable } from "../../async.ts";
 
 interface Run<T> {
   promise: Promise<T>;
@@ -47,15 +48,13 @@ export class SharedStart<T> {
     if (signal?.aborted) return undefined;
     const run = this.#run ?? this.#begin();
     run.waiters++;
-    let onAbort = () => {};
-    const cancelled = new Promise<undefined>((r) => {
-      onAbort = () => r(undefined);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
     try {
-      return await Promise.race([run.promise, cancelled]);
+      if (!signal) return await run.promise;
+      return await abortable(run.promise, signal).catch((e) => {
+        if (signal.aborted) return undefined;
+        throw e;
+      });
     } finally {
-      signal?.removeEventListener("abort", onAbort);
       if (--run.waiters === 0 && signal?.aborted && this.#run === run) run.abort.abort();
     }
   }
