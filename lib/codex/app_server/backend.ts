@@ -22,13 +22,10 @@
  * @module
  */
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
-import type { Unavailable } from "./launch.ts";
 import type { Lease } from "./managed.ts";
 import { AppServerSupervisor, type SupervisorOptions } from "./supervisor.ts";
 import { staleLoaded } from "./thread.ts";
 import { runAppServerTurn } from "./turn.ts";
-
-export type { Unavailable };
 
 /** How long a cancelled turn waits for Codex to confirm (its answer must leave within 2 s). */
 export const INTERRUPT_GRACE_MS = 1500;

@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { within } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
 import { ProcessTree, runMarker, startWatchdog } from "../reap.ts";
@@ -92,17 +93,11 @@ async function settlesBeforeQuiet(
   lastActivity: () => number,
   quietMs: number,
 ): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const done = work.then(() => true);
-  try {
-    for (;;) {
-      const wait = Math.max(0, lastActivity() + quietMs - performance.now());
-      const quiet = new Promise<false>((r) => (timer = setTimeout(() => r(false), wait)));
-      if (await Promise.race([done, quiet])) return true;
-      if (performance.now() - lastActivity() >= quietMs) return false;
-    }
-  } finally {
-    clearTimeout(timer);
+  for (;;) {
+    const wait = Math.max(0, lastActivity() + quietMs - performance.now());
+    if (await within(done, wait, false)) return true;
+    if (performance.now() - lastActivity() >= quietMs) return false;
   }
 }
 
