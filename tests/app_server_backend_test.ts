@@ -12,7 +12,8 @@ import { type Config, ConfigError, DEFAULTS } from "../lib/config.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
 import { readTotals } from "../lib/codex/usage_file.ts";
-import { AutoBackend, selectBackend } from "../lib/codex/select.ts";
+import { AutoBackend, RETRY_APP_SERVER_MS, selectBackend } from "../lib/codex/select.ts";
+import { REAP_AFTER_MS } from "../lib/codex/app_server/supervisor.ts";
 import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
@@ -22,6 +23,7 @@ import {
   type ScriptedPlan,
 } from "./support/scripted_app_server.ts";
 import { isAlive } from "./support/proc.ts";
+import { FakeClock } from "../dev/fake_clock.ts";
 
 interface Run {
   result: TurnResult;
@@ -39,6 +41,7 @@ const errors = (evs: PlexumEvent[]) =>
 /** A fake, a logger that keeps its lines, workspaces, and a backend; all cleaned up. */
 async function setup(plan: ScriptedPlan = {}, config: Partial<Config> = {}, o: {
   requestTimeoutMs?: number;
+  clock?: FakeClock;
 } = {}) {
   const fake = await installScriptedAppServer(plan);
   const logs: string[] = [];
@@ -50,6 +53,7 @@ async function setup(plan: ScriptedPlan = {}, config: Partial<Config> = {}, o: {
     clientVersion: "test",
     requestTimeoutMs: o.requestTimeoutMs,
     initializeTimeoutMs: 20_000,
+    clock: o.clock,
   });
   const root = await Deno.makeTempDir({ prefix: "app-server-backend-" });
   let n = 0;
@@ -102,6 +106,21 @@ async function turn(
   done = true;
   return { result, events, late, ms: performance.now() - (cancelledAt || started) };
 }
+
+/** `auto` over the setup's app-server backend and an exec backend. */
+const autoOf = (
+  s: { backend: AppServerBackend; config: Config; log: Logger },
+  retryMs?: number,
+  clock?: FakeClock,
+) =>
+  new AutoBackend({
+    appServer: s.backend,
+    health: s.backend.supervisor,
+    exec: new ExecBackend(s.config, s.log),
+    log: s.log,
+    retryMs,
+    clock,
+  });
 
 const startsOf = async (fake: ScriptedAppServer) => (await fake.starts()).length;
 const methodsOf = async (fake: ScriptedAppServer) =>
@@ -336,15 +355,15 @@ Deno.test("app-server backend: a request it never answers ends the turn and repl
 });
 
 Deno.test("app-server backend: exits after app_server_idle_s without turns; the next turn starts it again", async () => {
-  await using s = await setup({}, { app_server_idle_s: 0.2 });
+  const clock = new FakeClock();
+  await using s = await setup({}, {}, { clock });
   const ws = await s.workspace();
   await turn(s.backend, ws);
   const pid = s.backend.pid!;
   assert.ok(isAlive(pid));
-  const deadline = performance.now() + 10_000;
-  while (s.backend.pid !== undefined && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await clock.tick(DEFAULTS.app_server_idle_s * 1000 - 1);
+  assert.equal(s.backend.pid, pid, "not before app_server_idle_s");
+  await clock.tick(1);
   assert.equal(s.backend.pid, undefined, "stopped when idle");
   const r = await turn(s.backend, ws);
   assert.equal(r.result.stop_reason, "end_turn");
@@ -367,7 +386,7 @@ async function helpersOf(dir: string, what = "sleep 300"): Promise<number[]> {
 
 Deno.test("app-server backend: close ends the app-server and the helpers it started in sessions of their own", async () => {
   await using s = await setup({ escapedHelper: true });
-  assert.ok((await s.backend.start()).ok);
+  assert.equal((await s.backend.supervisor.ready(new AbortController().signal)).state, "ready");
   const pid = s.backend.pid!;
   assert.equal((await helpersOf(s.fake.dir)).length, 1, "the fake's escaped helper runs");
   await s.backend.close();
@@ -376,9 +395,11 @@ Deno.test("app-server backend: close ends the app-server and the helpers it star
 });
 
 Deno.test("app-server backend: with no turn in flight, what the app-server left running is ended; it stays", async () => {
-  await using s = await setup({ escapedHelper: true, childHelper: true });
+  const clock = new FakeClock();
+  await using s = await setup({ escapedHelper: true, childHelper: true }, {}, { clock });
   await turn(s.backend, await s.workspace());
   const pid = s.backend.pid!;
+  await clock.tick(REAP_AFTER_MS); // the scan itself runs `ps`: waited for below
   const deadline = performance.now() + 10_000;
   while ((await helpersOf(s.fake.dir)).length > 0 && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
@@ -435,7 +456,7 @@ Deno.test("select: an argument only codex exec takes: app-server refuses the con
 
 Deno.test("select: auto uses exec when the app-server cannot start, and says so once", async () => {
   await using s = await setup({ initialize: "exit" }, { backend: "auto" });
-  const auto = new AutoBackend(s.backend, new ExecBackend(s.config, s.log), s.log);
+  const auto = autoOf(s);
   const ws = await s.workspace();
   await turn(auto, ws);
   await turn(auto, ws);
@@ -513,7 +534,8 @@ Deno.test("app-server backend: a cancel while the app-server is starting answers
 
 Deno.test("select: auto leaves an app-server that keeps crashing for exec, and tries it again later", async () => {
   await using s = await setup({ stopAfter: { deltas: 0, then: "exit" } }, { backend: "auto" });
-  const auto = new AutoBackend(s.backend, new ExecBackend(s.config, s.log), s.log, 500);
+  const clock = new FakeClock();
+  const auto = autoOf(s, undefined, clock);
   const ws = await s.workspace();
   for (let i = 0; i < 3; i++) {
     const r = await turn(auto, ws);
@@ -532,7 +554,10 @@ Deno.test("select: auto leaves an app-server that keeps crashing for exec, and t
   assert.equal(auto.current, "exec");
 
   await s.fake.setPlan({ deltas: ["healthy"] });
-  await new Promise((r) => setTimeout(r, 600)); // the retry delay
+  await clock.tick(RETRY_APP_SERVER_MS - 1);
+  assert.equal(auto.current, "exec", "not before the retry delay");
+  await clock.tick(1);
+  assert.equal(auto.current, "app-server");
   const back = await turn(auto, ws);
   assert.equal(back.result.stop_reason, "end_turn");
   assert.deepEqual(texts(back.events), ["healthy"]);

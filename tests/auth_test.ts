@@ -6,7 +6,7 @@
  * header Codex sends.
  */
 import assert from "node:assert/strict";
-import { hasStoredLogin, launchEnv } from "../lib/codex/locate.ts";
+import { hasStoredLogin, launchEnv } from "../lib/codex/launch_env.ts";
 import { CODEX_VERSIONS, ensureCodex, loginWithApiKey } from "../dev/codex.ts";
 import { startMockApi } from "../dev/mock_api.ts";
 import { startPlugin } from "../dev/plugin.ts";

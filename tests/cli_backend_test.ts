@@ -10,7 +10,10 @@ import { ensureCodex } from "../dev/codex.ts";
 import { hermetic } from "../dev/hermetic.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs } from "../dev/plugin.ts";
+import { backendCheck } from "../lib/cli/backend_check.ts";
+import { DEFAULTS } from "../lib/config.ts";
 import { APP_SERVER_VERSIONS } from "./support/app_server.ts";
+import { installScriptedAppServer } from "./support/scripted_app_server.ts";
 import { pidsInDir } from "./support/proc.ts";
 
 const dec = new TextDecoder();
@@ -123,6 +126,25 @@ Deno.test("doctor: backend exec, auto with a codex whose app-server fails, and e
   out = await doctor({ binary: real, backend: "app-server", extra_args });
   assert.equal(out.code, 1, out.stdout);
   assert.match(backendLine(out), /^FAIL backend: .*"--color".*Remove it from extra_args/);
+});
+
+Deno.test("doctor starts the app-server as a turn does: an API key in the environment gives the in-memory login arguments and the login", async () => {
+  await using fake = await installScriptedAppServer({});
+  const env = (k: string) => k === "CODEX_API_KEY" ? "sk-doctor-4321" : Deno.env.get(k);
+  const check = await backendCheck(
+    { ...DEFAULTS, binary: fake.binary, backend: "app-server", extra_args: ["--enable", "x"] },
+    env,
+  );
+  assert.ok(check.ok, check.detail);
+  assert.deepEqual((await fake.starts()).map((s) => s.argv), [[
+    "app-server",
+    "-c",
+    'cli_auth_credentials_store="ephemeral"',
+    "--enable",
+    "x",
+  ]]);
+  const login = (await fake.received()).find((m) => m.msg.method === "account/login/start");
+  assert.deepEqual(login?.msg.params, { type: "apiKey", apiKey: "sk-doctor-4321" });
 });
 
 Deno.test("chat one-shot runs its turn on the configured backend", async () => {

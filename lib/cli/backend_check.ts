@@ -5,9 +5,10 @@
  * message at a time (exec), nor find out from a warning in the journal that
  * `auto` fell back.
  *
- * The app-server is started exactly as a turn starts it (same binary, same
- * command line from `extra_args`, same environment), sent `initialize`, and
- * stopped again with everything it started. Under `auto` an app-server that
+ * The app-server is started exactly as a turn starts it: the same plan and
+ * launch (lib/codex/app_server/launch.ts: binary, command line from
+ * `extra_args`, environment, an API key's in-memory login), `initialize`d,
+ * and stopped again with everything it started. Under `auto` an app-server that
  * does not start is not a failure (turns fall back to exec, as the plugin
  * does); under `"app-server"` it is.
  *
@@ -15,7 +16,7 @@
  * ```ts
  * import { backendCheck } from "./backend_check.ts";
  * import { DEFAULTS } from "../config.ts";
- * const check = await backendCheck({ ...DEFAULTS, backend: "exec" }, "/usr/local/bin/codex");
+ * const check = await backendCheck({ ...DEFAULTS, backend: "exec" });
  * // { ok: true, name: "backend", detail: 'exec (the "backend" setting): one codex exec per turn, ...' }
  * ```
  *
@@ -23,28 +24,24 @@
  */
 import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
-import { type Env, launchEnv } from "../codex/locate.ts";
-import { appServerArgs } from "../codex/app_server/args.ts";
-import { AppServerProcess } from "../codex/app_server/process.ts";
-import type { Check } from "./doctor.ts";
+import { defaultEnv, type Env } from "../codex/launch_env.ts";
+import { launch, planLaunch } from "../codex/app_server/launch.ts";
+import type { Check } from "./check.ts";
 
 const NAME = "backend";
 const EXEC = "one codex exec per turn, each agent message sent whole when it is complete";
 
-/** The `backend` check for `config`, codex being at `bin`. */
-export async function backendCheck(
-  config: Config,
-  bin: string,
-  env: Env = (k) => Deno.env.get(k),
-): Promise<Check> {
+/** The `backend` check for `config`. */
+export async function backendCheck(config: Config, env: Env = defaultEnv): Promise<Check> {
   if (config.backend === "exec") {
     return { ok: true, name: NAME, detail: `exec (the "backend" setting): ${EXEC}` };
   }
   const auto = config.backend === "auto";
-  const args = appServerArgs(config.extra_args);
-  if (!args.ok) {
-    const why = `extra_args has ${JSON.stringify(args.error)}, which only codex exec takes ` +
-      "(codex app-server takes only -c/--config, --enable, --disable and --strict-config)";
+  const plan = planLaunch(config, env);
+  if (!plan.ok && plan.error.execOnlyArg !== undefined) {
+    const why = `extra_args has ${JSON.stringify(plan.error.execOnlyArg)}, which only codex ` +
+      "exec takes (codex app-server takes only -c/--config, --enable, --disable and " +
+      "--strict-config)";
     return auto ? { ok: true, name: NAME, detail: `exec (backend "auto"): ${why}; ${EXEC}` } : {
       ok: false,
       name: NAME,
@@ -53,13 +50,9 @@ export async function backendCheck(
     };
   }
   const started = performance.now();
-  const proc = await AppServerProcess.start({
-    binary: bin,
-    args: args.value,
-    env: launchEnv(bin, env),
-    log: createLogger({ level: "error" }),
-    clientVersion: "doctor",
-  });
+  const proc = plan.ok
+    ? await launch(plan.value, { log: createLogger({ level: "error" }), clientVersion: "doctor" })
+    : plan;
   if (!proc.ok) {
     const why = proc.error.message;
     return auto

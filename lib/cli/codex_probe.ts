@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { type Env, launchEnv } from "../codex/locate.ts";
+import { type Env, launchEnv } from "../codex/launch_env.ts";
 
 const RUN_TIMEOUT_MS = 30_000;
 

@@ -28,8 +28,11 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { codexHome, compareVersions, type Env, locateBinary } from "../codex/locate.ts";
+import { codexHome, type Env } from "../codex/launch_env.ts";
+import { locateBinary } from "../codex/locate.ts";
+import { compareVersions } from "../codex/version.ts";
 import { backendCheck } from "./backend_check.ts";
+import type { Check } from "./check.ts";
 import { oneLine, ProbeHome, runCodex } from "./codex_probe.ts";
 import { authCheck } from "./doctor_auth.ts";
 import { workspaceChecks } from "./doctor_workspace.ts";
@@ -37,13 +40,6 @@ import { sandboxCheck } from "./sandbox_check.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
-
-/** One check's outcome. */
-export interface Check {
-  ok: boolean;
-  name: string;
-  detail: string;
-}
 
 function binaryCheck(config: Config, env: Env): { check: Check; path?: string } {
   const located = locateBinary(config.binary, env);
@@ -112,7 +108,7 @@ export async function checks(
     const path = bin.path;
     out.push(await versionCheck(path, env), await authCheck(path, config, env));
     await using probe = await ProbeHome.create(codexHome(env));
-    out.push(await probe.with(() => backendCheck(config, path, env)));
+    out.push(await probe.with(() => backendCheck(config, env)));
     const sandbox = await probe.with(() => sandboxCheck(config, path, env));
     if (sandbox) out.push(sandbox);
   }

@@ -21,8 +21,9 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { codexHome, type Env } from "../codex/locate.ts";
+import { codexHome, type Env } from "../codex/launch_env.ts";
 import { oneLine, ProbeHome, runCodex } from "./codex_probe.ts";
+import type { Check } from "./check.ts";
 
 /** Appended to every passing line: what doctor did not do. */
 export const NOT_TRIED = "not tried: doctor does not call the API (`chat` runs one real turn)";
@@ -37,12 +38,12 @@ function extraProvider(extraArgs: string[]): string | undefined {
   return provider;
 }
 
-/** The `codex auth` check (a `Check` of lib/cli/doctor.ts). */
+/** The `codex auth` check. */
 export async function authCheck(
   bin: string,
   config: Config,
   env: Env,
-): Promise<{ ok: boolean; name: string; detail: string }> {
+): Promise<Check> {
   const name = "codex auth";
   const home = codexHome(env);
   const provider = extraProvider(config.extra_args);

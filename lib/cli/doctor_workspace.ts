@@ -14,10 +14,10 @@
  *
  * @module
  */
-import { codexHome, type Env } from "../codex/locate.ts";
+import { codexHome, type Env } from "../codex/launch_env.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 
-type Check = { ok: boolean; name: string; detail: string };
+import type { Check } from "./check.ts";
 
 /** Where Codex keeps the rollout of `threadId`, if anywhere under `codexHome`. */
 async function findRollout(codexHome: string, threadId: string): Promise<string | undefined> {

@@ -16,9 +16,9 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { type Env, launchEnv } from "../codex/locate.ts";
+import { type Env, launchEnv } from "../codex/launch_env.ts";
 import { probeSandbox } from "../codex/sandbox_probe.ts";
-import type { Check } from "./doctor.ts";
+import type { Check } from "./check.ts";
 
 const NAME = "sandbox";
 

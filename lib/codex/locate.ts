@@ -5,26 +5,29 @@
  * path returned is always absolute. When nothing is found the error lists
  * every place searched and says to set `binary` to an absolute path.
  *
+ * How Codex is then run (PATH, API key) is lib/codex/launch_env.ts; comparing
+ * versions is lib/codex/version.ts.
+ *
  * @example
  * ```ts
+ * import { locateBinary } from "./locate.ts";
  * const r = locateBinary("codex");
  * if (r.ok) console.log("using", r.value.path, "found via", r.value.via);
  * else console.error(r.error.message);
  * ```
+ *
+ * @module
  */
 
 import { err, ok, type Result } from "../result.ts";
-
-/** Reads an environment variable (injectable for tests). */
-export type Env = (name: string) => string | undefined;
+import { absolute, defaultEnv, type Env } from "./launch_env.ts";
+import { compareVersions } from "./version.ts";
 
 /** Result of {@linkcode locateBinary}: a path, or a message naming every place searched. */
 export type Located = Result<
   { path: string; via: "path" | "explicit" | "fallback"; searched: string[] },
   { message: string; searched: string[] }
 >;
-
-const defaultEnv: Env = (k) => Deno.env.get(k);
 
 function isExecutable(p: string): boolean {
   try {
@@ -115,15 +118,6 @@ export function fallbackDirs(env: Env = defaultEnv): string[] {
   return [...new Set(dirs.filter((d) => d.startsWith("/")))];
 }
 
-function absolute(p: string): string {
-  if (p.startsWith("/")) return p;
-  let cwd = "/";
-  try {
-    cwd = Deno.cwd();
-  } catch { /* no read permission for cwd: keep / */ }
-  return `${cwd.replace(/\/$/, "")}/${p.replace(/^\.\//, "")}`;
-}
-
 /**
  * Resolve `binary`: a name with a `/` (or starting with `~/`) is used as is
  * and must be executable; a bare name is looked up on PATH, then in
@@ -158,70 +152,4 @@ export function locateBinary(binary: string, env: Env = defaultEnv): Located {
       `Install Codex CLI (npm install -g @openai/codex) and set "binary" in the plugin config ` +
       `to its absolute path (as the user the plugin runs as: command -v ${binary}).`,
   });
-}
-
-/**
- * Environment additions for running `binaryPath`:
- * - its directory first on PATH when it is not there already. npm installs
- *   codex as a `#!/usr/bin/env node` script, and nvm puts `node` beside it, so
- *   a codex found outside PATH (or set as an absolute `binary`) still starts
- *   under systemd's PATH;
- * - `CODEX_API_KEY` from `OPENAI_API_KEY` when Codex has no login of its own
- *   (no `auth.json` in `CODEX_HOME`) and `CODEX_API_KEY` is unset: `codex exec`
- *   does not read `OPENAI_API_KEY` (openai/codex#7323), yet that variable is
- *   how operators give an API key. A stored login is never overridden.
- *
- * @example
- * ```ts
- * launchEnv("/home/u/.nvm/versions/node/v22.1.0/bin/codex", (k) => ({ PATH: "/usr/bin" })[k]);
- * // { PATH: "/home/u/.nvm/versions/node/v22.1.0/bin:/usr/bin" }
- * ```
- */
-export function launchEnv(
-  binaryPath: string,
-  env: Env = defaultEnv,
-): Record<string, string> | undefined {
-  const add: Record<string, string> = {};
-  const dir = binaryPath.slice(0, binaryPath.lastIndexOf("/")) || "/";
-  const path = env("PATH") ?? "";
-  const dirs = path.split(":").filter(Boolean).map(absolute);
-  if (!dirs.includes(dir)) add.PATH = path ? `${dir}:${path}` : dir;
-  const key = env("OPENAI_API_KEY");
-  if (key && !env("CODEX_API_KEY") && !hasStoredLogin(env)) add.CODEX_API_KEY = key;
-  return Object.keys(add).length ? add : undefined;
-}
-
-/** Codex's state directory: `CODEX_HOME`, else `~/.codex`; undefined without either. */
-export function codexHome(env: Env = defaultEnv): string | undefined {
-  return env("CODEX_HOME") ?? (env("HOME") ? `${env("HOME")}/.codex` : undefined);
-}
-
-/**
- * Compare two versions ("0.169.0", "v22.1.0") part by part:
- * negative when `a` is older, positive when newer, 0 when equal.
- *
- * @example
- * ```ts
- * import { compareVersions } from "./locate.ts";
- * compareVersions("0.100.0", "0.135.0") < 0; // true
- * ```
- */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
-  const pb = b.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
-  }
-  return 0;
-}
-
-/** True when {@linkcode codexHome} holds Codex's `auth.json`. */
-export function hasStoredLogin(env: Env = defaultEnv): boolean {
-  const home = codexHome(env);
-  if (!home) return false;
-  try {
-    return Deno.statSync(`${home}/auth.json`).isFile;
-  } catch {
-    return false;
-  }
 }

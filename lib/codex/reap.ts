@@ -27,7 +27,10 @@
  * await tree.signal("SIGTERM");            // group, session and helpers
  * await tree.signal("SIGKILL");
  * ```
+ *
+ * @module
  */
+import { delay } from "../async.ts";
 
 /** A live process, as {@linkcode listProcesses} sees it. */
 export interface Proc {
@@ -148,7 +151,7 @@ export class ProcessTree {
     if ((await this.signal("SIGTERM")) === 0 && !this.groupAlive()) return;
     const deadline = performance.now() + graceMs;
     while (performance.now() < deadline && (await this.refresh()) > 0) {
-      await new Promise((r) => setTimeout(r, 5));
+      await delay(5);
     }
     await this.signal("SIGKILL");
   }
@@ -208,7 +211,7 @@ export async function endLeftovers(run: RunIdentity, graceMs: number): Promise<"
   await signal("SIGTERM");
   const deadline = performance.now() + graceMs;
   while (performance.now() < deadline && (await signal("SIGCONT")) > 0) {
-    await new Promise((r) => setTimeout(r, 20));
+    await delay(20);
   }
   await signal("SIGKILL");
   return marked.length;

@@ -28,7 +28,8 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
-import { launchEnv, locateBinary } from "./locate.ts";
+import { launchEnv } from "./launch_env.ts";
+import { locateBinary } from "./locate.ts";
 import { type ProbeOptions, type ProbeResult, probeSandbox } from "./sandbox_probe.ts";
 
 /** A backend factory, as the server takes one. */

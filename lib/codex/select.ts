@@ -13,6 +13,10 @@
  *   crashing, then the app-server is tried again. Each switch is logged once,
  *   at warn, with the reason.
  *
+ * `auto` knows the app-server only through its {@linkcode Health}
+ * (app_server/health.ts): ready or why not, and "stand down" when turns move
+ * to exec; the supervisor behind it decides the rest.
+ *
  * @example
  * ```ts
  * import { selectBackend } from "./select.ts";
@@ -25,11 +29,13 @@
  * @module
  */
 import meta from "../../deno.json" with { type: "json" };
+import { type Clock, realClock } from "../async.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
 import { appServerArgs, unsupportedArgMessage } from "./app_server/args.ts";
-import { AppServerBackend, whileNotAborted } from "./app_server/backend.ts";
+import { AppServerBackend } from "./app_server/backend.ts";
+import type { Health } from "./app_server/health.ts";
 import { ExecBackend } from "./exec/driver.ts";
 
 /** How long `auto` stays on exec after the app-server failed, before trying it again. */
@@ -58,62 +64,77 @@ export function selectBackend(config: Config, log: Logger): Backend {
   }
   const appServer = new AppServerBackend({ config, log, clientVersion: meta.version });
   if (config.backend === "app-server") return appServer;
-  return new AutoBackend(appServer, new ExecBackend(config, log), log);
+  return new AutoBackend({
+    appServer,
+    health: appServer.supervisor,
+    exec: new ExecBackend(config, log),
+    log,
+  });
+}
+
+/** Inputs of {@linkcode AutoBackend}. */
+export interface AutoBackendOptions {
+  /** Where turns go while {@linkcode health} says it can take them. */
+  appServer: Backend;
+  /** The app-server's health (app_server/health.ts); its supervisor in the plugin. */
+  health: Health;
+  /** Where turns go meanwhile. */
+  exec: Backend;
+  log: Logger;
+  /** Default {@linkcode RETRY_APP_SERVER_MS}. */
+  retryMs?: number;
+  /** Where time comes from (tests: dev/fake_clock.ts). */
+  clock?: Clock;
 }
 
 /** `auto`: the app-server while it works, exec while it does not. */
 export class AutoBackend implements Backend {
+  #o: AutoBackendOptions;
+  #clock: Clock;
   #retryAt = 0;
   #onExec = false;
 
-  constructor(
-    private appServer: AppServerBackend,
-    private exec: Backend,
-    private log: Logger,
-    private retryMs = RETRY_APP_SERVER_MS,
-  ) {}
+  constructor(o: AutoBackendOptions) {
+    this.#o = o;
+    this.#clock = o.clock ?? realClock;
+  }
 
   /** Which backend the next turn uses (doctor, tests). */
   get current(): "app-server" | "exec" {
-    return this.#onExec && performance.now() < this.#retryAt ? "exec" : "app-server";
+    return this.#onExec && this.#clock.now() < this.#retryAt ? "exec" : "app-server";
   }
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
-    if (performance.now() >= this.#retryAt) {
-      let why: string | undefined;
-      if (this.appServer.crashLooping) {
-        why = "codex app-server keeps exiting (3 times within a minute)";
-        this.appServer.forgetCrashes(); // the retry starts with a clean slate
-        await this.appServer.release();
-      } else {
-        const started = await whileNotAborted(this.appServer.start(), req.signal);
-        if (started === undefined) {
-          return { stop_reason: "cancelled", thread_id: null, usage: null };
-        }
-        // A missing binary is exec's to report too (codex_not_found), not a reason to switch.
-        if (!started.ok && started.error.notFound) return this.exec.runTurn(req);
-        if (!started.ok) why = started.error.message;
+    const { appServer, health, exec, log } = this.#o;
+    if (this.#clock.now() >= this.#retryAt) {
+      const r = await health.ready(req.signal);
+      if (r.state === "cancelled") {
+        return { stop_reason: "cancelled", thread_id: null, usage: null };
       }
-      if (why === undefined) {
+      if (r.state === "ready") {
         if (this.#onExec) {
-          this.log.info("codex app-server works again; turns use it", {});
+          log.info("codex app-server works again; turns use it", {});
           this.#onExec = false;
         }
-        return this.appServer.runTurn(req);
+        return appServer.runTurn(req);
       }
+      // A missing binary is exec's to report too (codex_not_found), not a reason to switch.
+      if (r.notFound) return exec.runTurn(req);
+      await health.standDown(); // the retry starts with a clean slate
+      const retryMs = this.#o.retryMs ?? RETRY_APP_SERVER_MS;
       if (!this.#onExec) {
-        this.log.warn("codex app-server is unusable; turns use codex exec", {
-          why,
-          retry_in_s: this.retryMs / 1000,
+        log.warn("codex app-server is unusable; turns use codex exec", {
+          why: r.why,
+          retry_in_s: retryMs / 1000,
         });
-      } else this.log.debug("codex app-server still unusable", { why });
+      } else log.debug("codex app-server still unusable", { why: r.why });
       this.#onExec = true;
-      this.#retryAt = performance.now() + this.retryMs;
+      this.#retryAt = this.#clock.now() + retryMs;
     }
-    return this.exec.runTurn(req);
+    return exec.runTurn(req);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.appServer.close(), this.exec.close()]);
+    await Promise.all([this.#o.appServer.close(), this.#o.exec.close()]);
   }
 }

@@ -25,7 +25,7 @@
  * @module
  */
 import type { Logger } from "../../log.ts";
-import { type Env, hasStoredLogin } from "../locate.ts";
+import { type Env, hasStoredLogin } from "../launch_env.ts";
 import type { AppServerClient } from "./client.ts";
 
 /** Keeps an API-key login in the app-server's memory, out of `auth.json`. */

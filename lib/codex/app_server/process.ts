@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { within } from "../../async.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
 import { listProcesses, ProcessTree, runMarker } from "../reap.ts";
@@ -128,7 +129,7 @@ export class AppServerProcess {
       // Commands and shells it started may still run (and hold its pipes).
       await tree.end(KILL_GRACE_MS);
       client.close();
-      await Promise.race([readErr, new Promise((r) => setTimeout(r, 200))]);
+      await within(readErr, 200, undefined);
       const info: ExitInfo = {
         code: status.signal ? null : status.code,
         signal: status.signal,
@@ -239,10 +240,7 @@ export class AppServerProcess {
   async stop(graceMs = STOP_GRACE_MS): Promise<ExitInfo> {
     this.#stopping = true;
     this.client.close();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
-    if (await Promise.race([this.exit, late]) === "late") await this.#tree.end(KILL_GRACE_MS);
-    clearTimeout(timer);
+    if (await within(this.exit, graceMs, "late") === "late") await this.#tree.end(KILL_GRACE_MS);
     return await this.exit;
   }
 

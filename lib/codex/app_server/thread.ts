@@ -34,7 +34,7 @@
 import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../model.ts";
 import { threadSandbox } from "../sandbox.ts";
-import { compareVersions } from "../locate.ts";
+import { compareVersions } from "../version.ts";
 import { readThreadId } from "../session.ts";
 import { STALE_THREAD } from "../thread_errors.ts";
 import { TurnFailure } from "../../turns/outcome.ts";

@@ -41,7 +41,8 @@ import { err, ok, type Result } from "../../result.ts";
 import { type CodexEvent, TurnMapper } from "./jsonl.ts";
 import { runCodex, type RunResult } from "./process.ts";
 import { idleTimeoutMessage } from "../retry_notice.ts";
-import { launchEnv, locateBinary } from "../locate.ts";
+import { launchEnv } from "../launch_env.ts";
+import { locateBinary } from "../locate.ts";
 import type { Logger } from "../../log.ts";
 import { STALE_THREAD, THREAD_HELD } from "../thread_errors.ts";
 
