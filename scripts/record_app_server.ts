@@ -34,7 +34,9 @@
  */
 import { parseArgs } from "node:util";
 import { execArgs } from "../lib/codex/exec/argv.ts";
-import { LineStream } from "../lib/lines.ts";
+import { deadline, delay, within } from "../lib/async.ts";
+import { ErrorResponse, Peer } from "../lib/jsonrpc/peer.ts";
+import { LineTransport } from "../lib/jsonrpc/transport.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { hermeticEnv } from "../dev/hermetic.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
@@ -377,15 +379,18 @@ function startMock(s: Scenario) {
   return raw ? startRawMock(s.script as RawReply[]) : startMockApi(s.script as MockReply[]);
 }
 
-/** A JSON-RPC session with one app-server process, keeping the transcript. */
+/**
+ * A JSON-RPC session with one app-server process (a {@linkcode Peer} on
+ * Codex's wire, without `"jsonrpc"`), keeping the transcript.
+ */
 class Session {
   readonly lines: TranscriptLine[] = [];
   readonly child: Deno.ChildProcess;
+  /** Lines the app-server wrote that are no JSON-RPC message (a recording with any fails). */
+  readonly invalid: (string | undefined)[] = [];
   #t0 = performance.now();
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #nextId = 1;
+  #peer: Peer;
   #waiters: { pred: (m: TranscriptLine["msg"]) => boolean; resolve: () => void }[] = [];
-  #reading: Promise<void>;
   #stderr: Promise<string>;
   /** Answers server→client requests (approvals…); returns the `result` or throws for an error reply. */
   onRequest: (method: string, params: unknown) => unknown = () => {
@@ -402,75 +407,74 @@ class Session {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.#writer = this.child.stdin.getWriter();
     this.#stderr = new Response(this.child.stderr).text();
-    this.#reading = this.#read();
+    const transport = new LineTransport({
+      readable: this.child.stdout,
+      writable: this.child.stdin,
+    });
+    this.#peer = new Peer(transport, {
+      jsonrpc: false,
+      onTrace: (dir, msg) => {
+        this.lines.push({ dir, ms: this.#ms(), msg });
+        if (dir === "in") this.#wake(msg);
+      },
+      onRequest: (method, params) => {
+        try {
+          return this.onRequest(method, params);
+        } catch (e) {
+          throw new ErrorResponse(-32000, (e as Error).message);
+        }
+      },
+      onInvalid: (line) => this.invalid.push(line),
+    });
   }
 
   #ms() {
     return Math.round(performance.now() - this.#t0);
   }
 
-  async #read() {
-    for await (const line of this.child.stdout.pipeThrough(new LineStream())) {
-      if (line === undefined) throw new Error("app-server wrote a line of invalid UTF-8");
-      if (!line.trim()) continue;
-      const msg = JSON.parse(line);
-      this.lines.push({ dir: "in", ms: this.#ms(), msg });
-      if ("method" in msg && "id" in msg) this.#answer(msg);
-      for (const w of [...this.#waiters]) {
-        if (w.pred(msg)) {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          w.resolve();
-        }
+  #wake(msg: TranscriptLine["msg"]) {
+    for (const w of [...this.#waiters]) {
+      if (w.pred(msg)) {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        w.resolve();
       }
     }
   }
 
-  #answer(msg: TranscriptLine["msg"]) {
-    try {
-      this.send({ id: msg.id, result: this.onRequest(msg.method, msg.params) });
-    } catch (e) {
-      this.send({ id: msg.id, error: { code: -32000, message: (e as Error).message } });
-    }
-  }
-
-  send(msg: Record<string, unknown>) {
-    this.lines.push({ dir: "out", ms: this.#ms(), msg });
-    this.#writer.write(enc.encode(JSON.stringify(msg) + "\n")).catch(() => {});
+  /** Send a notification. */
+  notify(method: string) {
+    this.#peer.notify(method);
   }
 
   /** Resolves at the next incoming message matching `pred`; rejects after `ms`. */
-  waitFor(pred: (m: TranscriptLine["msg"]) => boolean, what: string, ms = 60_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-      this.#waiters.push({
-        pred,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
+  async waitFor(
+    pred: (m: TranscriptLine["msg"]) => boolean,
+    what: string,
+    ms = 60_000,
+  ): Promise<void> {
+    const seen = new Promise<void>((resolve) => this.#waiters.push({ pred, resolve }));
+    await deadline(seen, ms).catch(() => {
+      throw new Error(`timed out waiting for ${what}`);
     });
   }
 
-  /** Send a request; resolves with the whole response message. */
+  /** Send a request; resolves `{result}` or `{error}`, as the response said. */
   async request(method: string, params: unknown): Promise<TranscriptLine["msg"]> {
-    const id = this.#nextId++;
-    const got = this.waitFor((m) => m.id === id && !("method" in m), `response to ${method}`);
-    this.send({ id, method, params });
-    await got;
-    return this.lines.findLast((l) => l.dir === "in" && l.msg.id === id && !("method" in l.msg))!
-      .msg;
+    try {
+      return { result: await this.#peer.request(method, params, { timeout: 60_000 }) };
+    } catch (e) {
+      if (!(e instanceof ErrorResponse)) throw e;
+      return { error: { code: e.code, message: e.message } };
+    }
   }
 
   /** Close stdin and wait for the exit (killing after 10 s). */
   async close() {
-    await this.#writer.close().catch(() => {});
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await this.#peer.endOutput();
+    if (!(await within(this.child.status, 10_000, undefined))) this.child.kill("SIGKILL");
     const status = await this.child.status;
-    clearTimeout(timer);
-    await this.#reading.catch(() => {});
+    await this.#peer.closed;
     return { status, stderr: await this.#stderr };
   }
 }
@@ -493,7 +497,7 @@ async function drive(s: Scenario, ses: Session, ws: string, resumeId?: string) {
     capabilities: null,
   });
   if (init.error) throw new Error(`initialize: ${JSON.stringify(init.error)}`);
-  ses.send({ method: "initialized" });
+  ses.notify("initialized");
   let threadId: string | undefined;
   if (resumeId) {
     const r = await ses.request("thread/resume", { threadId: resumeId, cwd: ws, ...policy });
@@ -532,7 +536,7 @@ async function drive(s: Scenario, ses: Session, ws: string, resumeId?: string) {
   }
   await completed;
   // Whatever the server still says about the turn shortly after its end.
-  await new Promise((r) => setTimeout(r, 300));
+  await delay(300);
   return threadId;
 }
 
@@ -626,6 +630,9 @@ export async function record(version: string, only: string[] = []): Promise<stri
           failure = e;
         }
         const { status, stderr } = await ses.close();
+        if (ses.invalid.length && !failure) {
+          failure = `the app-server wrote lines that are no JSON-RPC message: ${ses.invalid}`;
+        }
         if (failure) throw new Error(`${version} ${s.name}: ${failure}\nstderr:\n${stderr}`);
         const meta: AppServerFixtureMeta = {
           name: s.name,
