@@ -13,8 +13,17 @@
  * p.eventsOf("t1"); // the turn's event notifications
  * await p.close();
  * ```
+ *
+ * The lines go through a {@linkcode LineTransport} (lib/jsonrpc/transport.ts),
+ * the framing half of the JSON-RPC peer, and not through the peer itself: a
+ * protocol test chooses its own ids (repeated ones, strings), sends lines no
+ * peer would, and must see every line the plugin writes, JSON or not.
+ *
+ * @module
  */
 
+import { deadline, isTimeout } from "../lib/async.ts";
+import { LineTransport } from "../lib/jsonrpc/transport.ts";
 import { hermetic } from "./hermetic.ts";
 import { ProtocolChecker } from "./protocol_check.ts";
 
@@ -141,40 +150,38 @@ export function startPlugin(
   (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) err += chunk;
   })();
+  // Lines of invalid UTF-8 come with U+FFFD: the checker then names the bad message.
+  const wire = new LineTransport({
+    readable: child.stdout,
+    writable: child.stdin,
+    onInvalidUtf8: () => {},
+  });
   (async () => {
-    let buf = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let m: Msg;
-        try {
-          m = JSON.parse(line);
-        } catch {
-          m = { __not_json: line };
-        }
-        messages.push(m);
-        const bad = protocol.received(m);
-        if (bad) {
-          protocolErrors.push(bad);
-          for (const w of waiters.splice(0)) w.reject(new Error(bad));
-        }
-        for (let i = waiters.length - 1; i >= 0; i--) {
-          if (waiters[i].pred(m)) waiters.splice(i, 1)[0].resolve(m);
-        }
+    for await (const line of wire.lines()) {
+      if (line === undefined) continue;
+      let m: Msg;
+      try {
+        m = JSON.parse(line);
+      } catch {
+        m = { __not_json: line };
+      }
+      messages.push(m);
+      const bad = protocol.received(m);
+      if (bad) {
+        protocolErrors.push(bad);
+        for (const w of waiters.splice(0)) w.reject(new Error(bad));
+      }
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].pred(m)) waiters.splice(i, 1)[0].resolve(m);
       }
     }
   })();
-  const writer = child.stdin.getWriter();
-  const enc = new TextEncoder();
   const p: Plugin = {
     child,
     messages,
     stderr: () => err,
     protocolErrors,
-    sendLine: (line) => (protocol.sent(line), writer.write(enc.encode(line + "\n"))),
+    sendLine: (line) => (protocol.sent(line), wire.sendLine(line)),
     async send(method, params = {}, id = nextId++) {
       if (method === "initialize") params = withTestBackend(params);
       await p.sendLine(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
@@ -188,16 +195,18 @@ export function startPlugin(
       if (protocolErrors.length) return Promise.reject(new Error(protocolErrors[0]));
       const have = messages.find(pred);
       if (have) return Promise.resolve(have);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(
-          () => reject(new Error(`timed out waiting for a message; stderr:\n${err.slice(-3000)}`)),
-          timeoutMs,
-        );
-        waiters.push({
-          pred,
-          resolve: (m) => (clearTimeout(t), resolve(m)),
-          reject: (e) => (clearTimeout(t), reject(e)),
-        });
+      const waiter = { pred, resolve: (_: Msg) => {}, reject: (_: Error) => {} };
+      const seen = new Promise<Msg>((resolve, reject) => {
+        Object.assign(waiter, { resolve, reject });
+        waiters.push(waiter);
+      });
+      return deadline(seen, timeoutMs).catch((e) => {
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+        if (isTimeout(e)) {
+          throw new Error(`timed out waiting for a message; stderr:\n${err.slice(-3000)}`);
+        }
+        throw e;
       });
     },
     eventsOf: (turnId) =>
@@ -205,7 +214,7 @@ export function startPlugin(
         m.params.event
       ),
     async close() {
-      await writer.close().catch(() => {});
+      await wire.endOutput();
       const status = await child.status;
       if (protocolErrors.length) throw new Error(protocolErrors.join("\n"));
       return status;

@@ -28,7 +28,7 @@
  */
 
 import { Redactor } from "./redact.ts";
-import { cut } from "./rpc.ts";
+import { cut } from "./cut.ts";
 
 /** The four log levels, most severe first. */
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;

@@ -31,7 +31,8 @@
 import { parseArgs } from "node:util";
 import { parseJsonc } from "../lib/jsonc.ts";
 import { pluginArgs } from "../dev/plugin.ts";
-import { LineStream } from "../lib/lines.ts";
+import { ErrorResponse, Peer } from "../lib/jsonrpc/peer.ts";
+import { LineTransport } from "../lib/jsonrpc/transport.ts";
 
 /** What {@linkcode runHost} does. */
 export interface HostOptions {
@@ -92,9 +93,9 @@ const note = (s: string) => {
 type Json = Record<string, unknown>;
 
 /**
- * The host's side of the wire: spawns the plugin, writes requests as lines,
- * routes responses to their request and `event` notifications to the handler
- * of their turn. The plugin's stderr is passed through.
+ * The host's side of the wire: spawns the plugin and speaks JSON-RPC to it
+ * through a {@linkcode Peer} (lib/jsonrpc/peer.ts); `event` notifications go
+ * to the handler of their turn. The plugin's stderr is passed through.
  *
  * @example
  * ```ts
@@ -106,16 +107,18 @@ type Json = Record<string, unknown>;
  */
 export class PluginClient {
   #child: Deno.ChildProcess;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #next = 1;
-  #pending = new Map<number, { resolve(v: Json): void; reject(e: Error): void }>();
+  #peer: Peer;
   #onEvent = new Map<string, (ev: Json) => void>();
-  #reading: Promise<void>;
 
   private constructor(child: Deno.ChildProcess) {
     this.#child = child;
-    this.#writer = child.stdin.getWriter();
-    this.#reading = this.#read();
+    this.#peer = new Peer(new LineTransport({ readable: child.stdout, writable: child.stdin }), {
+      onNotification: (method, params) => {
+        const p = params as { turn_id: string; event: Json };
+        if (method === "event") this.#onEvent.get(p.turn_id)?.(p.event);
+      },
+      onInvalid: (line) => note(`[host] the plugin printed a line that is not JSON-RPC: ${line}\n`),
+    });
   }
 
   /** Spawn `cmd args` with `env` added to this process's environment (or alone, with `clearEnv`). */
@@ -136,45 +139,16 @@ export class PluginClient {
     return new PluginClient(child);
   }
 
-  async #read() {
-    for await (const line of this.#child.stdout.pipeThrough(new LineStream())) {
-      let msg: Json;
-      try {
-        msg = JSON.parse(line ?? "");
-      } catch {
-        note(`[host] the plugin printed a line that is not JSON-RPC: ${line}\n`);
-        continue;
-      }
-      if (msg.method === "event") {
-        const p = msg.params as { turn_id: string; event: Json };
-        this.#onEvent.get(p.turn_id)?.(p.event);
-        continue;
-      }
-      const waiter = this.#pending.get(msg.id as number);
-      if (!waiter) continue;
-      this.#pending.delete(msg.id as number);
-      const err = msg.error as { code: number; message: string; data?: unknown } | undefined;
-      if (err) {
-        const data = err.data === undefined ? "" : ` ${JSON.stringify(err.data)}`;
-        waiter.reject(new Error(`${err.code} ${err.message}${data}`));
-      } else waiter.resolve(msg.result as Json);
-    }
-    for (const w of this.#pending.values()) w.reject(new Error("the plugin closed its stdout"));
-    this.#pending.clear();
-  }
-
   /** Send a request; `onEvent` gets the events of `params.turn_id` until the response. */
   async request(method: string, params: Json, onEvent?: (ev: Json) => void): Promise<Json> {
-    const id = this.#next++;
     const turnId = params.turn_id as string | undefined;
     if (onEvent && turnId) this.#onEvent.set(turnId, onEvent);
-    const answer = new Promise<Json>((resolve, reject) =>
-      this.#pending.set(id, { resolve, reject })
-    );
-    const line = JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n";
-    await this.#writer.write(new TextEncoder().encode(line));
     try {
-      return await answer;
+      return await this.#peer.request<Json>(method, params);
+    } catch (e) {
+      if (!(e instanceof ErrorResponse)) throw e;
+      const data = e.data === undefined ? "" : ` ${JSON.stringify(e.data)}`;
+      throw new Error(`${e.code} ${e.message}${data}`);
     } finally {
       if (onEvent && turnId) this.#onEvent.delete(turnId);
     }
@@ -182,9 +156,9 @@ export class PluginClient {
 
   /** Close the plugin's stdin and wait for it to exit. */
   async close(): Promise<Deno.CommandStatus> {
-    await this.#writer.close().catch(() => {});
+    await this.#peer.endOutput();
     const status = await this.#child.status;
-    await this.#reading;
+    await this.#peer.closed;
     return status;
   }
 }

@@ -19,9 +19,8 @@
  *   stdout of `codex exec --json` for the same mock script and prompt, so
  *   tests can check that both backends map to the same activity items.
  *
- * A few scenarios need model output dev/mock_api.ts cannot script (a plan
- * update, a patch): those use {@linkcode startRawMock}, which answers with
- * the Responses API items given verbatim.
+ * The scenarios are in scripts/app_server_scenarios.ts, the JSON-RPC session
+ * that keeps the transcript in scripts/app_server_session.ts.
  *
  * @example
  * ```sh
@@ -34,23 +33,17 @@
  */
 import { parseArgs } from "node:util";
 import { execArgs } from "../lib/codex/exec/argv.ts";
-import { LineStream } from "../lib/lines.ts";
+import { delay } from "../lib/async.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { hermeticEnv } from "../dev/hermetic.ts";
-import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
+import { mockCodexSetup } from "../dev/mock_api.ts";
+import { type Scenario, SCENARIOS, startMock } from "./app_server_scenarios.ts";
+import { Session, type TranscriptLine } from "./app_server_session.ts";
+
+export { type TranscriptLine } from "./app_server_session.ts";
 
 /** Releases recorded by default. */
 export const APP_SERVER_VERSIONS = ["0.135.0", "0.169.0", "0.171.0"] as const;
-
-/** One line of a transcript. */
-export interface TranscriptLine {
-  /** `out`: sent by the client to the app-server; `in`: written by the app-server. */
-  dir: "out" | "in";
-  /** Milliseconds since the app-server was spawned. */
-  ms: number;
-  // deno-lint-ignore no-explicit-any
-  msg: Record<string, any>;
-}
 
 /** The sidecar written next to each `NAME.jsonl`. */
 export interface AppServerFixtureMeta {
@@ -74,406 +67,10 @@ export interface AppServerFixtureMeta {
   notes?: string;
 }
 
-/** A reply of {@linkcode startRawMock}: Responses API output items, sent as they are. */
-export interface RawReply {
-  items: Record<string, unknown>[];
-}
-
-/** How the client treats a scenario's turn. */
-interface Scenario {
-  name: string;
-  prompt: string;
-  /** dev/mock_api.ts script, or raw Responses items. */
-  script: MockReply[] | RawReply[];
-  /** Extra app-server arguments (after `app-server` and the mock `-c` pair). */
-  extra?: string[];
-  /** Resume the thread of this earlier scenario, or "unknown" for a random UUID. */
-  resume?: string;
-  approvalPolicy?: string;
-  sandbox?: string;
-  /** Send turn/interrupt after this many `item/agentMessage/delta`. */
-  interruptAfterDeltas?: number;
-  /** Answer to `item/commandExecution/requestApproval` (default: decline). */
-  approval?: string;
-  /** Also record `codex exec --json` for the same script and prompt. */
-  execTwin?: boolean;
-  asked: string;
-  notes?: string;
-}
-
 const NEVER = { approvalPolicy: "never", sandbox: "danger-full-access" };
-
-/** A long reply streamed slowly, for the interrupt. */
-const SLOW_TEXT = "This reply streams slowly so that the client can interrupt it. ".repeat(4);
-
-/** Every scenario, in recording order (`resume` refers to an earlier one). */
-export const SCENARIOS: readonly Scenario[] = [
-  {
-    name: "plain",
-    prompt: "Say hello.",
-    script: [{ text: "Hello from the mock API, streamed in several pieces.", chunks: 6 }],
-    asked: "thread/start (never, danger-full-access), one turn, a reply streamed in 6 deltas",
-  },
-  {
-    name: "resume",
-    prompt: "What did you just say?",
-    script: [{ text: "I said hello.", chunks: 3 }],
-    resume: "plain",
-    asked: "a new app-server; thread/resume of plain's thread, a second turn on it",
-    notes: "the tokenUsage totals include the first turn's (plain.jsonl)",
-  },
-  {
-    name: "stale_resume",
-    prompt: "Say hello.",
-    script: [{ text: "Hello on a new thread.", chunks: 2 }],
-    resume: "unknown",
-    asked: "thread/resume of a random UUID codex never saw (fails), then thread/start and a turn",
-    notes: "the recovery a backend does for a stale session file: a new thread in the same turn",
-  },
-  {
-    name: "two_messages",
-    prompt: "Run echo hi and tell me.",
-    // The mock sends a reply's `text` after its tool call, so the model both
-    // speaks and calls the tool: two agent messages in one turn.
-    script: [
-      { shell: "echo hi", via: "function", text: "Let me check." } as MockReply,
-      { text: "It printed hi.", chunks: 3 },
-    ],
-    asked: "one turn: agent message + shell call, then a second agent message",
-  },
-  {
-    name: "command",
-    prompt: "Run echo hi.",
-    script: [{ shell: "echo hi", via: "function" }, { text: "The command printed hi." }],
-    execTwin: true,
-    asked: "one turn with a shell call (two model calls: two thread/tokenUsage/updated)",
-    notes: "same mock script and prompt as fixtures/<version>/command.jsonl (exec)",
-  },
-  {
-    name: "plan",
-    prompt: "Make a plan, then answer.",
-    script: [
-      { items: [planCall(["in_progress", "pending"])] },
-      { items: [planCall(["completed", "completed"])] },
-      { items: [outputMessage("Done with the plan.")] },
-    ],
-    // 0.169.0 and later offer update_plan only when configured so (0.135.0 always does).
-    extra: ["-c", "tools.update_plan.enabled=true"],
-    execTwin: true,
-    asked: "one turn: update_plan twice (turn/plan/updated), then a reply",
-  },
-  {
-    name: "web_search",
-    prompt: "Search the web for the weather.",
-    script: [
-      {
-        items: [
-          {
-            type: "web_search_call",
-            id: "ws_raw",
-            status: "completed",
-            action: { type: "search", query: "weather in Paris" },
-          },
-          outputMessage("It is sunny."),
-        ],
-      },
-    ],
-    execTwin: true,
-    asked: "one turn: a web_search_call output item, then a reply in the same response",
-  },
-  {
-    name: "reasoning",
-    prompt: "Think, then greet.",
-    script: [{ reasoning: "The user wants a greeting.", text: "Hi there!" }],
-    asked: "one turn: a reasoning item, then a reply",
-  },
-  {
-    name: "reasoning_stream",
-    prompt: "Think, then greet.",
-    script: [{ reasoning: "The user wants a greeting.", text: "Hi there!", reasoningChunks: 3 }],
-    asked: "one turn: a reasoning item whose summary streams in 3 deltas, then a reply",
-  },
-  {
-    name: "usage_limit",
-    prompt: "Say hello.",
-    script: [{
-      status: 429,
-      body: JSON.stringify({
-        error: {
-          type: "usage_limit_reached",
-          message: "The usage limit has been reached",
-          plan_type: "plus",
-          resets_at: Math.floor(Date.now() / 1000) + 1234,
-          resets_in_seconds: 1234,
-        },
-      }),
-    }],
-    asked: "one turn; the API answers 429 usage_limit_reached, resetting in 1234 s",
-    notes: "record with TZ=UTC: codex prints the reset time in local time",
-  },
-  {
-    name: "file_change",
-    prompt: "Create notes.txt.",
-    script: [
-      { items: [applyPatchCall("notes.txt", "first line")] },
-      { items: [outputMessage("Created notes.txt.")] },
-    ],
-    execTwin: true,
-    asked: "one turn: apply_patch adding a file (fileChange item), then a reply",
-  },
-  {
-    name: "http_500",
-    prompt: "Say hello.",
-    script: [{ status: 500, body: '{"error":{"message":"mock server error"}}' }],
-    asked: "one turn; the API answers 500, no retries (request_max_retries=0)",
-  },
-  {
-    name: "unauthorized",
-    prompt: "Say hello.",
-    script: [{ status: 401, body: '{"error":{"message":"mock unauthorized"}}' }],
-    asked: "one turn; the API answers 401",
-  },
-  {
-    name: "retries_failed",
-    prompt: "Say hello.",
-    script: [{ status: 500, body: '{"error":{"message":"mock server error"}}' }],
-    extra: [
-      "-c",
-      "model_providers.mock.stream_max_retries=2",
-    ],
-    asked:
-      "one turn; every request answers 500, stream_max_retries=2: willRetry errors, then a final",
-  },
-  {
-    name: "reconnect",
-    prompt: "Say hello.",
-    script: [{ hang: true }, { text: "Hello after a retry.", chunks: 2 }],
-    extra: [
-      "-c",
-      "model_providers.mock.stream_max_retries=2",
-      "-c",
-      "model_providers.mock.stream_idle_timeout_ms=300",
-    ],
-    asked: "one turn; the first stream stalls, codex retries (willRetry: true) and succeeds",
-  },
-  {
-    name: "interrupt",
-    prompt: "Tell me a long story.",
-    script: [{ text: SLOW_TEXT, chunks: 40, delayMs: 100 }],
-    interruptAfterDeltas: 3,
-    asked: "one turn streaming slowly; turn/interrupt after the third delta",
-  },
-  {
-    name: "approval_decline",
-    prompt: "Create a file.",
-    script: [
-      { shell: "touch made-by-shell.txt && echo hi-from-shell", via: "function" },
-      { text: "The command was declined." },
-    ],
-    approvalPolicy: "untrusted",
-    sandbox: "read-only",
-    approval: "decline",
-    asked:
-      "thread/start (untrusted, read-only); the shell call asks item/commandExecution/requestApproval, answered {decision: decline}",
-  },
-];
-
-function planCall(status: [string, string]): Record<string, unknown> {
-  return {
-    type: "function_call",
-    id: `fc_plan_${status.join("_")}`,
-    call_id: `call_plan_${status.join("_")}`,
-    name: "update_plan",
-    arguments: JSON.stringify({
-      explanation: "Two steps.",
-      plan: [{ step: "Look around", status: status[0] }, { step: "Answer", status: status[1] }],
-    }),
-  };
-}
-
-function applyPatchCall(path: string, line: string): Record<string, unknown> {
-  return {
-    type: "custom_tool_call",
-    id: "ctc_patch",
-    call_id: "call_patch",
-    name: "apply_patch",
-    input: `*** Begin Patch\n*** Add File: ${path}\n+${line}\n*** End Patch\n`,
-  };
-}
-
-function outputMessage(text: string): Record<string, unknown> {
-  return {
-    type: "message",
-    role: "assistant",
-    id: "msg_raw",
-    status: "completed",
-    content: [{ type: "output_text", text, annotations: [] }],
-  };
-}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/**
- * A minimal Responses API whose replies are given as raw output items (each
- * request gets the next reply; the last one repeats). The usage of every
- * response is that of dev/mock_api.ts.
- */
-export function startRawMock(script: RawReply[]) {
-  let next = 0;
-  const requests: unknown[] = [];
-  const sse = (type: string, data: Record<string, unknown>) =>
-    enc.encode(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    if (req.method !== "POST" || !new URL(req.url).pathname.endsWith("/responses")) {
-      return new Response("not found", { status: 404 });
-    }
-    requests.push(await req.json().catch(() => ({})));
-    const reply = script[Math.min(next++, script.length - 1)];
-    const id = `resp_raw_${next}`;
-    const chunks = [sse("response.created", { response: { id } })];
-    for (const item of reply.items) {
-      if (item.type === "message") {
-        const content = item.content as { text: string }[];
-        chunks.push(
-          sse("response.output_item.added", {
-            item: { ...item, status: "in_progress", content: [] },
-          }),
-          sse("response.output_text.delta", {
-            item_id: item.id,
-            output_index: 0,
-            content_index: 0,
-            delta: content[0].text,
-          }),
-        );
-      }
-      chunks.push(sse("response.output_item.done", { item }));
-    }
-    chunks.push(sse("response.completed", {
-      response: {
-        id,
-        usage: {
-          input_tokens: 120,
-          input_tokens_details: { cached_tokens: 20 },
-          output_tokens: 7,
-          output_tokens_details: { reasoning_tokens: 3 },
-          total_tokens: 127,
-        },
-      },
-    }));
-    return new Response(new Blob(chunks).stream(), {
-      headers: { "content-type": "text/event-stream" },
-    });
-  });
-  return {
-    baseUrl: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/v1`,
-    requests,
-    close: () => server.shutdown(),
-  };
-}
-
-function startMock(s: Scenario) {
-  const raw = s.script.length > 0 && "items" in s.script[0];
-  return raw ? startRawMock(s.script as RawReply[]) : startMockApi(s.script as MockReply[]);
-}
-
-/** A JSON-RPC session with one app-server process, keeping the transcript. */
-class Session {
-  readonly lines: TranscriptLine[] = [];
-  readonly child: Deno.ChildProcess;
-  #t0 = performance.now();
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #nextId = 1;
-  #waiters: { pred: (m: TranscriptLine["msg"]) => boolean; resolve: () => void }[] = [];
-  #reading: Promise<void>;
-  #stderr: Promise<string>;
-  /** Answers server→client requests (approvals…); returns the `result` or throws for an error reply. */
-  onRequest: (method: string, params: unknown) => unknown = () => {
-    throw new Error("not supported by the recorder");
-  };
-
-  constructor(bin: string, argv: string[], cwd: string, env: Record<string, string>) {
-    this.child = new Deno.Command(bin, {
-      args: argv,
-      cwd,
-      clearEnv: true,
-      env,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#writer = this.child.stdin.getWriter();
-    this.#stderr = new Response(this.child.stderr).text();
-    this.#reading = this.#read();
-  }
-
-  #ms() {
-    return Math.round(performance.now() - this.#t0);
-  }
-
-  async #read() {
-    for await (const line of this.child.stdout.pipeThrough(new LineStream())) {
-      if (line === undefined) throw new Error("app-server wrote a line of invalid UTF-8");
-      if (!line.trim()) continue;
-      const msg = JSON.parse(line);
-      this.lines.push({ dir: "in", ms: this.#ms(), msg });
-      if ("method" in msg && "id" in msg) this.#answer(msg);
-      for (const w of [...this.#waiters]) {
-        if (w.pred(msg)) {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    }
-  }
-
-  #answer(msg: TranscriptLine["msg"]) {
-    try {
-      this.send({ id: msg.id, result: this.onRequest(msg.method, msg.params) });
-    } catch (e) {
-      this.send({ id: msg.id, error: { code: -32000, message: (e as Error).message } });
-    }
-  }
-
-  send(msg: Record<string, unknown>) {
-    this.lines.push({ dir: "out", ms: this.#ms(), msg });
-    this.#writer.write(enc.encode(JSON.stringify(msg) + "\n")).catch(() => {});
-  }
-
-  /** Resolves at the next incoming message matching `pred`; rejects after `ms`. */
-  waitFor(pred: (m: TranscriptLine["msg"]) => boolean, what: string, ms = 60_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-      this.#waiters.push({
-        pred,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
-    });
-  }
-
-  /** Send a request; resolves with the whole response message. */
-  async request(method: string, params: unknown): Promise<TranscriptLine["msg"]> {
-    const id = this.#nextId++;
-    const got = this.waitFor((m) => m.id === id && !("method" in m), `response to ${method}`);
-    this.send({ id, method, params });
-    await got;
-    return this.lines.findLast((l) => l.dir === "in" && l.msg.id === id && !("method" in l.msg))!
-      .msg;
-  }
-
-  /** Close stdin and wait for the exit (killing after 10 s). */
-  async close() {
-    await this.#writer.close().catch(() => {});
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
-    const status = await this.child.status;
-    clearTimeout(timer);
-    await this.#reading.catch(() => {});
-    return { status, stderr: await this.#stderr };
-  }
-}
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -493,7 +90,7 @@ async function drive(s: Scenario, ses: Session, ws: string, resumeId?: string) {
     capabilities: null,
   });
   if (init.error) throw new Error(`initialize: ${JSON.stringify(init.error)}`);
-  ses.send({ method: "initialized" });
+  ses.notify("initialized");
   let threadId: string | undefined;
   if (resumeId) {
     const r = await ses.request("thread/resume", { threadId: resumeId, cwd: ws, ...policy });
@@ -532,7 +129,7 @@ async function drive(s: Scenario, ses: Session, ws: string, resumeId?: string) {
   }
   await completed;
   // Whatever the server still says about the turn shortly after its end.
-  await new Promise((r) => setTimeout(r, 300));
+  await delay(300);
   return threadId;
 }
 
@@ -626,6 +223,9 @@ export async function record(version: string, only: string[] = []): Promise<stri
           failure = e;
         }
         const { status, stderr } = await ses.close();
+        if (ses.invalid.length && !failure) {
+          failure = `the app-server wrote lines that are no JSON-RPC message: ${ses.invalid}`;
+        }
         if (failure) throw new Error(`${version} ${s.name}: ${failure}\nstderr:\n${stderr}`);
         const meta: AppServerFixtureMeta = {
           name: s.name,

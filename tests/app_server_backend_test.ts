@@ -1,6 +1,6 @@
 /**
- * AppServerBackend (lib/codex/app_server/) in process, against the scripted
- * app-server of tests/support/scripted_app_server.ts: a real subprocess
+ * AppServerBackend (lib/codex/app_server/) in process, against the fake
+ * app-server of tests/support/fake_app_server.ts: a real subprocess
  * speaking the wire, told to misbehave. Streaming and usage, one process for
  * many turns, notifications before the `turn/start` answer, cancel with and
  * without Codex's confirmation, the idle timeout, a crash with turns in
@@ -18,10 +18,10 @@ import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
 import {
-  installScriptedAppServer,
-  type ScriptedAppServer,
-  type ScriptedPlan,
-} from "./support/scripted_app_server.ts";
+  type FakeAppServer,
+  type FakeAppServerPlan,
+  installFakeAppServer,
+} from "./support/fake_app_server.ts";
 import { isAlive } from "./support/proc.ts";
 import { FakeClock } from "../dev/fake_clock.ts";
 
@@ -39,11 +39,11 @@ const errors = (evs: PlexumEvent[]) =>
   evs.filter((e) => e.type === "error") as Extract<PlexumEvent, { type: "error" }>[];
 
 /** A fake, a logger that keeps its lines, workspaces, and a backend; all cleaned up. */
-async function setup(plan: ScriptedPlan = {}, config: Partial<Config> = {}, o: {
+async function setup(plan: FakeAppServerPlan = {}, config: Partial<Config> = {}, o: {
   requestTimeoutMs?: number;
   clock?: FakeClock;
 } = {}) {
-  const fake = await installScriptedAppServer(plan);
+  const fake = await installFakeAppServer(plan);
   const logs: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => logs.push(l) });
   const cfg: Config = { ...DEFAULTS, binary: fake.binary, backend: "app-server", ...config };
@@ -122,8 +122,8 @@ const autoOf = (
     clock,
   });
 
-const startsOf = async (fake: ScriptedAppServer) => (await fake.starts()).length;
-const methodsOf = async (fake: ScriptedAppServer) =>
+const startsOf = async (fake: FakeAppServer) => (await fake.starts()).length;
+const methodsOf = async (fake: FakeAppServer) =>
   (await fake.received()).map((r) => r.msg.method).filter(Boolean);
 
 Deno.test("app-server backend: a streamed turn, then a second one on the same warm process and thread", async () => {
@@ -377,7 +377,7 @@ async function helpersOf(dir: string, what = "sleep 300"): Promise<number[]> {
   const pids = new TextDecoder().decode(out.stdout).split("\n").filter(Boolean).map(Number);
   return pids.filter((p) => {
     try {
-      return Deno.readTextFileSync(`/proc/${p}/environ`).includes(`SCRIPTED_DIR=${dir}`);
+      return Deno.readTextFileSync(`/proc/${p}/environ`).includes(`FAKE_APP_SERVER_DIR=${dir}`);
     } catch {
       return false;
     }

@@ -14,11 +14,12 @@ import {
 } from "../lib/codex/app_server/client.ts";
 import { answerServerRequest } from "../lib/codex/app_server/server_requests.ts";
 import { createLogger } from "../lib/log.ts";
+import { FakeClock } from "../dev/fake_clock.ts";
 
 type Json = Record<string, unknown>;
 
 /** A client wired to a scripted server: `say` writes a line to it, `heard` reads what it sent. */
-function wire(requestTimeoutMs = 5000) {
+function wire(requestTimeoutMs = 5000, clock?: FakeClock) {
   const toClient = new TransformStream<Uint8Array, Uint8Array>();
   const fromClient = new TransformStream<Uint8Array, Uint8Array>();
   const logs: string[] = [];
@@ -28,6 +29,7 @@ function wire(requestTimeoutMs = 5000) {
     writable: fromClient.writable,
     log,
     requestTimeoutMs,
+    clock,
   });
   const w = toClient.writable.getWriter();
   const enc = new TextEncoder();
@@ -163,17 +165,46 @@ Deno.test("client: notifications reach only their thread's subscribers, in order
 });
 
 Deno.test("client: a request the server never answers times out; a late answer is dropped", async () => {
-  const t = wire(150);
+  const clock = new FakeClock();
+  const t = wire(30_000, clock);
   try {
     const p = t.client.request("turn/start", { threadId: "T" });
     const r = await t.heard();
-    await assert.rejects(p, (e) => e instanceof RequestTimeout && e.method === "turn/start");
+    const timedOut = assert.rejects(
+      p,
+      (e) => e instanceof RequestTimeout && e.method === "turn/start",
+    );
+    await clock.tick(30_000);
+    await timedOut;
     await t.say({ id: r.id, result: { turn: { id: "late" } } });
     const q = t.client.request("ping", {}, 5000);
     const r2 = await t.heard();
     await t.say({ id: r2.id, result: { ok: true } });
     assert.deepEqual(await q, { ok: true });
     assert.ok(t.logs.some((l) => l.includes("no longer pending")), t.logs.join(""));
+  } finally {
+    await t.dispose();
+  }
+});
+
+Deno.test("client: a request takes {signal, timeout}: an abort ends the wait with its reason, the timeout is its own", async () => {
+  const clock = new FakeClock();
+  const t = wire(30_000, clock);
+  try {
+    const c = new AbortController();
+    const p = t.client.request("turn/start", { threadId: "T" }, { signal: c.signal });
+    await t.heard();
+    c.abort(new Error("turn cancelled"));
+    await assert.rejects(p, /turn cancelled/);
+    assert.equal(t.client.pending, 0);
+    const q = t.client.request("turn/interrupt", {}, { timeout: 2_000 });
+    await t.heard();
+    const timedOut = assert.rejects(
+      q,
+      (e) => e instanceof RequestTimeout && e.timeoutMs === 2_000,
+    );
+    await clock.tick(2_000);
+    await timedOut;
   } finally {
     await t.dispose();
   }

@@ -332,7 +332,7 @@ Deno.test("server→client requests are answered at once (declined, cancelled, r
     { method: "account/chatgptAuthTokens/refresh", params: { reason: "unauthorized" } },
     { method: "made/up/request", params: {} },
   ];
-  await using fake = await installFakeAppServer({ requests, text: "all answered" });
+  await using fake = await installFakeAppServer({ requests, deltas: ["all answered"] });
   await using rig = await startRig();
   const ws = await rig.workspace();
   const p = await rig.plugin({ binary: fake.binary, backend: "app-server", idle_timeout_s: 30 });
@@ -340,7 +340,7 @@ Deno.test("server→client requests are answered at once (declined, cancelled, r
   assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
   assert.equal(r.text, "all answered");
   assert.deepEqual(r.errors, []);
-  const answers = (await fake.received()).filter((m) => !("method" in m));
+  const answers = (await fake.received()).map((r) => r.msg).filter((m) => !("method" in m));
   assert.equal(answers.length, requests.length, JSON.stringify(answers));
   const byMethod = Object.fromEntries(
     answers.map((a) => [requests[(a.id as number) % 1000].method, a]),
@@ -369,10 +369,9 @@ Deno.test("server→client requests are answered at once (declined, cancelled, r
 for (const how of ["cancel", "idle timeout"] as const) {
   Deno.test(`a wedged app-server (turn/interrupt never answered) on ${how}: one answer within seconds, the app-server replaced, the next turn works on the thread`, async () => {
     await using fake = await installFakeAppServer({
-      requests: [],
-      text: "fresh answer",
+      deltas: ["fresh answer"],
       hangOn: "HANG",
-      ignoreInterrupt: true,
+      interrupt: "silent",
     });
     await using rig = await startRig();
     const ws = await rig.workspace();
@@ -428,11 +427,7 @@ Deno.test("backend app-server without a codex binary: exactly one codex_not_foun
 });
 
 Deno.test("an agent message that comes without deltas is sent whole, once", async () => {
-  await using fake = await installFakeAppServer({
-    requests: [],
-    text: "all at once",
-    noDeltas: true,
-  });
+  await using fake = await installFakeAppServer({ deltas: ["all at once"], noDeltas: true });
   await using rig = await startRig();
   const p = await rig.plugin({ binary: fake.binary, backend: "app-server" });
   const r = await chat(p, await rig.workspace(), "hi");

@@ -17,7 +17,7 @@ import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { readThreadId } from "../lib/codex/session.ts";
-import { installScriptedAppServer } from "./support/scripted_app_server.ts";
+import { installFakeAppServer } from "./support/fake_app_server.ts";
 import { isAlive } from "./support/proc.ts";
 import { APP_SERVER_VERSIONS, appServers, pluginOn, waitUntil } from "./support/app_server.ts";
 import { chat, chatParams, closePlugin, startRig } from "./support/rig.ts";
@@ -93,14 +93,14 @@ Deno.test("workspace lock: a turn cancelled before it got the lock gives it back
 });
 
 /**
- * In process, on the scripted app-server: the stale process is retired while another workspace's
+ * In process, on the fake app-server: the stale process is retired while another workspace's
  * turn runs on it. Lock-free Codex (0.135.0): the stale thread's turn runs at once on a new
  * process, the other turn ends normally on the old one, which is then stopped. Codex with writer
  * locks (0.169.0): the new process waits for the old one's exit.
  */
 for (const version of ["0.135.0", "0.169.0"]) {
-  Deno.test(`app-server backend (scripted ${version}): a stale thread moves to a new process; the old one ends its turns first`, async () => {
-    await using fake = await installScriptedAppServer({ rollout: true, version });
+  Deno.test(`app-server backend (fake ${version}): a stale thread moves to a new process; the old one ends its turns first`, async () => {
+    await using fake = await installFakeAppServer({ rollout: true, version });
     const logs: string[] = [];
     const log = createLogger({ level: "debug", write: (l) => logs.push(l) });
     const backend = new AppServerBackend({

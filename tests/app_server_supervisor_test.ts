@@ -3,7 +3,7 @@
  * it is made of: the failure memory (health.ts) and the shared start
  * (shared_start.ts). Time is a FakeClock: crash-loop windows and the memory
  * of a failed start are crossed by moving it, not by waiting. Starts run the
- * scripted app-server of tests/support/scripted_app_server.ts.
+ * scripted app-server of test./support/fake_app_server.ts.
  */
 import assert from "node:assert/strict";
 import { FakeClock } from "../dev/fake_clock.ts";
@@ -22,7 +22,7 @@ import { AutoBackend } from "../lib/codex/select.ts";
 import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { createLogger } from "../lib/log.ts";
 import type { PlexumEvent, TurnRequest } from "../lib/turns/backend.ts";
-import { installScriptedAppServer, type ScriptedPlan } from "./support/scripted_app_server.ts";
+import { type FakeAppServerPlan, installFakeAppServer } from "./support/fake_app_server.ts";
 import { isAlive, until } from "./support/proc.ts";
 
 const failure = { spawnFailed: false, notFound: false, message: "initialize timed out" };
@@ -86,8 +86,8 @@ Deno.test("shared start: callers arriving together share one start; it is aborte
 });
 
 /** A supervised backend over a scripted app-server, on a fake clock; all cleaned up. */
-async function setup(plan: ScriptedPlan) {
-  const fake = await installScriptedAppServer(plan);
+async function setup(plan: FakeAppServerPlan) {
+  const fake = await installFakeAppServer(plan);
   const clock = new FakeClock();
   const logs: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => logs.push(l) });

@@ -13,7 +13,7 @@ import { pluginArgs } from "../dev/plugin.ts";
 import { backendCheck } from "../lib/cli/backend_check.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { APP_SERVER_VERSIONS } from "./support/app_server.ts";
-import { installScriptedAppServer } from "./support/scripted_app_server.ts";
+import { installFakeAppServer } from "./support/fake_app_server.ts";
 import { pidsInDir } from "./support/proc.ts";
 
 const dec = new TextDecoder();
@@ -129,7 +129,7 @@ Deno.test("doctor: backend exec, auto with a codex whose app-server fails, and e
 });
 
 Deno.test("doctor starts the app-server as a turn does: an API key in the environment gives the in-memory login arguments and the login", async () => {
-  await using fake = await installScriptedAppServer({});
+  await using fake = await installFakeAppServer({});
   const env = (k: string) => k === "CODEX_API_KEY" ? "sk-doctor-4321" : Deno.env.get(k);
   const check = await backendCheck(
     { ...DEFAULTS, binary: fake.binary, backend: "app-server", extra_args: ["--enable", "x"] },

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type Msg, type Plugin, pluginArgs, startPlugin } from "../dev/plugin.ts";
 import { memory, mib } from "./support/proc.ts";
-import { parseMessage } from "../lib/rpc.ts";
+import { parseMessage } from "../lib/jsonrpc/message.ts";
 import { closePlugin } from "./support/rig.ts";
 import { MAX_LOG_FIELD } from "../lib/log.ts";
 

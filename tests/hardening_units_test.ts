@@ -3,7 +3,7 @@
  * masking (lib/redact.ts), outbound event limits (lib/protocol/outbound.ts),
  * bounded field errors (lib/protocol/field_errors.ts), workspace checks
  * (lib/protocol/workspace.ts), token counts (lib/codex/usage.ts), the writer
- * that notices a host that stopped reading (lib/rpc.ts) and cutting (cut).
+ * that notices a host that stopped reading (lib/jsonrpc/writer.ts) and cutting (cut).
  */
 import assert from "node:assert/strict";
 import { MASK, Redactor } from "../lib/redact.ts";
@@ -16,7 +16,9 @@ import {
 import { addError, addErrors, invalidParams, omittedCount } from "../lib/protocol/field_errors.ts";
 import { workspaceProblem } from "../lib/protocol/workspace.ts";
 import { checkTotals, usageDelta } from "../lib/codex/usage.ts";
-import { countContainers, cut, MessageWriter } from "../lib/rpc.ts";
+import { cut } from "../lib/cut.ts";
+import { countContainers } from "../lib/jsonrpc/message.ts";
+import { MessageWriter } from "../lib/jsonrpc/writer.ts";
 import type { FieldError } from "../lib/config.ts";
 import type { ActivityItem } from "../lib/turns/backend.ts";
 

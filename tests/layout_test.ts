@@ -7,6 +7,8 @@
  * - lib/codex imports only the contract (lib/turns/backend.ts) and how a turn
  *   ends (lib/turns/outcome.ts) from lib/turns, and nothing from lib/protocol
  *   or lib/cli;
+ * - lib/jsonrpc (generic JSON-RPC) knows no protocol on top of it: it imports
+ *   only the leaves in lib/, and every layer may use it;
  * - the leaves in lib/ import no layer;
  * - nothing outside tests/ imports tests/.
  */
@@ -68,6 +70,13 @@ Deno.test("lib/codex imports only the backend contract and the turn outcome from
   );
 });
 
+Deno.test("lib/jsonrpc imports only the leaves in lib/: it knows no protocol on top of it", () => {
+  assert.deepEqual(
+    offenders((f) => f.startsWith("lib/jsonrpc/"), (t) => /^lib\/(?!jsonrpc\/)[^/]+\//.test(t)),
+    [],
+  );
+});
+
 Deno.test("the leaves directly in lib/ import no layer", () => {
   assert.deepEqual(
     offenders((f) => /^lib\/[^/]+\.ts$/.test(f), (t) => /^lib\/[^/]+\//.test(t)),
@@ -83,4 +92,5 @@ Deno.test("the rules see real imports (the checker is not vacuous)", () => {
   assert.ok(graph.get("lib/protocol/server.ts")!.includes("lib/turns/scheduler.ts"));
   assert.ok(graph.get("lib/codex/exec/driver.ts")!.includes("lib/turns/backend.ts"));
   assert.ok(graph.get("main.ts")!.includes("lib/codex/select.ts"));
+  assert.ok(graph.get("lib/jsonrpc/peer.ts")!.includes("lib/async.ts"));
 });

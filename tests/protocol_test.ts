@@ -439,7 +439,7 @@ Deno.test("chat with a turn_id already in flight is -32602 and the running turn 
 Deno.test("PROTOCOL.md documents every method, JSON-RPC error code, event type and event error code", async () => {
   const read = (p: string) => Deno.readTextFile(new URL(p, import.meta.url));
   const doc = await read("../PROTOCOL.md");
-  const { ErrorCodes } = await import("../lib/rpc.ts");
+  const { ErrorCodes } = await import("../lib/jsonrpc/message.ts");
   const { METHODS } = await import("../lib/protocol/server.ts");
   const { ERROR_CODES, EVENT_TYPES, ACTIVITY_TYPES } = await import("../lib/turns/backend.ts");
   assert.deepEqual([...METHODS].sort(), ["cancel", "chat", "initialize", "models", "shutdown"]);

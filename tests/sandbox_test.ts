@@ -26,7 +26,7 @@ import { SandboxGuard, sandboxGuarded } from "../lib/codex/sandbox_guard.ts";
 import { createLogger } from "../lib/log.ts";
 import type { Backend, PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
-import { installScriptedAppServer } from "./support/scripted_app_server.ts";
+import { installFakeAppServer } from "./support/fake_app_server.ts";
 
 const errors = (raw: unknown, base?: Config) => {
   const r = validateConfig(raw, base);
@@ -295,7 +295,7 @@ Deno.test("guard: the default mode is not wrapped; a missing binary is the backe
 });
 
 Deno.test("app-server backend: thread/start and every turn/start carry the configured sandbox (scripted app-server)", async () => {
-  await using fake = await installScriptedAppServer({});
+  await using fake = await installFakeAppServer({});
   const backend = new AppServerBackend({
     config: { ...DEFAULTS, binary: fake.binary, backend: "app-server", ...WS_NET },
     log: quiet,

@@ -14,7 +14,7 @@ import { startPlugin } from "../dev/plugin.ts";
 import { CONFIG_KEYS } from "../lib/config.ts";
 import { parseJsonc } from "../lib/jsonc.ts";
 import { METHODS } from "../lib/protocol/server.ts";
-import { ErrorCodes } from "../lib/rpc.ts";
+import { ErrorCodes } from "../lib/jsonrpc/message.ts";
 import {
   ACTIVITY_TYPES,
   ERROR_CODES,

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { DEFAULTS } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { METHODS, Server } from "../lib/protocol/server.ts";
-import { ErrorCodes } from "../lib/rpc.ts";
+import { ErrorCodes } from "../lib/jsonrpc/message.ts";
 import type { Backend, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
 
 /** A message the server sent (loosely typed: tests inspect any field). */

@@ -21,7 +21,7 @@
  * @module
  */
 import type { FieldError } from "../config.ts";
-import { cut } from "../rpc.ts";
+import { cut } from "../cut.ts";
 
 /** Entries in one reply's `data.errors`; the rest are counted in `data.errors_omitted`. */
 export const MAX_FIELD_ERRORS = 20;

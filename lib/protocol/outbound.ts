@@ -24,7 +24,7 @@
  */
 import type { PlexumEvent } from "../turns/backend.ts";
 import { Redactor } from "../redact.ts";
-import { cut } from "../rpc.ts";
+import { cut } from "../cut.ts";
 
 /** Longest line the plugin sends (and accepts): 64 MiB. */
 export const MAX_OUTBOUND_LINE_BYTES = 64 * 1024 * 1024;

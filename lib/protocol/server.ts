@@ -28,7 +28,14 @@ import { invalidParams } from "./field_errors.ts";
 import { outboundEvents } from "./outbound.ts";
 import { type Config, ConfigError, type FieldError, validateConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { error, ErrorCodes, notification, parseMessage, type Request, result } from "../rpc.ts";
+import {
+  error,
+  ErrorCodes,
+  notification,
+  parseMessage,
+  type Request,
+  result,
+} from "../jsonrpc/message.ts";
 import type { Backend } from "../turns/backend.ts";
 import { Scheduler } from "../turns/scheduler.ts";
 
@@ -105,6 +112,11 @@ export class Server {
 
   #send(msg: unknown) {
     this.#o.send(msg);
+  }
+
+  /** The one place a turn's events leave: masked and within the line limit (outbound.ts). */
+  #sendEvent(turn_id: string, ev: Parameters<typeof outboundEvents>[0]) {
+    for (const event of outboundEvents(ev)) this.#send(notification("event", { turn_id, event }));
   }
 
   #reply(req: Request, value: unknown, err?: [number, string, unknown?]) {
@@ -203,12 +215,7 @@ export class Server {
     this.#scheduler = new Scheduler({
       backend,
       log: this.#o.log,
-      // Masked and within the line limit (lib/protocol/outbound.ts).
-      emit: (turn_id, ev) => {
-        for (const event of outboundEvents(ev)) {
-          this.#send(notification("event", { turn_id, event }));
-        }
-      },
+      emit: (turnId, ev) => this.#sendEvent(turnId, ev),
     });
     const host = p.host as { name?: unknown; version?: unknown } | undefined;
     this.#o.log.info("initialized", {

@@ -15,11 +15,16 @@
  * import { selectBackend } from "../codex/select.ts";
  * await serve({ ...DEFAULTS }, createLogger(), "0.1.0", selectBackend); // never returns
  * ```
+ *
+ * The lines come and go through one {@linkcode LineTransport}; each is given
+ * to {@linkcode Server.handle}, which parses it strictly (lib/protocol/server.ts).
+ *
+ * @module
  */
 import type { Config } from "../config.ts";
-import { LineStream } from "../lines.ts";
+import { error, ErrorCodes } from "../jsonrpc/message.ts";
+import { LineTransport } from "../jsonrpc/transport.ts";
 import type { Logger, LogLevel } from "../log.ts";
-import { error, ErrorCodes, MessageWriter } from "../rpc.ts";
 import { Server, type ServerOptions } from "./server.ts";
 
 /** Largest request line accepted (a chat with a huge prompt still fits). */
@@ -48,28 +53,41 @@ export async function serve(
   version: string,
   backend: ServerOptions["backend"],
 ): Promise<never> {
-  const writer = new MessageWriter(Deno.stdout, { stallMs: stallMs() });
+  const wire: LineTransport = new LineTransport({
+    readable: Deno.stdin.readable,
+    writable: Deno.stdout,
+    stallMs: stallMs(),
+    maxLineBytes: MAX_REQUEST_BYTES,
+    onOverflow: (n) =>
+      wire.send(
+        error(
+          null,
+          ErrorCodes.PARSE,
+          `message of ${n} bytes is over the ${MAX_REQUEST_BYTES} byte limit`,
+        ),
+      ),
+  });
   let stopping: Promise<never> | undefined;
   const stop = (why: string): Promise<never> =>
     stopping ??= (async () => {
       log.info("stopping", { reason: why, turns_in_flight: server.inFlight });
       await server.shutdown();
-      await writer.flush();
+      await wire.flush();
       Deno.exit(0);
     })();
   const server = new Server({
-    send: (msg) => writer.send(msg),
+    send: (msg) => wire.send(msg),
     log,
     baseConfig,
     version,
     backend,
     onConfig: (c) => applyLogConfig(log, c),
-    onShutdownRequest: () => writer.flush().then(() => Deno.exit(0)),
+    onShutdownRequest: () => wire.flush().then(() => Deno.exit(0)),
   });
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     Deno.addSignalListener(sig, () => stop(sig));
   }
-  writer.closed.then((why) => {
+  wire.outputClosed.then((why) => {
     if (why === "stalled") {
       log.warn("the host has read nothing for a while; treating it as gone", {
         stall_s: stallMs() / 1000,
@@ -79,23 +97,10 @@ export async function serve(
   });
   log.info("serving", { version, pid: Deno.pid });
 
-  const lines = Deno.stdin.readable.pipeThrough(
-    new LineStream({
-      maxLineBytes: MAX_REQUEST_BYTES,
-      onOverflow: (n) =>
-        writer.send(
-          error(
-            null,
-            ErrorCodes.PARSE,
-            `message of ${n} bytes is over the ${MAX_REQUEST_BYTES} byte limit`,
-          ),
-        ),
-    }),
-  );
   try {
-    for await (const line of lines) {
+    for await (const line of wire.lines()) {
       if (line === undefined) {
-        writer.send(error(null, ErrorCodes.PARSE, "parse error: the line is not valid UTF-8"));
+        wire.send(error(null, ErrorCodes.PARSE, "parse error: the line is not valid UTF-8"));
         continue;
       }
       // After a shutdown request the server exits once it has answered.

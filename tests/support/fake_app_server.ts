@@ -1,216 +1,132 @@
 /**
- * A stand-in `codex` whose `app-server` asks its client questions: after
- * answering `turn/start` it sends every server→client request of its plan
- * (approvals, elicitations, a tool call, an auth refresh, a kind no release
- * has) and finishes the turn only once each has been answered. Real Codex
- * sends none of these under the plugin's `never`/`danger-full-access`
- * policy, so this is how the end-to-end tests prove that no turn hangs on
- * one. It can also hang a turn and ignore `turn/interrupt`, as a wedged
- * app-server would. Every line the client sends is recorded.
+ * The one fake `codex app-server` of the tests: it speaks the wire as the
+ * real one does (no `"jsonrpc"` field, notifications in the recorded 0.169.0
+ * order, one `item/agentMessage/delta` per piece of text, cumulative
+ * `thread/tokenUsage/updated`), and misbehaves on demand: silence, a crash
+ * mid-turn, a turn that hangs, an interrupt it never confirms, a thread held
+ * by another writer, questions for the client (approvals, elicitations, a
+ * tool call, an auth refresh, a kind no release has: real Codex sends none
+ * under the plugin's `never` policy, so this is how tests prove no turn hangs
+ * on one), notifications before the `turn/start` answer.
  *
- * The wire shapes follow the recorded 0.169.0 transcripts
- * (fixtures/app-server/0.169.0); `--version` prints `codex-cli 0.169.0`.
+ * Threads and their token totals persist in the fake's directory, so a
+ * restarted fake resumes them and a thread it never started is "no rollout
+ * found". The plan is read again at each request, so a test may change it
+ * between turns ({@linkcode FakeAppServer.setPlan}). Every message the
+ * client sends is recorded with the fake's pid. `--version` prints
+ * `codex-cli <version>`. This module installs it; the process itself is
+ * tests/support/fake_app_server_main.ts.
  *
  * @example
  * ```ts
- * await using fake = await installFakeAppServer({ requests: [
- *   { method: "item/commandExecution/requestApproval", params: { command: "rm -rf /" } },
- * ] });
- * // config: { binary: fake.binary, backend: "app-server" }
- * (await fake.received()).filter((m) => !("method" in m)); // the answers
+ * await using fake = await installFakeAppServer({ deltas: ["Hel", "lo"] });
+ * // config: { ...DEFAULTS, binary: fake.binary, backend: "app-server" }
+ * (await fake.received()).map((r) => r.msg.method);
  * ```
  *
  * @module
  */
 
-/** What the fake does when run. */
-export interface AppServerPlan {
-  /** Sent right after the `turn/start` response, ids 0, 1, ...; `threadId`/`turnId` are added. */
-  requests: { method: string; params: Record<string, unknown> }[];
-  /** The agent message of each turn. */
-  text?: string;
-  /** A turn whose input text contains this streams one delta, then nothing more. */
-  hangOn?: string;
-  /** Never answer `turn/interrupt` (a wedged app-server). */
-  ignoreInterrupt?: boolean;
+/** What the fake does; every field optional. */
+export interface FakeAppServerPlan {
+  /** `exit`: print a clap error and exit 2 (a Codex without the subcommand). */
+  initialize?: "ok" | "silent" | "exit";
+  /** The agent message, one delta per piece (default `["Hello", " world"]`). */
+  deltas?: string[];
   /** Send the agent message only in `item/completed`, without deltas. */
   noDeltas?: boolean;
+  /** A turn whose input contains this text streams one delta, then nothing more, ever. */
+  hangOn?: string;
+  deltaDelayMs?: number;
+  /** Send `turn/started` and the message's `item/started` before answering `turn/start`. */
+  notifyBeforeAnswer?: boolean;
+  /** After this many deltas: fall silent, exit 1, or SIGKILL itself. */
+  stopAfter?: { deltas: number; then: "hang" | "exit" | "kill" };
+  /** `silent`: no answer, no completion; `answer-only`: `{}` but the turn never completes. */
+  interrupt?: "confirm" | "silent" | "answer-only";
+  /** Methods never answered. */
+  silent?: string[];
+  /** Answer `thread/resume` with this -32600 error. */
+  resumeError?: string;
+  /** Sent to the client after the `turn/start` answer; the turn completes once all are answered. */
+  requests?: { method: string; params?: Record<string, unknown> }[];
+  /** The turn fails with this message (an `error` notification, then `failed`). */
+  fail?: string;
+  /** Answer `turn/start` (and start the turn) only after this long. */
+  turnStartDelayMs?: number;
+  /** Unload the thread when its turn ends (a later turn/start on it: "thread not found"). */
+  unloadAfterTurn?: boolean;
+  /** Tokens of each model call (default input 100, cached 20, output 7, reasoning 3). */
+  usage?: { input: number; cached: number; output: number; reasoning: number };
+  /** Model calls (`thread/tokenUsage/updated`) per turn (default 1). */
+  calls?: number;
+  /** Lines that are not JSON, printed before the `initialize` answer. */
+  garbage?: boolean;
+  /** At startup, leave `sleep 300` behind: an orphan in a session of its own (escapes the group). */
+  escapedHelper?: boolean;
+  /** At startup, start `sleep 301` as its own child (like a code-mode host or an MCP server). */
+  childHelper?: boolean;
+  /**
+   * Keep a rollout file per thread, `rollout-<id>.jsonl` in the fake's dir, named as `thread.path`
+   * by thread/start and thread/resume, with a `task_started` line (`payload.turn_id`) per turn.
+   */
+  rollout?: boolean;
+  /** The Codex version in the `initialize` userAgent (default 0.169.0). */
+  version?: string;
+}
+
+/** One message the client sent. */
+export interface Received {
+  pid: number;
+  msg: Record<string, unknown>;
 }
 
 /** An installed fake. */
 export interface FakeAppServer extends AsyncDisposable {
-  /** The wrapper script: use it as config `binary`. */
+  /** The wrapper script: config `binary`. */
   binary: string;
-  /** Every message the client sent, oldest first. */
-  received(): Promise<Record<string, unknown>[]>;
+  dir: string;
+  setPlan(plan: FakeAppServerPlan): Promise<void>;
+  /** Every message received so far, oldest first. */
+  received(): Promise<Received[]>;
+  /** argv of each start, oldest first. */
+  starts(): Promise<{ pid: number; argv: string[] }[]>;
 }
 
-const self = new URL(import.meta.url).pathname;
+/** The fake itself (tests/support/fake_app_server_main.ts), run by the wrapper. */
+const self = new URL("./fake_app_server_main.ts", import.meta.url).pathname;
 
 /** Write the wrapper and plan into a new temp dir. */
-export async function installFakeAppServer(plan: AppServerPlan): Promise<FakeAppServer> {
+export async function installFakeAppServer(
+  plan: FakeAppServerPlan = {},
+): Promise<FakeAppServer> {
   const dir = await Deno.makeTempDir({ prefix: "fake-app-server-" });
   const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(plan));
   const binary = `${dir}/codex`;
+  await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(plan));
   await Deno.writeTextFile(
     binary,
-    `#!/bin/sh\nFAKE_APP_SERVER_DIR=${q(dir)} exec ${q(Deno.execPath())} run --no-config ` +
-      `--no-prompt --allow-all ${q(self)} "$@"\n`,
+    [
+      "#!/bin/sh",
+      `FAKE_APP_SERVER_DIR=${q(dir)}`,
+      "export FAKE_APP_SERVER_DIR",
+      `exec ${q(Deno.execPath())} run --no-config --no-lock --quiet -A ${q(self)} "$@"`,
+      "",
+    ].join("\n"),
     { mode: 0o755 },
   );
+  const lines = async (name: string) => {
+    const text = await Deno.readTextFile(`${dir}/${name}`).catch(() => "");
+    return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  };
   return {
     binary,
-    async received() {
-      const text = await Deno.readTextFile(`${dir}/received.jsonl`).catch(() => "");
-      return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
-    },
+    dir,
+    setPlan: (p) => Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(p)),
+    received: () => lines("received.jsonl"),
+    starts: () => lines("starts.jsonl"),
     async [Symbol.asyncDispose]() {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }
-
-const enc = new TextEncoder();
-
-async function main() {
-  if (Deno.args.includes("--version")) {
-    console.log("codex-cli 0.169.0");
-    return;
-  }
-  if (!Deno.args.includes("app-server")) {
-    console.error("fake app-server: only `app-server` and `--version` are faked");
-    Deno.exit(2);
-  }
-  const dir = Deno.env.get("FAKE_APP_SERVER_DIR")!;
-  const plan: AppServerPlan = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`));
-  const send = async (msg: unknown) => {
-    const bytes = enc.encode(JSON.stringify(msg) + "\n");
-    for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
-  };
-  let threadId: string = crypto.randomUUID(); // one thread per process; a resumed one keeps its id
-  let turns = 0;
-  /** Server request ids still waiting for their answer, and what to do once none is. */
-  const pending = new Set<number>();
-  let whenAnswered: (() => Promise<void>) | undefined;
-
-  const thread = (cwd: unknown) => ({
-    thread: { id: threadId, sessionId: threadId, preview: "", status: { type: "idle" }, cwd },
-    model: "fake",
-    modelProvider: "mock",
-    cwd,
-    approvalPolicy: "never",
-    sandbox: { type: "dangerFullAccess" },
-  });
-  const finishTurn = async (turnId: string) => {
-    const base = { threadId, turnId };
-    const text = plan.text ?? "answered";
-    const item = { type: "agentMessage", id: `msg_${turnId}`, text: "" };
-    await send({ method: "item/started", params: { ...base, item } });
-    if (!plan.noDeltas) {
-      await send({
-        method: "item/agentMessage/delta",
-        params: { ...base, itemId: item.id, delta: text },
-      });
-    }
-    await send({ method: "item/completed", params: { ...base, item: { ...item, text } } });
-    const n = turns;
-    const usage = (k: number) => ({
-      totalTokens: 127 * k,
-      inputTokens: 120 * k,
-      cachedInputTokens: 20 * k,
-      outputTokens: 7 * k,
-      reasoningOutputTokens: 3 * k,
-    });
-    await send({
-      method: "thread/tokenUsage/updated",
-      params: { ...base, tokenUsage: { total: usage(n), last: usage(1), modelContextWindow: 1 } },
-    });
-    await send({
-      method: "turn/completed",
-      params: {
-        threadId,
-        turn: { id: turnId, items: [], status: "completed", error: null },
-      },
-    });
-  };
-
-  let buf = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line.trim()) continue;
-      await Deno.writeTextFile(`${dir}/received.jsonl`, line + "\n", { append: true });
-      // deno-lint-ignore no-explicit-any
-      const msg = JSON.parse(line) as any;
-      if (msg.method === undefined) { // an answer to one of our requests
-        pending.delete(msg.id);
-        if (pending.size === 0 && whenAnswered) {
-          const then = whenAnswered;
-          whenAnswered = undefined;
-          await then();
-        }
-        continue;
-      }
-      if (msg.id === undefined) continue; // a notification (initialized)
-      const reply = (result: unknown) => send({ id: msg.id, result });
-      switch (msg.method) {
-        case "initialize":
-          await reply({
-            userAgent: "fake/0.169.0",
-            codexHome: Deno.env.get("CODEX_HOME") ?? "",
-            platformFamily: "unix",
-            platformOs: "linux",
-          });
-          break;
-        case "thread/start":
-        case "thread/resume":
-          if (msg.method === "thread/resume") threadId = String(msg.params?.threadId);
-          await reply(thread(msg.params?.cwd));
-          if (msg.method === "thread/start") {
-            await send({ method: "thread/started", params: { thread: thread(null).thread } });
-          }
-          break;
-        case "turn/start": {
-          const turnId = `turn-${++turns}`;
-          await reply({ turn: { id: turnId, items: [], status: "inProgress", error: null } });
-          await send({
-            method: "turn/started",
-            params: { threadId, turn: { id: turnId, items: [], status: "inProgress" } },
-          });
-          const input = JSON.stringify(msg.params?.input ?? "");
-          if (plan.hangOn && input.includes(plan.hangOn)) {
-            const item = { type: "agentMessage", id: `msg_${turnId}`, text: "" };
-            await send({ method: "item/started", params: { threadId, turnId, item } });
-            await send({
-              method: "item/agentMessage/delta",
-              params: { threadId, turnId, itemId: item.id, delta: "thinking..." },
-            });
-            break; // and nothing more, ever
-          }
-          if (plan.requests.length === 0) {
-            await finishTurn(turnId);
-            break;
-          }
-          whenAnswered = () => finishTurn(turnId);
-          for (const [i, r] of plan.requests.entries()) {
-            const id = 1000 * turns + i;
-            pending.add(id);
-            await send({ id, method: r.method, params: { threadId, turnId, ...r.params } });
-          }
-          break;
-        }
-        case "turn/interrupt":
-          if (!plan.ignoreInterrupt) await reply({});
-          break;
-        default:
-          await reply({});
-      }
-    }
-  }
-}
-
-if (import.meta.main) await main();

@@ -16,6 +16,11 @@
  * When the stream ends every pending request rejects with
  * {@linkcode ConnectionClosed} and every subscriber's `onClose` runs once.
  *
+ * The JSON-RPC itself (ids, timeouts, the end) is the generic
+ * {@linkcode Peer}'s (lib/jsonrpc/peer.ts); this module is what is special
+ * about the app-server: its wire without `"jsonrpc"`, its errors named after
+ * it, routing by thread.
+ *
  * @example
  * ```ts
  * import { AppServerClient } from "./client.ts";
@@ -31,7 +36,9 @@
  *
  * @module
  */
-import { LineStream } from "../../lines.ts";
+import { type Clock } from "../../async.ts";
+import { ErrorResponse, Peer, PeerClosed, RequestTimedOut } from "../../jsonrpc/peer.ts";
+import { LineTransport } from "../../jsonrpc/transport.ts";
 import type { Logger } from "../../log.ts";
 import { answerServerRequest } from "./server_requests.ts";
 
@@ -84,14 +91,12 @@ export interface ClientOptions {
   log: Logger;
   /** Timeout of a request that does not give its own (default {@linkcode REQUEST_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
+  /** Where request timeouts take their time from (tests move a fake one). */
+  clock?: Clock;
 }
 
-interface Pending {
-  method: string;
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
+/** Options of one request: a timeout in ms, or `{signal, timeout}`. */
+export type RequestOptions = number | { signal?: AbortSignal; timeout?: number };
 
 type Json = Record<string, unknown>;
 
@@ -105,52 +110,74 @@ export function threadOf(params: Json): string | undefined {
 /** A JSON-RPC connection to one app-server; see the module doc. */
 export class AppServerClient {
   #o: ClientOptions;
-  #next = 1;
-  #pending = new Map<number, Pending>();
+  #peer: Peer;
   #subs = new Map<string, Set<ThreadSubscriber>>();
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #chain: Promise<void> = Promise.resolve();
-  #enc = new TextEncoder();
-  #closed = false;
-  #stopReading = new AbortController();
   /** Resolves once the app-server's output has ended (or {@linkcode close} was called). */
   readonly closed: Promise<void>;
 
   constructor(o: ClientOptions) {
     this.#o = o;
-    this.#writer = o.writable.getWriter();
-    this.#writer.closed.catch(() => {}); // a dead server's stdin: reported through reads
-    this.closed = this.#read().finally(() => this.#shutdown());
+    const log = o.log;
+    const transport = new LineTransport({
+      readable: o.readable,
+      writable: o.writable,
+      onOverflow: (n) =>
+        log.warn("codex app-server printed a line too long to parse; skipped", { bytes: n }),
+      // A delta with a bad byte must not lose the whole message (as on exec).
+      onInvalidUtf8: (n) =>
+        log.warn("codex app-server printed invalid UTF-8; passed on with U+FFFD", { bytes: n }),
+    });
+    this.#peer = new Peer(transport, {
+      jsonrpc: false,
+      timeoutMs: o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      clock: o.clock,
+      onRequest: (method, params) => this.#answer(method, params),
+      onNotification: (method, params) => this.#route(method, params, false),
+      onInvalid: (line) =>
+        log.warn("skipped a line from codex app-server that is not a JSON object", {
+          chars: line?.length,
+        }),
+      onStrayResponse: (msg) =>
+        log.debug("codex app-server answered a request that is no longer pending", { id: msg.id }),
+      onHandlerError: (e, method) =>
+        method === "(reading)"
+          ? log.warn("reading codex app-server output failed", { error: String(e) })
+          : log.error("handling a codex app-server message failed", { method, error: String(e) }),
+      onClose: () => this.#closeSubscribers(),
+    });
+    this.closed = this.#peer.closed;
   }
 
   /** True once the connection has ended. */
   get isClosed(): boolean {
-    return this.#closed;
+    return this.#peer.isClosed;
   }
 
   /** Requests sent and not yet answered. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#peer.pending;
   }
 
-  /** Send a request; resolves its result, rejects with RpcError, RequestTimeout or ConnectionClosed. */
-  request<T = Json>(method: string, params: Json, timeoutMs?: number): Promise<T> {
-    if (this.#closed) return Promise.reject(new ConnectionClosed(method));
-    const id = this.#next++;
-    const ms = timeoutMs ?? this.#o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new RequestTimeout(method, ms));
-      }, ms);
-      this.#pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
-      this.#write({ id, method, params });
-    });
+  /**
+   * Send a request; resolves its result, rejects with RpcError, RequestTimeout,
+   * ConnectionClosed, or the signal's reason. `opts`: a timeout in ms, or
+   * `{signal, timeout}`; the default timeout is the client's.
+   */
+  async request<T = Json>(method: string, params: Json, opts?: RequestOptions): Promise<T> {
+    const o = typeof opts === "number" ? { timeout: opts } : opts ?? {};
+    try {
+      return await this.#peer.request<T>(method, params, o);
+    } catch (e) {
+      if (e instanceof ErrorResponse) throw new RpcError(method, e.code, e.message);
+      if (e instanceof RequestTimedOut) throw new RequestTimeout(method, e.timeoutMs);
+      if (e instanceof PeerClosed) throw new ConnectionClosed(method);
+      throw e;
+    }
   }
 
   /** Receive thread `threadId`'s notifications until the returned function is called. */
   subscribe(threadId: string, sub: ThreadSubscriber): () => void {
-    if (this.#closed) {
+    if (this.isClosed) {
       queueMicrotask(() => sub.onClose());
       return () => {};
     }
@@ -165,79 +192,11 @@ export class AppServerClient {
 
   /** Stop: close the app-server's stdin, stop reading, fail what is pending. */
   close(): void {
-    this.#shutdown();
-    this.#stopReading.abort();
+    this.#peer.close();
   }
 
-  #write(msg: Json) {
-    const bytes = this.#enc.encode(JSON.stringify(msg) + "\n");
-    this.#chain = this.#chain.then(() => this.#writer.write(bytes)).catch(() => {
-      // The server's stdin is gone; its stdout ends soon and reading reports it.
-    });
-  }
-
-  async #read() {
-    const lines = this.#o.readable.pipeThrough(
-      new LineStream({
-        onOverflow: (n) =>
-          this.#o.log.warn("codex app-server printed a line too long to parse; skipped", {
-            bytes: n,
-          }),
-        // A delta with a bad byte must not lose the whole message (as on exec).
-        onInvalidUtf8: (n) =>
-          this.#o.log.warn("codex app-server printed invalid UTF-8; passed on with U+FFFD", {
-            bytes: n,
-          }),
-      }),
-      { signal: this.#stopReading.signal },
-    );
-    try {
-      for await (const line of lines) {
-        if (line === "" || this.#closed) continue;
-        let msg: unknown;
-        try {
-          msg = line === undefined ? undefined : JSON.parse(line);
-        } catch { /* reported below */ }
-        if (!msg || typeof msg !== "object" || Array.isArray(msg)) {
-          this.#o.log.warn("skipped a line from codex app-server that is not a JSON object", {
-            chars: line?.length,
-          });
-          continue;
-        }
-        this.#dispatch(msg as Json);
-      }
-    } catch (e) {
-      if (!this.#stopReading.signal.aborted) {
-        this.#o.log.warn("reading codex app-server output failed", { error: String(e) });
-      }
-    }
-  }
-
-  #dispatch(msg: Json) {
-    const hasId = typeof msg.id === "number" || typeof msg.id === "string";
-    if (typeof msg.method === "string") {
-      const params = (msg.params && typeof msg.params === "object" ? msg.params : {}) as Json;
-      if (hasId) return this.#answer(msg.id as number | string, msg.method, params);
-      return this.#notify(msg.method, params);
-    }
-    if (!hasId) return;
-    const p = this.#pending.get(msg.id as number);
-    if (!p) {
-      this.#o.log.debug("codex app-server answered a request that is no longer pending", {
-        id: msg.id,
-      });
-      return;
-    }
-    this.#pending.delete(msg.id as number);
-    clearTimeout(p.timer);
-    if (msg.error && typeof msg.error === "object") {
-      const e = msg.error as { code?: unknown; message?: unknown };
-      const code = typeof e.code === "number" ? e.code : -32603;
-      p.reject(new RpcError(p.method, code, String(e.message ?? "error without a message")));
-    } else p.resolve(msg.result ?? {});
-  }
-
-  #answer(id: number | string, method: string, params: Json) {
+  /** A request from the app-server: answered at once, never by asking a human. */
+  #answer(method: string, params: Json): unknown {
     const a = answerServerRequest(method, params);
     this.#o.log.warn("answered a request from codex app-server without asking anyone", {
       method,
@@ -245,12 +204,9 @@ export class AppServerClient {
       thread_id: threadOf(params),
       turn_id: params.turnId,
     });
-    this.#write("result" in a ? { id, result: a.result } : { id, error: a.error });
     this.#route(method, params, true);
-  }
-
-  #notify(method: string, params: Json) {
-    this.#route(method, params, false);
+    if ("result" in a) return a.result;
+    throw new ErrorResponse(a.error.code, a.error.message);
   }
 
   #route(method: string, params: Json, isRequest: boolean) {
@@ -281,15 +237,7 @@ export class AppServerClient {
     }
   }
 
-  #shutdown() {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#chain = this.#chain.then(() => this.#writer.close()).catch(() => {});
-    for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
-      this.#pending.delete(id);
-      p.reject(new ConnectionClosed(p.method));
-    }
+  #closeSubscribers() {
     const subs = [...this.#subs.values()].flatMap((s) => [...s]);
     this.#subs.clear();
     for (const s of subs) s.onClose();

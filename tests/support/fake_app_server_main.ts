@@ -1,135 +1,25 @@
 /**
- * A scripted `codex app-server` for the in-process tests of the app-server
- * client and backend: it speaks the wire as the real one does (no
- * `"jsonrpc"` field, notifications in the recorded 0.169.0 order, one
- * `item/agentMessage/delta` per piece of text, cumulative
- * `thread/tokenUsage/updated`), and misbehaves on demand: silence, a crash
- * mid-turn, an interrupt it never confirms, a thread held by another writer,
- * questions for the client, notifications before the `turn/start` answer.
- *
- * Threads and their token totals persist in the fake's directory, so a
- * restarted fake resumes them and a thread it never started is "no rollout
- * found". The plan is read again at each request, so a test may change it
- * between turns ({@linkcode ScriptedAppServer.setPlan}). Every message the
- * client sends is recorded with the fake's pid.
+ * The process of the fake `codex app-server` that tests/support/fake_app_server.ts
+ * installs (see that module for what it does and how a test steers it): it
+ * reads its plan from `$FAKE_APP_SERVER_DIR/plan.json` at each request and
+ * records what it receives next to it.
  *
  * @example
- * ```ts
- * await using fake = await installScriptedAppServer({ deltas: ["Hel", "lo"] });
- * // config: { ...DEFAULTS, binary: fake.binary, backend: "app-server" }
- * (await fake.received()).map((r) => r.msg.method);
+ * ```sh
+ * FAKE_APP_SERVER_DIR=/tmp/fake deno run -A tests/support/fake_app_server_main.ts app-server
  * ```
  *
  * @module
  */
-
-/** What the fake does; every field optional. */
-export interface ScriptedPlan {
-  /** `exit`: print a clap error and exit 2 (a Codex without the subcommand). */
-  initialize?: "ok" | "silent" | "exit";
-  /** The agent message, one delta per piece (default `["Hello", " world"]`). */
-  deltas?: string[];
-  deltaDelayMs?: number;
-  /** Send `turn/started` and the message's `item/started` before answering `turn/start`. */
-  notifyBeforeAnswer?: boolean;
-  /** After this many deltas: fall silent, exit 1, or SIGKILL itself. */
-  stopAfter?: { deltas: number; then: "hang" | "exit" | "kill" };
-  /** `silent`: no answer, no completion; `answer-only`: `{}` but the turn never completes. */
-  interrupt?: "confirm" | "silent" | "answer-only";
-  /** Methods never answered. */
-  silent?: string[];
-  /** Answer `thread/resume` with this -32600 error. */
-  resumeError?: string;
-  /** Sent to the client after the `turn/start` answer; the turn completes once all are answered. */
-  requests?: { method: string; params?: Record<string, unknown> }[];
-  /** The turn fails with this message (an `error` notification, then `failed`). */
-  fail?: string;
-  /** Answer `turn/start` (and start the turn) only after this long. */
-  turnStartDelayMs?: number;
-  /** Unload the thread when its turn ends (a later turn/start on it: "thread not found"). */
-  unloadAfterTurn?: boolean;
-  /** Tokens of each model call (default input 100, cached 20, output 7, reasoning 3). */
-  usage?: { input: number; cached: number; output: number; reasoning: number };
-  /** Model calls (`thread/tokenUsage/updated`) per turn (default 1). */
-  calls?: number;
-  /** Lines that are not JSON, printed before the `initialize` answer. */
-  garbage?: boolean;
-  /** At startup, leave `sleep 300` behind: an orphan in a session of its own (escapes the group). */
-  escapedHelper?: boolean;
-  /** At startup, start `sleep 301` as its own child (like a code-mode host or an MCP server). */
-  childHelper?: boolean;
-  /**
-   * Keep a rollout file per thread, `rollout-<id>.jsonl` in the fake's dir, named as `thread.path`
-   * by thread/start and thread/resume, with a `task_started` line (`payload.turn_id`) per turn.
-   */
-  rollout?: boolean;
-  /** The Codex version in the `initialize` userAgent (default 0.169.0). */
-  version?: string;
-}
-
-/** One message the client sent. */
-export interface Received {
-  pid: number;
-  msg: Record<string, unknown>;
-}
-
-/** An installed fake. */
-export interface ScriptedAppServer extends AsyncDisposable {
-  /** The wrapper script: config `binary`. */
-  binary: string;
-  dir: string;
-  setPlan(plan: ScriptedPlan): Promise<void>;
-  /** Every message received so far, oldest first. */
-  received(): Promise<Received[]>;
-  /** argv of each start, oldest first. */
-  starts(): Promise<{ pid: number; argv: string[] }[]>;
-}
-
-const self = new URL(import.meta.url).pathname;
-
-/** Write the wrapper and plan into a new temp dir. */
-export async function installScriptedAppServer(
-  plan: ScriptedPlan = {},
-): Promise<ScriptedAppServer> {
-  const dir = await Deno.makeTempDir({ prefix: "scripted-app-server-" });
-  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const binary = `${dir}/codex`;
-  await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(plan));
-  await Deno.writeTextFile(
-    binary,
-    [
-      "#!/bin/sh",
-      `SCRIPTED_DIR=${q(dir)}`,
-      "export SCRIPTED_DIR",
-      `exec ${q(Deno.execPath())} run --no-config --no-lock --quiet -A ${q(self)} "$@"`,
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  const lines = async (name: string) => {
-    const text = await Deno.readTextFile(`${dir}/${name}`).catch(() => "");
-    return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
-  };
-  return {
-    binary,
-    dir,
-    setPlan: (p) => Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(p)),
-    received: () => lines("received.jsonl"),
-    starts: () => lines("starts.jsonl"),
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-// ---------------------------------------------------------------- the fake itself
+import { delay } from "../../lib/async.ts";
+import type { FakeAppServerPlan } from "./fake_app_server.ts";
 
 type Json = Record<string, unknown>;
 
 async function main() {
-  const dir = Deno.env.get("SCRIPTED_DIR")!;
+  const dir = Deno.env.get("FAKE_APP_SERVER_DIR")!;
   const enc = new TextEncoder();
-  const plan = (): ScriptedPlan => JSON.parse(Deno.readTextFileSync(`${dir}/plan.json`));
+  const plan = (): FakeAppServerPlan => JSON.parse(Deno.readTextFileSync(`${dir}/plan.json`));
   const append = (name: string, v: unknown) =>
     Deno.writeTextFileSync(`${dir}/${name}`, JSON.stringify(v) + "\n", { append: true });
   const threadsFile = `${dir}/threads.json`;
@@ -149,8 +39,11 @@ async function main() {
   };
   const notify = (method: string, params: Json) =>
     send({ method, params, emittedAtMs: Date.now() });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+  if (Deno.args.includes("--version")) {
+    console.log(`codex-cli ${plan().version ?? "0.169.0"}`);
+    return;
+  }
   append("starts.jsonl", { pid: Deno.pid, argv: Deno.args });
   if (Deno.args[0] !== "app-server") {
     console.error(`error: unrecognized subcommand '${Deno.args[0]}'`);
@@ -174,7 +67,7 @@ async function main() {
     })
       .spawn();
   }
-  console.error("WARNING: proceeding, even though we could not update PATH: scripted fake");
+  console.error("WARNING: proceeding, even though we could not update PATH: fake app-server");
 
   const answers = new Map<number | string, () => void>(); // our requests to the client
   const interrupts = new Map<string, () => void>(); // turnId → interrupt it
@@ -185,7 +78,7 @@ async function main() {
   const rolloutOf = (threadId: string) =>
     plan().rollout ? { path: `${dir}/rollout-${threadId}.jsonl` } : {};
 
-  async function runTurn(threadId: string, turnId: string, p: ScriptedPlan) {
+  async function runTurn(threadId: string, turnId: string, p: FakeAppServerPlan, input: string) {
     if (p.rollout) {
       Deno.writeTextFileSync(
         `${dir}/rollout-${threadId}.jsonl`,
@@ -221,8 +114,12 @@ async function main() {
     if (!p.notifyBeforeAnswer) {
       notify("item/started", { item: { type: "agentMessage", id: itemId, text: "" }, ...ids });
     }
+    if (p.hangOn && input.includes(p.hangOn)) {
+      notify("item/agentMessage/delta", { ...ids, itemId, delta: "thinking..." });
+      await new Promise(() => {}); // and nothing more, ever
+    }
     const deltas = p.deltas ?? ["Hello", " world"];
-    for (let i = 0; i < deltas.length; i++) {
+    for (let i = 0; i < (p.noDeltas ? 0 : deltas.length); i++) {
       if (interrupted) break;
       if (p.stopAfter && i === p.stopAfter.deltas) {
         if (p.stopAfter.then === "exit") {
@@ -232,7 +129,7 @@ async function main() {
         if (p.stopAfter.then === "kill") Deno.kill(Deno.pid, "SIGKILL");
         await new Promise(() => {}); // hang
       }
-      if (p.deltaDelayMs) await sleep(p.deltaDelayMs);
+      if (p.deltaDelayMs) await delay(p.deltaDelayMs);
       if (interrupted) break;
       notify("item/agentMessage/delta", { ...ids, itemId, delta: deltas[i] });
     }
@@ -298,11 +195,11 @@ async function main() {
           Deno.stdout.writeSync(enc.encode("not json at all\n[1,2,3]\n\n"));
         }
         reply({
-          userAgent: `scripted/${p.version ?? "0.169.0"} (fake)`,
+          userAgent: `fake/${p.version ?? "0.169.0"} (fake)`,
           codexHome: dir,
           platformFamily: "unix",
         });
-        notify("configWarning", { summary: "scripted fake" });
+        notify("configWarning", { summary: "fake app-server" });
         return;
       case "account/login/start":
         reply({ type: "apiKey" });
@@ -345,9 +242,9 @@ async function main() {
         }
         const go = () => {
           reply({ turn: { id: turnId, status: "inProgress", items: [] } });
-          runTurn(threadId, turnId, p);
+          runTurn(threadId, turnId, p, JSON.stringify(params.input ?? ""));
         };
-        if (p.turnStartDelayMs) setTimeout(go, p.turnStartDelayMs);
+        if (p.turnStartDelayMs) delay(p.turnStartDelayMs).then(go);
         else go();
         return;
       }

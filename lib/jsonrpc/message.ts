@@ -1,19 +1,28 @@
 /**
- * JSON-RPC 2.0 over lines: parse one incoming line, serialize outgoing
- * messages, write them to stdout in order. Nothing else lives here.
+ * Generic JSON-RPC 2.0 messages: their shapes, the standard error codes, the
+ * builders of what we send, and the strict check of one incoming request
+ * line. Strict, because a host of the Plexum protocol must be told exactly
+ * what is wrong with its message (PROTOCOL.md); the lenient reading of a
+ * peer that omits `"jsonrpc"` (Codex's app-server) is lib/jsonrpc/peer.ts's.
+ * Nothing here knows which protocol runs on top.
  *
  * @example
  * ```ts
- * import { MessageWriter, parseMessage, result } from "./rpc.ts";
- * const out = new MessageWriter(Deno.stdout);
+ * import { parseMessage, result } from "./message.ts";
  * const msg = parseMessage('{"jsonrpc":"2.0","id":1,"method":"models","params":{}}');
- * if (msg.ok && msg.value) out.send(result(msg.value.id ?? null, { models: [] }));
+ * if (msg.ok && msg.value) console.log(JSON.stringify(result(msg.value.id ?? null, {})));
  * ```
+ *
+ * @module
  */
+import { cut } from "../cut.ts";
+import { err, ok, type Result } from "../result.ts";
 
-import { err, ok, type Result } from "./result.ts";
-
-/** JSON-RPC error codes used by the plugin (PROTOCOL.md lists them). */
+/**
+ * JSON-RPC error codes the plugin sends (PROTOCOL.md lists them): the five of
+ * the specification, and `NOT_INITIALIZED` from the range it leaves to
+ * servers (-32000 to -32099), which the Plexum protocol uses.
+ */
 export const ErrorCodes = {
   PARSE: -32700,
   INVALID_REQUEST: -32600,
@@ -26,59 +35,39 @@ export const ErrorCodes = {
 /** A request id. */
 export type Id = string | number | null;
 
+/** A JSON object, as messages and their params are. */
+export type JsonObject = Record<string, unknown>;
+
 /** A valid incoming request (or notification when `id` is absent). */
 export interface Request {
   id?: Id;
   method: string;
-  params: Record<string, unknown>;
+  params: JsonObject;
 }
 
 /**
  * Result of {@linkcode parseMessage}: a request (`undefined` for a line that
  * asks nothing: blank, or a response), or the error response to send.
  */
-export type Parsed = Result<Request | undefined, Record<string, unknown>>;
-
-/** A response with a result. */
-export function result(id: Id, value: unknown): Record<string, unknown> {
-  return { jsonrpc: "2.0", id, result: value };
-}
+export type Parsed = Result<Request | undefined, JsonObject>;
 
 /** Longest error `message` sent (characters); PROTOCOL.md documents it. */
 export const MAX_ERROR_MESSAGE = 4096;
 
-/**
- * Cut `s` to `max` characters, saying how long it was (`length`: of the
- * original, when `s` is already a part of it). Never splits a surrogate pair.
- *
- * @example
- * ```ts
- * import { cut } from "./rpc.ts";
- * cut("x".repeat(10), 4); // "xxxx… (cut from 10 characters)"
- * ```
- */
-export function cut(s: string, max: number, length = s.length): string {
-  if (s.length <= max && length === s.length) return s;
-  let end = Math.min(max, s.length);
-  const c = s.charCodeAt(end - 1);
-  if (c >= 0xd800 && c <= 0xdbff) end--; // keep a pair whole
-  return `${s.slice(0, end)}… (cut from ${length} characters)`;
+/** A response with a result. */
+export function result(id: Id, value: unknown): JsonObject {
+  return { jsonrpc: "2.0", id, result: value };
 }
 
 /** A response with an error; `message` is cut to {@linkcode MAX_ERROR_MESSAGE}. */
-export function error(
-  id: Id,
-  code: number,
-  message: string,
-  data?: unknown,
-): Record<string, unknown> {
-  const e: Record<string, unknown> = { code, message: cut(message, MAX_ERROR_MESSAGE) };
+export function error(id: Id, code: number, message: string, data?: unknown): JsonObject {
+  const e: JsonObject = { code, message: cut(message, MAX_ERROR_MESSAGE) };
   if (data !== undefined) e.data = data;
   return { jsonrpc: "2.0", id, error: e };
 }
 
 /** A notification. */
-export function notification(method: string, params: unknown): Record<string, unknown> {
+export function notification(method: string, params: unknown): JsonObject {
   return { jsonrpc: "2.0", method, params };
 }
 
@@ -99,7 +88,7 @@ export const MAX_JSON_CONTAINERS = 1_000_000;
  *
  * @example
  * ```ts
- * import { countContainers } from "./rpc.ts";
+ * import { countContainers } from "./message.ts";
  * countContainers('{"a":[1,{"b":"{[["}]}', 100); // 3
  * ```
  */
@@ -118,7 +107,7 @@ export function countContainers(text: string, max: number): number {
   return n;
 }
 
-/** Parse one line from the host. */
+/** Parse one line that should hold a JSON-RPC 2.0 request or notification. */
 export function parseMessage(line: string): Parsed {
   if (line.trim() === "") return ok(undefined);
   // Only a long line can hold that many (each takes at least 2 characters).
@@ -145,7 +134,7 @@ export function parseMessage(line: string): Parsed {
       "a message must be a JSON object (batches are not supported)",
     ));
   }
-  const m = msg as Record<string, unknown>;
+  const m = msg as JsonObject;
   const id = validId(m.id) ? m.id : null;
   if (!("method" in m) && ("result" in m || "error" in m)) return ok(undefined); // a response: we send no requests
   if (m.jsonrpc !== "2.0") {
@@ -162,69 +151,5 @@ export function parseMessage(line: string): Parsed {
   if (typeof params !== "object" || params === null || Array.isArray(params)) {
     return err(error(id, ErrorCodes.INVALID_REQUEST, "params must be an object"));
   }
-  return ok({
-    id: "id" in m ? id : undefined,
-    method: m.method,
-    params: params as Record<string, unknown>,
-  });
-}
-
-/** Why a {@linkcode MessageWriter}'s output is gone. */
-export type WriterClosed = "closed" | "stalled";
-
-/**
- * Writes messages as lines, in order, without blocking the event loop. When
- * the host stops reading (EPIPE), or one write has not completed for
- * `stallMs` (the host keeps the pipe open but reads nothing), `closed`
- * resolves and later sends are dropped.
- */
-export class MessageWriter {
-  #chain: Promise<void> = Promise.resolve();
-  #enc = new TextEncoder();
-  #broken = false;
-  #onClose!: (why: WriterClosed) => void;
-  #stallMs: number;
-  /** Resolves when the output is gone, with why. */
-  readonly closed = new Promise<WriterClosed>((r) => (this.#onClose = r));
-
-  constructor(
-    private out: { write(p: Uint8Array): Promise<number> },
-    opts: { stallMs?: number } = {},
-  ) {
-    this.#stallMs = opts.stallMs ?? Infinity;
-  }
-
-  /** Queue one message. */
-  send(msg: unknown): Promise<void> {
-    if (this.#broken) return Promise.resolve(); // a stalled write may never settle
-    const bytes = this.#enc.encode(JSON.stringify(msg) + "\n");
-    this.#chain = this.#chain.then(async () => {
-      if (this.#broken) return;
-      let stall: ReturnType<typeof setTimeout> | undefined;
-      if (Number.isFinite(this.#stallMs)) {
-        stall = setTimeout(() => this.#close("stalled"), this.#stallMs);
-      }
-      try {
-        for (let at = 0; at < bytes.length && !this.#broken;) {
-          at += await this.out.write(bytes.subarray(at));
-        }
-      } catch {
-        this.#close("closed");
-      } finally {
-        clearTimeout(stall);
-      }
-    });
-    return this.#chain;
-  }
-
-  /** Resolves when everything queued so far is written, or the output is gone. */
-  flush(): Promise<void> {
-    return Promise.race([this.#chain, this.closed.then(() => {})]);
-  }
-
-  #close(why: WriterClosed) {
-    if (this.#broken) return;
-    this.#broken = true;
-    this.#onClose(why);
-  }
+  return ok({ id: "id" in m ? id : undefined, method: m.method, params: params as JsonObject });
 }
