@@ -4,9 +4,12 @@
  *
  * @example
  * ```ts
+ * import { validateConfig } from "./config.ts";
  * const r = validateConfig({ binary: "/usr/bin/codex", idle_timeout_s: 30 });
  * if (!r.ok) console.error(r.error); // [{ field, message }]
  * ```
+ *
+ * @module
  */
 import { err, ok, type Result } from "./result.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";

@@ -10,10 +10,13 @@
  *
  * @example
  * ```ts
+ * import { loadConfigFile } from "./config_file.ts";
  * const r = await loadConfigFile("/etc/plexum/openai.jsonc");
  * if (!r.ok) console.error(r.error);
  * // config file /etc/plexum/openai.jsonc: expected ',' at line 4, column 3
  * ```
+ *
+ * @module
  */
 import { err, ok, type Result } from "./result.ts";
 import { type Config, DEFAULTS, validateConfig } from "./config.ts";

@@ -4,9 +4,12 @@
  *
  * @example
  * ```ts
+ * import { parseJsonc } from "./jsonc.ts";
  * parseJsonc('{ "a": 1, // note\n }'); // { ok: true, value: { a: 1 } }
  * parseJsonc('{ "a" 1 }'); // { ok: false, message: "expected ':' at line 1, column 7", ... }
  * ```
+ *
+ * @module
  */
 import { err, ok, type Result } from "./result.ts";
 import {

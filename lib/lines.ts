@@ -24,6 +24,8 @@
  *   else console.log(JSON.parse(line));
  * }
  * ```
+ *
+ * @module
  */
 export class LineStream extends TransformStream<Uint8Array, string | undefined> {
   /** Default bound for one line: 256 MiB. */

@@ -22,9 +22,12 @@
  *
  * @example
  * ```ts
+ * import { createLogger } from "./log.ts";
  * const log = createLogger({ level: "info" });
  * log.info("turn done", { workspace: "/w", duration_ms: 812 });
  * ```
+ *
+ * @module
  */
 
 import { Redactor } from "./redact.ts";

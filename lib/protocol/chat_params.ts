@@ -13,6 +13,8 @@
  * if (!r.ok) console.error(r.error); // [{ field: "messages", message: "…" }]
  * else console.log(r.value.prompt);
  * ```
+ *
+ * @module
  */
 import { err, ok, type Result } from "../result.ts";
 import type { FieldError } from "../config.ts";

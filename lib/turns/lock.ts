@@ -13,6 +13,8 @@
  *   lock?.release();
  * }
  * ```
+ *
+ * @module
  */
 
 /** File name of the lock inside the workspace. */
