@@ -94,3 +94,20 @@ Deno.test("the rules see real imports (the checker is not vacuous)", () => {
   assert.ok(graph.get("main.ts")!.includes("lib/codex/select.ts"));
   assert.ok(graph.get("lib/jsonrpc/peer.ts")!.includes("lib/async.ts"));
 });
+
+Deno.test("no import cycle: every module can be read after the ones it imports", () => {
+  const cycles: string[] = [];
+  const state = new Map<string, "open" | "done">();
+  const visit = (f: string, path: string[]) => {
+    if (state.get(f) === "done") return;
+    if (state.get(f) === "open") {
+      cycles.push([...path.slice(path.indexOf(f)), f].join(" → "));
+      return;
+    }
+    state.set(f, "open");
+    for (const t of graph.get(f) ?? []) visit(t, [...path, f]);
+    state.set(f, "done");
+  };
+  for (const f of graph.keys()) visit(f, []);
+  assert.deepEqual(cycles, []);
+});
