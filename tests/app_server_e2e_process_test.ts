@@ -34,6 +34,7 @@ import {
   waitUntil,
 } from "./support/app_server.ts";
 import { installFakeAppServer } from "./support/fake_app_server.ts";
+import { turnLog, waitForLog } from "./support/logs.ts";
 import { descendants, isAlive, pidsInDir } from "./support/proc.ts";
 import { chat, chatParams, closePlugin, outcome, startRig, userTexts } from "./support/rig.ts";
 
@@ -194,14 +195,17 @@ for (const v of APP_SERVER_VERSIONS) {
       );
       const ws = await rig.workspace();
       const p = await rig.plugin({ binary, backend: "auto" });
+      let last = "";
       for (const prompt of ["one", "two"]) {
         const r = await chat(p, ws, prompt);
         assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
         assert.equal(r.text, "through exec");
         assert.deepEqual(r.errors, []);
+        last = r.turnId;
       }
-      const warnings = p.stderr().split("\n").filter((l) => / WARN /.test(l));
-      assert.equal(warnings.length, 1, p.stderr());
+      const log = await turnLog(p, last);
+      const warnings = log.split("\n").filter((l) => / WARN /.test(l));
+      assert.equal(warnings.length, 1, log);
       assert.match(warnings[0], /app-server/);
       assert.match(warnings[0], /exec/);
       console.log(`${v}: fallback warning: ${warnings[0]}`);
@@ -215,6 +219,7 @@ Deno.test("an exec-only extra_args: auto runs exec (logged once), app-server ref
   await using rig = await startRig([{ text: "exec it is" }]);
   const ws = await rig.workspace();
   const p = await rig.plugin({ backend: "auto", extra_args: ["--color", "never"] });
+  let last = "";
   for (const prompt of ["one", "two"]) {
     const seen = new Set<string>();
     const params = chatParams(ws, prompt);
@@ -226,11 +231,13 @@ Deno.test("an exec-only extra_args: auto runs exec (logged once), app-server ref
     const r = outcome(p, params.turn_id as string, p.messages.find((m) => m.id === id)!, 0);
     assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
     assert.equal(r.text, "exec it is");
+    last = r.turnId;
     assert.ok(![...seen].some((a) => a.includes("app-server")), [...seen].join("; "));
   }
   assert.equal(appServers(p.child.pid).length, 0);
-  const notes = p.stderr().split("\n").filter((l) => l.includes("--color"));
-  assert.equal(notes.length, 1, p.stderr());
+  const log = await turnLog(p, last);
+  const notes = log.split("\n").filter((l) => l.includes("--color"));
+  assert.equal(notes.length, 1, log);
   assert.match(notes[0], /exec/);
 
   // rig.plugin throws with initialize's error.
@@ -360,9 +367,10 @@ Deno.test("server→client requests are answered at once (declined, cancelled, r
   assert.ok(byMethod["account/chatgptAuthTokens/refresh"].error, "no tokens to give");
   assert.ok(byMethod["made/up/request"].error, "an unknown kind gets an error");
   for (const a of answers) assert.ok(!JSON.stringify(a).includes('"accept'), "nothing approved");
-  const warned = p.stderr().split("\n").filter((l) => / WARN /.test(l));
+  const log = await turnLog(p, r.turnId);
+  const warned = log.split("\n").filter((l) => / WARN /.test(l));
   for (const { method } of requests) {
-    assert.ok(warned.some((l) => l.includes(method)), `${method} logged at warn:\n${p.stderr()}`);
+    assert.ok(warned.some((l) => l.includes(method)), `${method} logged at warn:\n${log}`);
   }
 });
 
@@ -406,7 +414,7 @@ for (const how of ["cancel", "idle timeout"] as const) {
       assert.deepEqual(errors.map((e) => e.code), ["timeout"], JSON.stringify(errors));
     }
     await allGone(wedged, "the wedged app-server");
-    assert.match(p.stderr(), /WARN codex app-server stopped answering; restarting it/);
+    await waitForLog(p, /WARN codex app-server stopped answering; restarting it/);
     const next = await chat(p, ws, "are you back?");
     assert.equal(next.response.result.stop_reason, "end_turn", p.stderr());
     assert.equal(next.text, "fresh answer");

@@ -23,6 +23,7 @@ import type { MockReply } from "../dev/mock_api.ts";
 import type { Msg } from "../dev/plugin.ts";
 import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
 import { APP_SERVER_VERSIONS, pluginOn, sleep, waitUntil } from "./support/app_server.ts";
+import { waitForLog, waitForLogs } from "./support/logs.ts";
 import { chat, chatParams, closePlugin, startRig } from "./support/rig.ts";
 
 /** The pieces the mock streams `text` in (dev/mock_api.ts's chunking). */
@@ -171,8 +172,7 @@ for (const v of APP_SERVER_VERSIONS) {
     assert.match(fresh, /^[0-9a-f-]{36}$/);
     assert.notEqual(fresh, stale);
     assert.equal(await readThreadId(ws), fresh);
-    const warning = p.stderr().split("\n").find((l) => l.includes(stale));
-    assert.ok(warning, p.stderr());
+    const warning = await waitForLog(p, (l) => l.includes(stale));
     assert.match(warning, /WARN/);
     assert.equal(rig.api.requests.length, 1, "only the new thread reached the API");
   });
@@ -207,8 +207,7 @@ for (const v of APP_SERVER_VERSIONS) {
     assert.equal(r.text, "Second try worked.");
     assert.deepEqual(r.errors, [], "a retry is not an error of the turn");
     assert.equal(rig.api.requests.length, 2, "the mock saw the failed call and the retry");
-    const logged = p.stderr().split("\n").filter((l) => /retry|reconnect/i.test(l));
-    assert.ok(logged.length >= 1, `the retry is in the log:\n${p.stderr()}`);
+    const logged = await waitForLogs(p, /retry|reconnect/i);
     console.log(`retry log line: ${logged[0]}`);
   });
 

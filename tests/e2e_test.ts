@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
+import { waitForLog } from "./support/logs.ts";
 import { pidsInDir } from "./support/proc.ts";
 import { codexPids } from "./support/app_server.ts";
 import { chat, chatParams, startRig, userTexts } from "./support/rig.ts";
@@ -121,8 +122,7 @@ Deno.test("a stale thread id in the session file recovers: answer, file replaced
   assert.notEqual(fresh, stale);
   assert.equal(await readThreadId(ws), fresh);
   assert.equal(await Deno.readTextFile(`${ws}/${SESSION_FILE}`), `${fresh}\n`);
-  const warning = p.stderr().split("\n").find((l) => l.includes(stale));
-  assert.ok(warning, p.stderr());
+  const warning = await waitForLog(p, (l) => l.includes(stale));
   assert.match(warning, /WARN/);
   assert.equal(rig.api.requests.length, 1, "only the fresh thread reached the API");
 });

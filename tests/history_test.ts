@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { buildReplay, HISTORY_MAX_CHARS, replayDecision } from "../lib/codex/history.ts";
 import { SESSION_FILE } from "../lib/codex/session.ts";
 import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
-import type { Msg, Plugin } from "../dev/plugin.ts";
 import { chat, startRig, userTexts } from "./support/rig.ts";
 import { backendConfig, BACKENDS } from "./support/backends.ts";
+import { turnRecord } from "./support/logs.ts";
 
 Deno.test("replay: a delimited transcript with roles, then the prompt", () => {
   const r = buildReplay([
@@ -87,12 +87,6 @@ const MARKS = ["PELICAN-7Q.", "QUITO-3X.", "MANGO-5Z."];
 /** How often `s` occurs in the request's JSON. */
 const count = (body: unknown, s: string) => JSON.stringify(body).split(s).length - 1;
 
-/** The plugin's `turn` log records (log_format json). */
-function turnLogs(p: Plugin): Msg[] {
-  return p.stderr().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
-    .filter((r) => r.msg === "turn");
-}
-
 for (const backend of BACKENDS) {
   for (const version of CODEX_VERSIONS) {
     Deno.test(`history e2e (${backend}, codex ${version}): a stale thread is replaced and gets the earlier messages once; the next turn does not resend them`, async () => {
@@ -119,7 +113,7 @@ for (const backend of BACKENDS) {
         `the exact transcript and prompt: ${JSON.stringify(userTexts(body))}`,
       );
       for (const m of MARKS) assert.equal(count(body, m), 1, m);
-      assert.equal(turnLogs(p).at(-1)?.replayed_messages, 3);
+      assert.equal((await turnRecord(p, first.turnId)).replayed_messages, 3);
 
       // The next turn resumes the new thread: it holds the transcript already.
       const next = await chat(p, ws, "", {
@@ -134,7 +128,7 @@ for (const backend of BACKENDS) {
       const body2 = rig.api.requests[1];
       for (const m of MARKS) assert.equal(count(body2, m), 1, `${m} once in the resumed thread`);
       assert.ok(userTexts(body2).includes("And now?"));
-      assert.equal(turnLogs(p).at(-1)?.replayed_messages, undefined);
+      assert.equal((await turnRecord(p, next.turnId)).replayed_messages, undefined);
     });
 
     Deno.test(`history e2e (${backend}, codex ${version}): reset and replay_history: false send no history`, async () => {

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import deno from "../deno.json" with { type: "json" };
+import { turnLog, waitForLog } from "./support/logs.ts";
 import { compileTask } from "../scripts/compile_all.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
@@ -98,8 +99,11 @@ Deno.test("under exactly the compile flags: a real turn, doctor and chat all wor
     assert.equal(turn.result.stop_reason, "end_turn", plugin.stderr());
     assert.ok(turn.result.thread_id, "the thread id was saved");
     assert.deepEqual(plugin.eventsOf("t1").map((e) => e.type), ["text_delta", "usage"]);
+    const log = await turnLog(plugin, "t1");
     const status = await plugin.close();
     assert.equal(status.code, 0);
+    assert.doesNotMatch(log, /NotCapable|Requires \w+ access/);
+    await waitForLog(plugin, / INFO stopping /); // shutdown began: its lines follow this one
     assert.doesNotMatch(plugin.stderr(), /NotCapable|Requires \w+ access/);
 
     const flags = permissionFlags();
