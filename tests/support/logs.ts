@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { Plugin } from "../../dev/plugin.ts";
+import type { Msg, Plugin } from "../../dev/plugin.ts";
 
 /** Options of the waits here. */
 export interface LogWaitOptions {
@@ -129,12 +129,11 @@ export async function turnLog(
  * assert.equal((await turnRecord(p, r.turnId)).replayed_messages, 3);
  * ```
  */
-// deno-lint-ignore no-explicit-any
 export async function turnRecord(
   p: Plugin,
   turnId: string,
   opts: LogWaitOptions = {},
-): Promise<Record<string, any>> {
+): Promise<Msg> {
   const line = await waitForLog(p, (l) => l.startsWith("{") && isTurnRecord(l, turnId), opts);
   return JSON.parse(line);
 }
