@@ -22,6 +22,7 @@ import assert from "node:assert/strict";
 import type { MockReply } from "../dev/mock_api.ts";
 import type { Msg } from "../dev/plugin.ts";
 import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
+import { ensureCodex } from "../dev/codex.ts";
 import { APP_SERVER_VERSIONS, pluginOn, sleep, waitUntil } from "./support/app_server.ts";
 import { waitForLog, waitForLogs } from "./support/logs.ts";
 import { chat, chatParams, closePlugin, startRig } from "./support/rig.ts";
@@ -339,4 +340,31 @@ for (const v of APP_SERVER_VERSIONS) {
       console.log(`${v} ${kind}: ${JSON.stringify(seen.exec)}`);
     });
   }
+}
+
+for (const backend of ["app-server", "exec"] as const) {
+  Deno.test(`${backend} 0.169.0: a key the model streams in 3 pieces reaches the host masked`, async () => {
+    const token = `tok${crypto.randomUUID().replaceAll("-", "")}`; // a secret-named variable's value
+    const key = `sk-${crypto.randomUUID().replaceAll("-", "")}`; // shaped like a key, in no variable
+    const text = `A ${token} B ${key} C`;
+    const cuts = pieces(text, 3);
+    // Each secret is cut in two by the mock's deltas.
+    assert.ok(cuts[0].includes(token.slice(0, 5)) && !cuts[0].includes(token), cuts.join("|"));
+    assert.ok(cuts[1].includes(key.slice(0, 5)) && !cuts[1].includes(key), cuts.join("|"));
+    await using rig = await startRig([{ text, chunks: 3, delayMs: 50 }]);
+    const p = await rig.plugin({ backend, binary: await ensureCodex("0.169.0") }, {
+      env: { PLEXUM_E2E_SECRET_TOKEN: token },
+    });
+    const r = await chat(p, await rig.workspace(), "Say the keys.");
+    assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
+    assert.equal(r.text, "A *** B *** C");
+    const deltas = r.events.filter((e) => e.type === "text_delta").map((e) => e.text);
+    if (backend === "app-server") {
+      assert.deepEqual(deltas, ["A ", "*** B ", "*** C"], "streamed: only the key's pieces waited");
+    }
+    const wire = JSON.stringify(p.messages);
+    for (const part of [token.slice(3, 14), token.slice(-12), key.slice(0, 12), key.slice(-12)]) {
+      assert.ok(!wire.includes(part), `a piece of a secret reached the host: ${part}`);
+    }
+  });
 }

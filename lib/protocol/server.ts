@@ -25,7 +25,7 @@
  */
 import { parseChatParams } from "./chat_params.ts";
 import { invalidParams } from "./field_errors.ts";
-import { outboundEvents } from "./outbound.ts";
+import { OutboundTurns } from "./outbound.ts";
 import { type Config, ConfigError, type FieldError, validateConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { error, ErrorCodes, notification, parseMessage, type Request, result } from "../rpc.ts";
@@ -63,6 +63,10 @@ export class Server {
   #scheduler: Scheduler | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
+  /** Each turn's events on their way out (lib/protocol/outbound.ts). */
+  #outbound = new OutboundTurns((turn_id, event) =>
+    this.#send(notification("event", { turn_id, event }))
+  );
 
   constructor(o: ServerOptions) {
     this.#o = o;
@@ -203,12 +207,8 @@ export class Server {
     this.#scheduler = new Scheduler({
       backend,
       log: this.#o.log,
-      // Masked and within the line limit (lib/protocol/outbound.ts).
-      emit: (turn_id, ev) => {
-        for (const event of outboundEvents(ev)) {
-          this.#send(notification("event", { turn_id, event }));
-        }
-      },
+      // Masked (streamed text as one stream per turn) and within the line limit.
+      emit: (turn_id, ev) => this.#outbound.send(turn_id, ev),
     });
     const host = p.host as { name?: unknown; version?: unknown } | undefined;
     this.#o.log.info("initialized", {
@@ -237,8 +237,9 @@ export class Server {
     });
     if (!parsed.ok) return this.#invalid(req, parsed.error);
     const { turnId, ...t } = parsed.value;
-    this.#scheduler!.submit({ id: turnId, ...t }).then((r) =>
-      this.#reply(req, { turn_id: turnId, ...r })
-    );
+    this.#scheduler!.submit({ id: turnId, ...t }).then((r) => {
+      this.#outbound.end(turnId); // text held back for masking goes before the result
+      this.#reply(req, { turn_id: turnId, ...r });
+    });
   }
 }
