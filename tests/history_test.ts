@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { buildReplay, HISTORY_MAX_CHARS, replayDecision } from "../lib/codex/history.ts";
 import { SESSION_FILE } from "../lib/codex/session.ts";
-import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
+import { ensureCodex } from "../dev/codex.ts";
 import { chat, startRig, userTexts } from "./support/rig.ts";
-import { backendConfig, BACKENDS } from "./support/backends.ts";
+import { backendConfig, BACKENDS, EDGE_VERSIONS, NEUTRAL_VERSIONS } from "./support/backends.ts";
 import { turnRecord } from "./support/logs.ts";
 
 Deno.test("replay: a delimited transcript with roles, then the prompt", () => {
@@ -88,7 +88,8 @@ const MARKS = ["PELICAN-7Q.", "QUITO-3X.", "MANGO-5Z."];
 const count = (body: unknown, s: string) => JSON.stringify(body).split(s).length - 1;
 
 for (const backend of BACKENDS) {
-  for (const version of CODEX_VERSIONS) {
+  // How a release reports a thread it does not have can change: the oldest and the newest.
+  for (const version of EDGE_VERSIONS) {
     Deno.test(`history e2e (${backend}, codex ${version}): a stale thread is replaced and gets the earlier messages once; the next turn does not resend them`, async () => {
       await using rig = await startRig([{ text: "ok" }]);
       const ws = await rig.workspace();
@@ -130,7 +131,10 @@ for (const backend of BACKENDS) {
       assert.ok(userTexts(body2).includes("And now?"));
       assert.equal((await turnRecord(p, next.turnId)).replayed_messages, undefined);
     });
+  }
 
+  // Whether history is sent is the plugin's decision alone.
+  for (const version of NEUTRAL_VERSIONS) {
     Deno.test(`history e2e (${backend}, codex ${version}): reset and replay_history: false send no history`, async () => {
       await using rig = await startRig([{ text: "ok" }]);
       const messages = [...EARLIER, { role: "user", content: "Fresh start." }];
