@@ -52,6 +52,8 @@ export function stderrSummary(tail: string): string {
 /** Runs turns with one `codex exec` process each. */
 export class ExecBackend implements Backend {
   #binary: string | undefined;
+  /** Runs whose leftovers are still being signalled (lib/codex/exec/process.ts). */
+  #settling = new Set<Promise<void>>();
 
   constructor(private config: Config, private log: Logger) {}
 
@@ -65,9 +67,9 @@ export class ExecBackend implements Backend {
     return ok(r.value.path);
   }
 
-  /** Nothing outlives a turn. */
-  close(): Promise<void> {
-    return Promise.resolve();
+  /** Nothing outlives a turn but the signalling of what a run left, which this waits for. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#settling]);
   }
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
@@ -211,6 +213,8 @@ export class ExecBackend implements Backend {
         for (const out of mapper.push(ev as CodexEvent)) req.emit(out);
       },
     });
+    const settling = run.settled.finally(() => this.#settling.delete(settling));
+    this.#settling.add(settling);
     return { run, mapper, replayed: replay.replayed };
   }
 }
