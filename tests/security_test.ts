@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { turnLog } from "./support/logs.ts";
 import { installFaultyCodex } from "./support/faulty_codex.ts";
 import { chat, chatParams, startRig, userTexts } from "./support/rig.ts";
+import { until } from "./support/proc.ts";
 
 async function sha256(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
@@ -143,7 +144,7 @@ Deno.test("logs above debug never contain prompt text (success, failure, cancel,
       assert.equal(failed.response.result?.stop_reason, "error");
       const params = chatParams(ws, `cancel ${secret}`);
       const id = await p.send("chat", params);
-      while (rig.api.requests.length < 3) await new Promise((r) => setTimeout(r, 20));
+      await until(() => rig.api.requests.length >= 3, 60_000, "the third turn to reach the mock");
       await p.request("cancel", { turn_id: params.turn_id });
       const cancelled = await p.waitFor((m) => m.id === id && !("method" in m));
       assert.equal(cancelled.result?.stop_reason, "cancelled");
