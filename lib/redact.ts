@@ -24,6 +24,8 @@
 export const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD)$/i;
 /** An OpenAI-style API key. */
 export const KEY_SHAPE = /sk-[A-Za-z0-9_-]{16,}/g;
+/** The end of a text a key may still grow from: `s`, `sk`, or `sk-` and key characters. */
+const KEY_RUN = /sk?$|sk-[A-Za-z0-9_-]*$/;
 /** What a secret is replaced with. */
 export const MASK = "***";
 
@@ -47,6 +49,51 @@ export class Redactor {
     this.#values = [...new Set(values)].sort((a, b) => b.length - a.length);
   }
 
+  /**
+   * Where a stream that has sent `buf` so far may cut it: `buf.slice(0, end)`
+   * can be masked and passed on now, `buf.slice(end)` must wait for more text.
+   * What waits is only a tail that may still become a secret: a proper prefix
+   * of a secret value, or a run `s`, `sk`, `sk-…` that a key may go on from;
+   * and no secret the text holds whole is cut in two.
+   *
+   * @example
+   * ```ts
+   * import { Redactor } from "./redact.ts";
+   * const r = new Redactor({ API_KEY: "abcdef123456" });
+   * r.safeEnd("the key is abc"); // 11: "abc" may be the start of the key
+   * r.safeEnd("hello"); // 5
+   * ```
+   */
+  safeEnd(buf: string): number {
+    let end = buf.length;
+    for (const v of this.#values) {
+      for (let n = Math.min(v.length - 1, buf.length); n > 0; n--) {
+        if (buf.length - n < end && buf.endsWith(v.slice(0, n))) {
+          end = buf.length - n;
+          break;
+        }
+      }
+    }
+    const run = KEY_RUN.exec(buf);
+    if (run) end = Math.min(end, run.index);
+    // A secret the text holds whole, across the cut, moves the cut to its start.
+    for (let moved = true; moved && end > 0;) {
+      moved = false;
+      for (const [at, len] of this.#matches(buf)) {
+        if (at < end && at + len > end) [end, moved] = [at, true];
+      }
+    }
+    return end;
+  }
+
+  /** Start and length of every secret value and key-shaped token in `s`. */
+  *#matches(s: string): Generator<[number, number]> {
+    for (const v of this.#values) {
+      for (let at = s.indexOf(v); at >= 0; at = s.indexOf(v, at + 1)) yield [at, v.length];
+    }
+    if (s.includes("sk-")) { for (const m of s.matchAll(KEY_SHAPE)) yield [m.index, m[0].length]; }
+  }
+
   /** `s` with every secret masked. */
   text(s: string): string {
     for (const v of this.#values) if (s.includes(v)) s = s.split(v).join(MASK);
@@ -63,5 +110,41 @@ export class Redactor {
       return out as T;
     }
     return v;
+  }
+}
+
+/**
+ * Masks one stream of text that arrives in pieces (a turn's `text_delta`s):
+ * a secret split across pieces is masked whole. Each piece is passed on at
+ * once except a tail that may still become a secret ({@linkcode Redactor.safeEnd}),
+ * which waits for the next piece or {@linkcode StreamRedactor.flush}.
+ *
+ * @example
+ * ```ts
+ * import { Redactor, StreamRedactor } from "./redact.ts";
+ * const s = new StreamRedactor(new Redactor({ API_KEY: "abcdef123456" }));
+ * s.push("key: abc"); // "key: "
+ * s.push("def123456!"); // "***!"
+ * s.flush(); // ""
+ * ```
+ */
+export class StreamRedactor {
+  #held = "";
+
+  constructor(readonly redactor: Redactor) {}
+
+  /** The masked text that can be passed on now, `piece` included ("" when all of it waits). */
+  push(piece: string): string {
+    const buf = this.#held + piece;
+    const end = this.redactor.safeEnd(buf);
+    this.#held = buf.slice(end);
+    return end === 0 ? "" : this.redactor.text(buf.slice(0, end));
+  }
+
+  /** Whatever waits, masked: the stream ended. */
+  flush(): string {
+    const rest = this.#held;
+    this.#held = "";
+    return rest && this.redactor.text(rest);
   }
 }

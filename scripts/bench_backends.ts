@@ -260,20 +260,32 @@ async function benchLatency(name: string, reply: MockReply) {
   const raw = got["raw codex exec"];
   const rawFirst = median(raw.map((x) => x.first));
   const rawTotal = median(raw.map((x) => x.total));
+  // From the first text to the turn's end: Codex's own tail plus, through the plugin, its
+  // end-of-turn work. Against raw exec's this shows that work even on a busy machine, where
+  // whole-turn ratios move by more than it (issue 16).
+  const afterText = (xs: { total: number; first: number }[]) =>
+    median(xs.map((x) => x.total - x.first));
+  const rawAfter = afterText(raw);
   const table: Record<string, unknown> = {};
   console.log(`\n${name} (codex ${flags.codex}, ${ROUNDS} rounds, medians; ratio to raw exec)`);
   for (const k of names) {
     const first = median(got[k].map((x) => x.first));
     const total = median(got[k].map((x) => x.total));
+    const after = afterText(got[k]);
     table[k] = {
       first_text_ms: first,
       turn_ms: total,
       first_ratio: first / rawFirst,
       turn_ratio: total / rawTotal,
+      after_text_ms: after,
+      after_text_vs_raw_ms: after - rawAfter,
     };
     console.log(
       `   ${k.padEnd(26)} first text ${ms(first).padStart(8)} (${(first / rawFirst).toFixed(3)})` +
-        ` | turn ${ms(total).padStart(8)} (${(total / rawTotal).toFixed(3)})`,
+        ` | turn ${ms(total).padStart(8)} (${(total / rawTotal).toFixed(3)})` +
+        ` | after the text ${ms(after).padStart(8)} (${after >= rawAfter ? "+" : ""}${
+          ms(after - rawAfter)
+        } vs raw)`,
     );
   }
   for (const ws of [wsApp, wsExec, wsRaw, wsPeer]) Deno.removeSync(ws, { recursive: true });

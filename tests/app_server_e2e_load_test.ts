@@ -1,6 +1,6 @@
 /**
- * The app-server under load (issue 11, point 10), on the real codex 0.135.0
- * and 0.169.0: 200 turns over 20 workspaces, 20 at a time, through one
+ * The app-server under load (issue 11, point 10), on the real codex releases
+ * (0.169.0 in `deno task test`, 0.135.0 and 0.171.0 in CI's load stage): 200 turns over 20 workspaces, 20 at a time, through one
  * plugin and one `codex app-server`. Every answer goes to the turn that asked
  * (the mock echoes each turn's tag), same-workspace turns stay on their
  * thread, the plugin's file descriptors stay flat, no child but the
@@ -10,7 +10,8 @@
  * ten rounds, not as one number.
  */
 import assert from "node:assert/strict";
-import { APP_SERVER_VERSIONS, appServers, leftBehind, pluginOn } from "./support/app_server.ts";
+import { appServers, leftBehind, pluginOn } from "./support/app_server.ts";
+import { EDGE_VERSIONS, NEUTRAL_VERSIONS } from "./support/backends.ts";
 import { fdCount, memory, mib } from "./support/proc.ts";
 import { chat, startRig, userTexts } from "./support/rig.ts";
 
@@ -31,7 +32,13 @@ function serverRss(pluginPid: number): number {
   }, 0);
 }
 
-for (const v of APP_SERVER_VERSIONS) {
+/**
+ * `deno task test` runs this on one release (NEUTRAL_VERSIONS); CI's load stage runs it on the
+ * oldest and the newest (`PLEXUM_TEST_LOAD=1`, .ci/run).
+ */
+const VERSIONS = Deno.env.get("PLEXUM_TEST_LOAD") === "1" ? EDGE_VERSIONS : NEUTRAL_VERSIONS;
+
+for (const v of VERSIONS) {
   Deno.test(`app-server ${v}: ${ROUNDS * WORKSPACES} turns over ${WORKSPACES} workspaces: answers never cross, fds flat, RSS bounded`, async () => {
     await using rig = await startRig([{ text: "untagged" }], {
       reply: (body) => ({ text: `answer to ${tagOf(body)}`, chunks: 3 }),

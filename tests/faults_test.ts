@@ -15,6 +15,7 @@ import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
 import { appServers, codexPids, leftBehind } from "./support/app_server.ts";
 import { type Msg, pluginArgs, testBackend } from "../dev/plugin.ts";
 import { ProtocolChecker } from "../dev/protocol_check.ts";
+import { turnLog, waitForLog } from "./support/logs.ts";
 import { bytesRead, descendants, isAlive, memory, mib, pidsInDir, until } from "./support/proc.ts";
 import { chat, chatParams, closePlugin, outcome, startRig, userTexts } from "./support/rig.ts";
 
@@ -130,7 +131,7 @@ Deno.test("a silent codex is ended by the idle timeout: timeout error, its whole
         assert.ok(seen.size >= 3, `fake, its sleep and its setsid sleep were seen: ${[...seen]}`);
         const gone = await allGone(seen);
         assert.deepEqual(pidsInDir(ws), []);
-        assert.match(p.stderr(), /idle timeout/);
+        await waitForLog(p, /idle timeout/);
         console.log(
           `ignoreTerm=${ignoreTerm}: answered after ${Math.round(r.ms)} ms; ${seen.size} ` +
             `processes, all gone ${Math.round(gone)} ms after the answer; ${r.errors[0].message}`,
@@ -151,7 +152,7 @@ Deno.test("an orphan that left codex's session is still found by the run's marke
   const r = await chat(p, ws, "leave something behind");
   assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
   assert.equal(r.text, "done anyway");
-  assert.doesNotMatch(p.stderr(), / WARN /);
+  assert.doesNotMatch(await turnLog(p, r.turnId), / WARN /);
   // Answered before the pipes' quiet grace period: the orphan was killed, not waited out.
   assert.ok(r.ms < KILL_GRACE_MS, `answered in ${r.ms} ms`);
   await until(() => pidsInDir(ws).length === 0, 2_000, "the orphan to be gone");
@@ -170,8 +171,9 @@ Deno.test("an orphan that also dropped its environment, holding codex's pipes, d
     const r = await chat(p, ws, "leave something behind");
     assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
     assert.equal(r.text, "done anyway");
-    const warnings = p.stderr().split("\n").filter((l) => / WARN /.test(l));
-    assert.equal(warnings.length, 1, p.stderr());
+    const log = await turnLog(p, r.turnId);
+    const warnings = log.split("\n").filter((l) => / WARN /.test(l));
+    assert.equal(warnings.length, 1, log);
     assert.match(warnings[0], /keeps its output open; stopped reading it/);
     assert.ok(r.ms < 20_000, `answered in ${r.ms} ms`);
     console.log(`orphan without the marker: answered in ${Math.round(r.ms)} ms`);
@@ -242,10 +244,11 @@ Deno.test("garbage and truncated JSON from codex are logged and skipped; invalid
   assert.equal(r.text, "bad \uFFFD(\n\nvalid text");
   assert.deepEqual(r.errors, []);
   assert.equal(r.response.result.thread_id, THREAD);
-  const skipped = p.stderr().split("\n").filter((l) => l.includes("skipped a line from codex"));
-  assert.equal(skipped.length, 6, p.stderr());
-  const replaced = p.stderr().split("\n").filter((l) => l.includes("invalid UTF-8; passed on"));
-  assert.equal(replaced.length, 2, p.stderr());
+  const log = await turnLog(p, r.turnId);
+  const skipped = log.split("\n").filter((l) => l.includes("skipped a line from codex"));
+  assert.equal(skipped.length, 6, log);
+  const replaced = log.split("\n").filter((l) => l.includes("invalid UTF-8; passed on"));
+  assert.equal(replaced.length, 2, log);
   assert.ok(!p.messages.some((m) => "__not_json" in m), "stdout stayed pure protocol");
 });
 
@@ -275,7 +278,7 @@ for (const emitActivity of [false, true]) {
       assert.equal(activity[0].item.aggregated_output.length, 4096);
       assert.equal(activity[0].item.output_truncated, true);
     } else assert.deepEqual(activity, []);
-    assert.doesNotMatch(p.stderr(), /too long|not a JSON object/);
+    assert.doesNotMatch(await turnLog(p, r.turnId), /too long|not a JSON object/);
     console.log(
       `64 MiB line, emit_activity=${emitActivity}: turn ${Math.round(r.ms)} ms; plugin RSS ` +
         `${mib(before.rssKiB)} before, ${mib(after.rssKiB)} after; peak (VmHWM) ${
@@ -305,14 +308,17 @@ Deno.test("an unwritable session file: the answer arrives, one warning per turn,
   await Deno.chmod(ws, 0o555);
   try {
     const p = await rig.plugin({}, { wrap: withoutDacOverride() });
-    const warnings = () => p.stderr().split("\n").filter((l) => / WARN /.test(l));
+    /** The WARN lines logged up to the end of turn `turnId`. */
+    const warnings = async (turnId: string) =>
+      (await turnLog(p, turnId)).split("\n").filter((l) => / WARN /.test(l));
 
     const r1 = await chat(p, ws, "remember the word PELICAN");
     assert.equal(r1.response.result.stop_reason, "end_turn", p.stderr());
     assert.equal(r1.text, "first answer");
     assert.deepEqual(r1.errors, []);
-    assert.equal(warnings().length, 1, p.stderr());
-    assert.match(warnings()[0], /could not save the codex thread id/);
+    const w1 = await warnings(r1.turnId);
+    assert.equal(w1.length, 1, p.stderr());
+    assert.match(w1[0], /could not save the codex thread id/);
 
     const r2 = await chat(p, ws, "which word?");
     assert.equal(r2.response.result.stop_reason, "end_turn", p.stderr());
@@ -320,11 +326,12 @@ Deno.test("an unwritable session file: the answer arrives, one warning per turn,
     assert.notEqual(r2.response.result.thread_id, r1.response.result.thread_id, "a new thread");
     const history = userTexts(rig.api.requests[1]).join("\n");
     assert.ok(!history.includes("PELICAN"), "turn 2 carries no history of turn 1");
-    assert.equal(warnings().length, 2, p.stderr());
+    const w2 = await warnings(r2.turnId);
+    assert.equal(w2.length, 2, p.stderr());
     assert.deepEqual([...Deno.readDirSync(ws)], [], "nothing was written to the workspace");
     console.log(
       `read-only workspace (wrap: ${withoutDacOverride().join(" ") || "none"}): ` +
-        `warnings:\n  ${warnings().join("\n  ")}`,
+        `warnings:\n  ${w2.join("\n  ")}`,
     );
   } finally {
     await Deno.chmod(ws, 0o755);

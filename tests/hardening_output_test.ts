@@ -6,6 +6,7 @@
  * a host that stops reading stdout ends the plugin and Codex within seconds.
  */
 import assert from "node:assert/strict";
+import { turnLog } from "./support/logs.ts";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
 import { chat, chatParams, startRig } from "./support/rig.ts";
 import { pluginArgs } from "../dev/plugin.ts";
@@ -37,8 +38,9 @@ Deno.test("invalid UTF-8 in an answer (FF FE C0 AF) arrives with U+FFFD and one 
   const r = await chat(p, await rig.workspace(), "say something odd");
   assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
   assert.equal(r.text, "before \uFFFD\uFFFD\uFFFD\uFFFD after");
-  const warnings = p.stderr().split("\n").filter((l) => / WARN /.test(l));
-  assert.equal(warnings.length, 1, p.stderr());
+  const log = await turnLog(p, r.turnId);
+  const warnings = log.split("\n").filter((l) => / WARN /.test(l));
+  assert.equal(warnings.length, 1, log);
   assert.match(warnings[0], /invalid UTF-8; passed on with U\+FFFD/);
 });
 
@@ -85,11 +87,12 @@ Deno.test("secrets codex prints are masked in every event and log line: error, t
   assert.match(r.text, /^the keys: OPENAI_API_KEY=\*\*\* /);
   const activity = r.events.find((e) => e.type === "activity");
   assert.ok(activity, JSON.stringify(r.events));
-  const wire = JSON.stringify(p.messages) + p.stderr();
+  const log = await turnLog(p, r.turnId);
+  const wire = JSON.stringify(p.messages) + log;
   for (const secret of [openai, codexKey, other, shaped]) {
     assert.ok(!wire.includes(secret.slice(0, 12)), `${secret.slice(0, 12)}… reached the host`);
   }
-  assert.match(p.stderr(), /\*\*\*/, "the log has the masked values");
+  assert.match(log, /\*\*\*/, "the log has the masked values");
 });
 
 Deno.test("an 80 MiB answer arrives as several text_delta events, no line over 64 MiB, text intact", async () => {

@@ -11,6 +11,7 @@
  * issue's repro).
  */
 import assert from "node:assert/strict";
+import { waitForLog } from "./support/logs.ts";
 import { chat, chatParams, closePlugin, startRig } from "./support/rig.ts";
 import { descendants, isAlive, pidsInDir, until } from "./support/proc.ts";
 
@@ -76,7 +77,7 @@ Deno.test("a plugin and its watchdog both killed: the next turn, in another plug
   assert.equal(r.text, "after");
   assert.equal(r.response.result.thread_id, thread, "the same thread was resumed");
   assert.ok(codex.every((pid) => !isAlive(pid)), "the dead plugin's codex was ended");
-  assert.match(b.stderr(), /ended codex processes a plugin that died left running/);
+  await waitForLog(b, /ended codex processes a plugin that died left running/);
 });
 
 Deno.test("a thread held by a live codex outside the plugin: a clear codex_exit error, the thread is kept", async () => {
@@ -139,7 +140,7 @@ Deno.test("SIGHUP to the plugin mid-turn: the turn is answered cancelled, codex 
   Deno.kill(p.child.pid, "SIGHUP");
   const status = await p.child.status;
   assert.equal(status.code, 0, p.stderr());
-  assert.match(p.stderr(), /reason=SIGHUP/);
+  await waitForLog(p, /reason=SIGHUP/);
   const response = await p.waitFor((m) => m.id === id && !("method" in m), 5_000);
   assert.equal(response.result?.stop_reason, "cancelled");
   await until(() => codex.every((pid) => !isAlive(pid)), 5_000, "codex to be gone");

@@ -7,6 +7,7 @@
  * `usage: null` rather than a wild number.
  */
 import assert from "node:assert/strict";
+import { turnLog } from "./support/logs.ts";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
 import { chat, startRig } from "./support/rig.ts";
 
@@ -76,6 +77,7 @@ Deno.test("baselines the agent rewrote (negative, strings, fractions, larger tha
   await using fake = await installFaultyCodex({ steps: steps(GOOD) });
   await using rig = await startRig();
   const p = await rig.plugin({ ...EXEC, binary: fake.binary });
+  let previous: string | undefined; // the last turn of the step before
   for (const [name, totals] of Object.entries(cases)) {
     await t.step(name, async () => {
       const ws = await rig.workspace();
@@ -84,15 +86,18 @@ Deno.test("baselines the agent rewrote (negative, strings, fractions, larger tha
         `${ws}/.plexum-codex-usage`,
         JSON.stringify({ thread_id: THREAD, totals }),
       );
-      const before = p.stderr().length;
       const r = await chat(p, ws, "hi");
       assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
       assert.equal(r.response.result.usage, null, JSON.stringify(r.response.result.usage));
       assert.deepEqual(r.events.filter((e) => e.type === "usage"), []);
-      assert.match(p.stderr().slice(before), /WARN no usage baseline for this resumed thread/);
+      assert.match(
+        await turnLog(p, r.turnId, { after: previous }),
+        /WARN no usage baseline for this resumed thread/,
+      );
       // The next turn has a trustworthy baseline again: Codex's totals did not move.
       const next = await chat(p, ws, "again");
       assert.equal(next.response.result.usage?.input_tokens, 0);
+      previous = next.turnId;
     });
   }
 });
@@ -113,7 +118,10 @@ Deno.test('codex totals that are not counts (-5, "x", 1e300, null) give usage nu
       const r = await chat(p, ws, "hi", { reset: true });
       assert.equal(r.response.result.stop_reason, "end_turn", p.stderr());
       assert.equal(r.response.result.usage, null, JSON.stringify(r.response.result.usage));
-      assert.match(p.stderr(), /WARN codex reported token totals that are not counts/);
+      assert.match(
+        await turnLog(p, r.turnId),
+        /WARN codex reported token totals that are not counts/,
+      );
     });
   }
 });

@@ -11,9 +11,9 @@ import { MAX_IMAGE_BYTES, parseContent } from "../lib/protocol/content.ts";
 import { parseMessages } from "../lib/protocol/messages.ts";
 import { writeImages } from "../lib/codex/exec/images.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
-import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
+import { ensureCodex } from "../dev/codex.ts";
 import { chat, startRig } from "./support/rig.ts";
-import { backendConfig, BACKENDS } from "./support/backends.ts";
+import { backendConfig, BACKENDS, EDGE_VERSIONS } from "./support/backends.ts";
 
 /** A 2×2 red PNG. */
 const RED_PNG =
@@ -179,7 +179,9 @@ function lastUserImages(body: Record<string, unknown>): string[] {
 }
 
 for (const backend of BACKENDS) {
-  for (const version of CODEX_VERSIONS) {
+  // How an image goes to Codex (exec's --image, the app-server's input item) can change by
+  // release: the oldest and the newest.
+  for (const version of EDGE_VERSIONS) {
     Deno.test(`images e2e (${backend}, codex ${version}): an image part reaches the model as an image, new and resumed thread; no file is left`, async () => {
       await using rig = await startRig([{ text: "Red." }]);
       const tmp = `${rig.root}/tmp`; // the plugin's TMPDIR: must be empty after each turn

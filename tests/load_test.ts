@@ -11,7 +11,7 @@
  *   LOAD_TURNS=1000 deno task test:load
  */
 import assert from "node:assert/strict";
-import { allPids, fdCount, memory, mib, statOf } from "./support/proc.ts";
+import { allPids, fdCount, memory, mib, statOf, until } from "./support/proc.ts";
 import { appServers, leftBehind } from "./support/app_server.ts";
 import { chat, startRig, userTexts } from "./support/rig.ts";
 
@@ -60,6 +60,10 @@ Deno.test(`${TURNS} sequential turns through one plugin: no growth in fds, child
   const t0 = performance.now();
   for (let i = 1; i <= TURNS; i++) {
     times.push(await run(i));
+    // On exec, what codex left gets its SIGTERM just after the answer (lib/codex/exec/process.ts):
+    // the scan's `ps` and the run's watchdog end moments later.
+    await until(() => leftBehind(pid).length === 0, 5_000, `no child left after turn ${i}`)
+      .catch(() => {});
     const s = sample(i);
     assert.equal(s.children, 0, `no child process left after turn ${i}`);
     if (i % Math.max(1, Math.floor(TURNS / 8)) === 0 || i === TURNS) samples.push(s);

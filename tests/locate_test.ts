@@ -3,6 +3,7 @@
  * `codex` is looked for in nvm's, npm's and the other usual install places.
  */
 import assert from "node:assert/strict";
+import { turnLog } from "./support/logs.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, startPlugin } from "../dev/plugin.ts";
@@ -170,7 +171,7 @@ async function turnWith(env: Record<string, string>, home: string): Promise<stri
     assert.deepEqual(r.events.filter((e) => e.type === "text_delta"), [
       { type: "text_delta", text: "found you" },
     ]);
-    return plugin.stderr();
+    return await turnLog(plugin, r.turnId);
   } finally {
     await plugin.close();
     await api.close();

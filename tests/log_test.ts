@@ -7,6 +7,7 @@ import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 import { type Msg, pluginArgs, startPlugin } from "../dev/plugin.ts";
 import { createLogger, stderrIsJournal } from "../lib/log.ts";
+import { turnLog, waitForLog } from "./support/logs.ts";
 
 const SECRET = "sk-test-secret-123456";
 const MARKER = "PROMPT-MARKER-7f3a9c";
@@ -25,6 +26,8 @@ async function oneTurn(o: {
   env?: Record<string, string>;
   prompt?: string;
   replies?: MockReply[];
+  /** The turn's `turn` record is logged (its level lets it): wait for it before reading stderr. */
+  logged?: boolean;
 }): Promise<TurnRun> {
   const api = startMockApi(o.replies ?? [{ text: "hello" }]);
   const codexHome = await Deno.makeTempDir();
@@ -47,6 +50,8 @@ async function oneTurn(o: {
       agent: { id: "a", workspace: ws },
       messages: [{ role: "user", content: o.prompt ?? "hi" }],
     });
+    // Without its record (a quieter level) there is nothing to wait for: stderr is read after exit.
+    if (o.logged ?? true) await turnLog(plugin, "t1");
     await plugin.close();
     return { stderr: plugin.stderr(), messages: plugin.messages, result, workspace: ws };
   } finally {
@@ -153,7 +158,7 @@ Deno.test("json logs (log_format from --config): every stderr line is an object;
 });
 
 Deno.test("log level: config log_level hides the turn line; PLEXUM_LOG overrides it", async () => {
-  const quiet = await oneTurn({ config: { log_level: "warn" } });
+  const quiet = await oneTurn({ config: { log_level: "warn" }, logged: false });
   assert.equal(quiet.result.result.stop_reason, "end_turn");
   assert.doesNotMatch(quiet.stderr, / INFO turn /);
   const loud = await oneTurn({ config: { log_level: "error" }, env: { PLEXUM_LOG: "info" } });
@@ -191,7 +196,7 @@ Deno.test("a malformed host line is logged without the prompt text it quotes", a
     const reply = await plugin.waitFor((m) => m.error?.code === -32700);
     assert.match(reply.error.message, /^parse error: /);
     await plugin.close();
-    assert.match(plugin.stderr(), /WARN bad message from host code=-32700/);
+    await waitForLog(plugin, /WARN bad message from host code=-32700/);
     assert.ok(!plugin.stderr().includes(MARKER.slice(0, 8)), plugin.stderr());
   } finally {
     await plugin.close();

@@ -8,8 +8,10 @@
  * case uses tests/support/faulty_codex.ts, which records its argv and stdin.
  */
 import assert from "node:assert/strict";
+import { turnLog } from "./support/logs.ts";
 import { installFaultyCodex } from "./support/faulty_codex.ts";
 import { chat, chatParams, startRig, userTexts } from "./support/rig.ts";
+import { until } from "./support/proc.ts";
 
 async function sha256(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
@@ -142,12 +144,13 @@ Deno.test("logs above debug never contain prompt text (success, failure, cancel,
       assert.equal(failed.response.result?.stop_reason, "error");
       const params = chatParams(ws, `cancel ${secret}`);
       const id = await p.send("chat", params);
-      while (rig.api.requests.length < 3) await new Promise((r) => setTimeout(r, 20));
+      await until(() => rig.api.requests.length >= 3, 60_000, "the third turn to reach the mock");
       await p.request("cancel", { turn_id: params.turn_id });
       const cancelled = await p.waitFor((m) => m.id === id && !("method" in m));
       assert.equal(cancelled.result?.stop_reason, "cancelled");
       const bad = await p.request("chat", { ...chatParams(ws, `invalid ${secret}`), reset: 7 });
       assert.equal(bad.error?.code, -32602);
+      await turnLog(p, params.turn_id as string); // the three turns' records are written
       const log = p.stderr();
       assert.ok(log.split("\n").filter(Boolean).length >= 5, log);
       assert.ok(!log.includes(secret), `prompt text in the ${format} log:\n${log}`);
@@ -174,7 +177,7 @@ Deno.test("OPENAI_API_KEY's value never reaches the log, even at debug", async (
   assert.ok(r1.text.includes("the key is ***") && !r1.text.includes(key), r1.text);
   const r2 = await chat(p, ws, `again ${key}`);
   assert.equal(r2.response.result?.stop_reason, "error");
-  const log = p.stderr();
+  const log = await turnLog(p, r2.turnId);
   assert.match(log, / DEBUG /, "debug records were written");
   assert.ok(!log.includes(key), "the key is not in the log");
   assert.ok(!log.includes(key.slice(0, 24)), "nor a prefix of it");

@@ -14,16 +14,26 @@
  *   {@linkcode MAX_ACTIVITY_LIST} entries (a cut string ends with
  *   `… (cut from N characters)`).
  *
+ * A turn's streamed text (`text_delta`s, `reasoning_delta`s) is masked as
+ * one stream by {@linkcode OutboundTurns}: a key split across deltas is still
+ * masked whole. Only a tail that may still become a secret waits for the next
+ * delta; it is sent before any other event of the turn and before the turn's
+ * result.
+ *
  * @example
  * ```ts
- * import { outboundEvents } from "./outbound.ts";
+ * import { outboundEvents, OutboundTurns } from "./outbound.ts";
  * outboundEvents({ type: "text_delta", text: "x".repeat(5_000_000) }).length; // 3
+ * const turns = new OutboundTurns((turnId, ev) => console.log(turnId, ev));
+ * turns.send("t1", { type: "text_delta", text: "the key is sk-abc" }); // "the key is "
+ * turns.send("t1", { type: "text_delta", text: "defghijklmnopqrstuvw." }); // "***."
+ * turns.end("t1"); // nothing held: nothing more sent
  * ```
  *
  * @module
  */
 import type { PlexumEvent } from "../turns/backend.ts";
-import { Redactor } from "../redact.ts";
+import { Redactor, StreamRedactor } from "../redact.ts";
 import { cut } from "../cut.ts";
 
 /** Longest line the plugin sends (and accepts): 64 MiB. */
@@ -46,7 +56,8 @@ export function outboundEvents(
 ): PlexumEvent[] {
   switch (ev.type) {
     case "text_delta":
-      return split(redactor.text(ev.text)).map((text) => ({ type: "text_delta", text }));
+    case "reasoning_delta":
+      return split(redactor.text(ev.text)).map((text) => ({ type: ev.type, text }));
     case "error":
       return [{ ...ev, message: cut(redactor.text(ev.message), MAX_EVENT_ERROR_CHARS) }];
     case "activity": {
@@ -59,6 +70,62 @@ export function outboundEvents(
     }
     default:
       return [ev];
+  }
+}
+
+/** A turn's streamed text waiting to be masked whole: which kind, and its stream. */
+interface Held {
+  type: "text_delta" | "reasoning_delta";
+  stream: StreamRedactor;
+}
+
+/**
+ * The events of every turn in flight, on their way to the host: each turn's
+ * streamed text masked as one stream (a key split across deltas is masked
+ * whole), every event within the line limit ({@linkcode outboundEvents}).
+ * Events keep their order: what a stream holds back is sent before the next
+ * event of another kind, and by {@linkcode OutboundTurns.end}, which the
+ * server calls before it sends the turn's result.
+ */
+export class OutboundTurns {
+  readonly #held = new Map<string, Held>();
+  readonly #redactor: Redactor;
+
+  constructor(
+    readonly emit: (turnId: string, ev: PlexumEvent) => void,
+    redactor: Redactor = shared ??= new Redactor(),
+  ) {
+    this.#redactor = redactor;
+  }
+
+  /** Pass `ev` of turn `turnId` on, masked; streamed text may wait for its next piece. */
+  send(turnId: string, ev: PlexumEvent): void {
+    let held = this.#held.get(turnId);
+    if (held && held.type !== ev.type) {
+      this.end(turnId);
+      held = undefined;
+    }
+    if (ev.type !== "text_delta" && ev.type !== "reasoning_delta") {
+      for (const out of outboundEvents(ev, this.#redactor)) this.emit(turnId, out);
+      return;
+    }
+    if (!held) {
+      held = { type: ev.type, stream: new StreamRedactor(this.#redactor) };
+      this.#held.set(turnId, held);
+    }
+    this.#text(turnId, ev.type, held.stream.push(ev.text));
+  }
+
+  /** Send what turn `turnId` still holds back, and forget the turn. */
+  end(turnId: string): void {
+    const held = this.#held.get(turnId);
+    if (!held) return;
+    this.#held.delete(turnId);
+    this.#text(turnId, held.type, held.stream.flush());
+  }
+
+  #text(turnId: string, type: Held["type"], masked: string) {
+    if (masked) { for (const text of split(masked)) this.emit(turnId, { type, text }); }
   }
 }
 

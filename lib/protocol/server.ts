@@ -25,7 +25,7 @@
  */
 import { parseChatParams } from "./chat_params.ts";
 import { invalidParams } from "./field_errors.ts";
-import { outboundEvents } from "./outbound.ts";
+import { OutboundTurns } from "./outbound.ts";
 import { type Config, ConfigError, type FieldError, validateConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -70,6 +70,10 @@ export class Server {
   #scheduler: Scheduler | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
+  /** Each turn's events on their way out (lib/protocol/outbound.ts). */
+  #outbound = new OutboundTurns((turn_id, event) =>
+    this.#send(notification("event", { turn_id, event }))
+  );
 
   constructor(o: ServerOptions) {
     this.#o = o;
@@ -112,11 +116,6 @@ export class Server {
 
   #send(msg: unknown) {
     this.#o.send(msg);
-  }
-
-  /** The one place a turn's events leave: masked and within the line limit (outbound.ts). */
-  #sendEvent(turn_id: string, ev: Parameters<typeof outboundEvents>[0]) {
-    for (const event of outboundEvents(ev)) this.#send(notification("event", { turn_id, event }));
   }
 
   #reply(req: Request, value: unknown, err?: [number, string, unknown?]) {
@@ -215,7 +214,8 @@ export class Server {
     this.#scheduler = new Scheduler({
       backend,
       log: this.#o.log,
-      emit: (turnId, ev) => this.#sendEvent(turnId, ev),
+      // Masked (streamed text as one stream per turn) and within the line limit.
+      emit: (turn_id, ev) => this.#outbound.send(turn_id, ev),
     });
     const host = p.host as { name?: unknown; version?: unknown } | undefined;
     this.#o.log.info("initialized", {
@@ -244,8 +244,9 @@ export class Server {
     });
     if (!parsed.ok) return this.#invalid(req, parsed.error);
     const { turnId, ...t } = parsed.value;
-    this.#scheduler!.submit({ id: turnId, ...t }).then((r) =>
-      this.#reply(req, { turn_id: turnId, ...r })
-    );
+    this.#scheduler!.submit({ id: turnId, ...t }).then((r) => {
+      this.#outbound.end(turnId); // text held back for masking goes before the result
+      this.#reply(req, { turn_id: turnId, ...r });
+    });
   }
 }

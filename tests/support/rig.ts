@@ -133,6 +133,8 @@ export async function closePlugin(p: Plugin, graceMs = 15_000): Promise<void> {
 
 /** What one turn produced. */
 export interface TurnOutcome {
+  /** The turn's id (its `turn` log record has it: tests/support/logs.ts). */
+  turnId: string;
   response: Msg;
   events: Msg[];
   /** Concatenated text_delta texts. */
@@ -184,6 +186,7 @@ export async function chat(
 export function outcome(p: Plugin, turnId: string, response: Msg, ms: number): TurnOutcome {
   const events = p.eventsOf(turnId);
   return {
+    turnId,
     response,
     events,
     text: events.filter((e) => e.type === "text_delta").map((e) => e.text).join(""),

@@ -65,6 +65,8 @@ const failed = (code: TurnFailure["code"], message: string): Happening => ({
 /** Runs turns with one `codex exec` process each. */
 export class ExecBackend implements Backend, Driver {
   #binary: string | undefined;
+  /** Runs whose leftovers are still being signalled (lib/codex/exec/process.ts). */
+  #settling = new Set<Promise<void>>();
 
   constructor(private config: Config, private log: Logger) {}
 
@@ -78,9 +80,9 @@ export class ExecBackend implements Backend, Driver {
     return ok(r.value.path);
   }
 
-  /** Nothing outlives a turn. */
-  close(): Promise<void> {
-    return Promise.resolve();
+  /** Nothing outlives a turn but the signalling of what a run left, which this waits for. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#settling]);
   }
 
   runTurn(req: TurnRequest): Promise<TurnResult> {
@@ -142,7 +144,10 @@ export class ExecBackend implements Backend, Driver {
       },
     }).finally(() => out.close());
     yield* out;
-    const end = this.#end(await running, mapper, threadId, binary);
+    const run = await running;
+    const settling = run.settled.finally(() => this.#settling.delete(settling));
+    this.#settling.add(settling);
+    const end = this.#end(run, mapper, threadId, binary);
     if (end.type === "completed" && mapper.totals) yield { type: "totals", totals: mapper.totals };
     yield end;
   }

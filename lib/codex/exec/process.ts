@@ -10,6 +10,13 @@
  * ({@linkcode ProcessTree}). If something still holds the pipes after that,
  * reading stops once they have been quiet for the grace period.
  *
+ * After a normal exit, the scan that finds what codex left running (one `ps`
+ * of every process: tens of milliseconds on a busy machine, the biggest part
+ * of what a turn cost beyond raw `codex exec`) runs off the turn's path: the
+ * result is ready once codex has exited and its output is read, and
+ * `RunResult.settled` resolves once the leftovers got their SIGTERM (the
+ * run's watchdog stays armed until then).
+ *
  * @example
  * ```ts
  * import { runCodex } from "./process.ts";
@@ -24,6 +31,7 @@
  *   onEvent: (ev) => console.log(ev),
  * });
  * // r.code, r.timedOut, r.cancelled, r.stderrTail
+ * await r.settled; // what codex left running has been signalled
  * ```
  *
  * @module
@@ -78,6 +86,11 @@ export interface RunResult {
   spawnError?: Error;
   /** On a timeout: Codex's last retry notice since its last progress (lib/codex/retry_notice.ts). */
   lastRetry?: string;
+  /**
+   * Resolves once what codex left running has been signalled and its watchdog
+   * released (after a normal exit this outlasts `runCodex`; never rejects).
+   */
+  settled: Promise<void>;
 }
 
 /** Keeps the last `max` characters of a stream of text. */
@@ -101,7 +114,10 @@ async function settlesBeforeQuiet(work: Promise<unknown>, quiet: IdleTimer): Pro
   }
 }
 
-/** Run codex once; resolves when it has exited and its group is gone. */
+/**
+ * Run codex once; resolves when it has exited and its output is read (after a
+ * cancel or a timeout: when its group is gone; see `RunResult.settled`).
+ */
 export async function runCodex(o: RunOptions): Promise<RunResult> {
   const result: RunResult = {
     code: null,
@@ -109,6 +125,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     timedOut: false,
     cancelled: false,
     stderrTail: "",
+    settled: Promise.resolve(),
   };
   const recordIn = o.record === false ? undefined : o.cwd;
   if (recordIn) await endRecordedRuns(recordIn, o.log, KILL_GRACE_MS);
@@ -234,10 +251,13 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   await signalling;
   // What codex left running (e.g. the login shell it snapshots the environment
   // with) gets SIGTERM, so shells run their exit traps. After a normal exit that
-  // is all: they go on their own, and waiting would add to every turn. A codex
-  // that was stopped (cancel, timeout, shutdown) gets the full end: TERM, grace, KILL.
-  if (killTimer === undefined) await tree.signal("SIGTERM");
-  else await tree.end(LEFTOVER_GRACE_MS);
+  // is all: they go on their own, and the turn does not wait for the scan that
+  // finds them (it would add tens of milliseconds to every turn). A codex that was
+  // stopped (cancel, timeout, shutdown) gets the full end first: TERM, grace, KILL.
+  const swept = killTimer === undefined
+    ? tree.signal("SIGTERM").then(() => {}, () => {})
+    : tree.end(LEFTOVER_GRACE_MS);
+  if (killTimer !== undefined) await swept;
   // One that escaped (a session of its own whose parent is gone) could hold them
   // forever: once they have been quiet for the grace period, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
@@ -253,8 +273,10 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     }
   }
   clock.clearTimeout(killTimer); // a cancel that came while the pipes drained
-  await watchdog.release();
+  // The record goes now (the next turn must not take this run for a dead plugin's);
+  // the watchdog stays armed until the leftovers got their signal.
   await clearRun(await record);
+  result.settled = swept.then(() => watchdog.release());
   o.signal?.removeEventListener("abort", onAbort);
   result.code = status.signal ? null : status.code;
   result.signal = status.signal;
