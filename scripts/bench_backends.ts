@@ -8,6 +8,8 @@
  *      and the peer ai-sdk-provider-codex-cli 1.4.1 in app-server mode with a
  *      persistent thread (scripts/bench_peer.mjs; installed into .tools/peer,
  *      a benchmark-only dependency; --no-peer leaves it out)
+ *      and a bare app-server client on a warm thread (no plugin: the floor the
+ *      plugin's app-server side is measured against)
  *   2. a quick turn (the mock answers at once), resumed thread, same three sides
  *   3. throughput: W workspaces × 3 resumed turns at once (W = 1, 4, 8, 16),
  *      plugin/app-server vs raw exec processes (W chains of 3)
@@ -229,17 +231,68 @@ async function rawTurn(s: Setup, ws: string, thread?: string) {
   return { total: performance.now() - t0, first, thread: id };
 }
 
+/**
+ * The floor of the app-server side: a bare client on a warm thread, no plugin
+ * (the plugin's own AppServerProcess and client, then thread/start once and
+ * turn/start per turn), so the table says what the plugin adds over Codex itself.
+ */
+async function startBare(s: Setup, ws: string) {
+  const args = appServerArgs(s.args);
+  if (!args.ok) throw new Error(args.error);
+  const p = await AppServerProcess.start({
+    binary: s.bin,
+    args: args.value,
+    env: s.env,
+    log: createLogger({ level: "error" }),
+    clientVersion: "bench",
+  });
+  if (!p.ok) throw new Error(p.error.message);
+  const proc = p.value;
+  const started = await proc.client.request("thread/start", {
+    cwd: ws,
+    approvalPolicy: "never",
+    sandbox: "danger-full-access",
+  }) as { thread: { id: string } };
+  const threadId = started.thread.id;
+  const turn = async () => {
+    const t0 = performance.now();
+    let first = NaN;
+    let done!: () => void;
+    const completed = new Promise<void>((r) => (done = r));
+    const off = proc.client.subscribe(threadId, {
+      onNotification(method) {
+        if (method === "item/agentMessage/delta" && Number.isNaN(first)) {
+          first = performance.now() - t0;
+        }
+        if (method === "turn/completed") done();
+      },
+      onServerRequest() {},
+      onClose: () => done(),
+    });
+    await proc.client.request("turn/start", {
+      threadId,
+      input: [{ type: "text", text: "ping", text_elements: [] }],
+    });
+    await completed;
+    off();
+    return { total: performance.now() - t0, first };
+  };
+  return { turn, close: () => proc.stop() };
+}
+
 /** Steps 1 and 2: first text and turn time, three sides alternating. */
 async function benchLatency(name: string, reply: MockReply) {
   const s = await setup(reply);
   const app = await plugin(s, "app-server");
   const exec = await plugin(s, "exec");
-  const [wsApp, wsExec, wsRaw, wsPeer] = [tmp(), tmp(), tmp(), tmp()];
+  const [wsApp, wsExec, wsRaw, wsPeer, wsBare] = [tmp(), tmp(), tmp(), tmp(), tmp()];
   const peer = flags["no-peer"] ? undefined : await startPeer(s, wsPeer);
+  const bare = await startBare(s, wsBare);
   // Warm every side once; the threads then exist and every measured turn resumes.
   await pluginTurn(app, wsApp);
   await pluginTurn(exec, wsExec);
   await peer?.turn();
+  await bare.turn();
   const thread = (await rawTurn(s, wsRaw)).thread;
   const sides: Record<string, () => Promise<{ total: number; first: number }>> = {
     "plugin app-server": () => pluginTurn(app, wsApp),
@@ -247,6 +300,7 @@ async function benchLatency(name: string, reply: MockReply) {
     "raw codex exec": () => rawTurn(s, wsRaw, thread),
   };
   if (peer) sides["peer (ai-sdk app-server)"] = peer.turn;
+  sides["bare app-server client"] = bare.turn;
   const got: Record<string, { total: number; first: number }[]> = {};
   const names = Object.keys(sides);
   for (let i = 0; i < ROUNDS; i++) {
@@ -256,6 +310,7 @@ async function benchLatency(name: string, reply: MockReply) {
   await app.close();
   await exec.close();
   await peer?.close();
+  await bare.close();
   await s.close();
   const raw = got["raw codex exec"];
   const rawFirst = median(raw.map((x) => x.first));
@@ -288,7 +343,21 @@ async function benchLatency(name: string, reply: MockReply) {
         } vs raw)`,
     );
   }
-  for (const ws of [wsApp, wsExec, wsRaw, wsPeer]) Deno.removeSync(ws, { recursive: true });
+  const floor = got["bare app-server client"];
+  const over = (k: string, f: (x: { total: number; first: number }) => number) =>
+    median(got[k].map(f)) - median(floor.map(f));
+  table.plugin_over_bare_app_server = {
+    first_text_ms: over("plugin app-server", (x) => x.first),
+    turn_ms: over("plugin app-server", (x) => x.total),
+  };
+  console.log(
+    `   the plugin over the bare client on the app-server: first text ${
+      ms(over("plugin app-server", (x) => x.first))
+    }, turn ${ms(over("plugin app-server", (x) => x.total))}`,
+  );
+  for (const ws of [wsApp, wsExec, wsRaw, wsPeer, wsBare]) {
+    Deno.removeSync(ws, { recursive: true });
+  }
   return table;
 }
 

@@ -97,8 +97,9 @@ interface Seen {
   workspace: boolean;
   outside: boolean;
   network: boolean;
-  exit: number | null;
-  output: string;
+  /** The command's completed activity item; undefined where Codex sent none (see below). */
+  exit?: number | null;
+  output?: string;
 }
 
 async function turn(
@@ -122,14 +123,18 @@ async function turn(
   const done = r.events.filter((e) =>
     e.type === "activity" && e.phase === "completed" && e.item.type === "command_execution"
   );
-  assert.equal(done.length, 1, where);
+  // codex 0.135.0 on exec reports a command's item.completed only some of the time (PROTOCOL.md
+  // tells hosts not to wait for it; tests/compat_test.ts pins both outcomes): there a missing one
+  // is allowed (the files still say what the sandbox let through); everywhere else it must come.
+  const flaky = String(config.binary).includes("0.135.0") && config.backend === "exec";
+  if (!(done.length === 0 && flaky)) assert.equal(done.length, 1, where);
   const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
   return {
     workspace: await exists(`${ws}/in.txt`),
     outside: await exists(`${root}/outside/${name}`),
     network: await reachedSoon(t.net.reached, name),
-    exit: done[0].item.exit_code,
-    output: done[0].item.aggregated_output,
+    exit: done[0]?.item.exit_code,
+    output: done[0]?.item.aggregated_output,
   };
 }
 
@@ -157,6 +162,7 @@ async function modes(t: Setup, version: string, backend: TestBackendName) {
   const at = `codex ${version} ${backend}`;
   // The refused write in activity: the sandbox's words and its exit code; the command went on.
   const refused = (s: Seen) => {
+    if (s.output === undefined) return; // no completed item from codex 0.135.0 exec (see turn)
     assert.match(s.output, /outside\/[^:]*: Read-only file system/, at);
     assert.match(s.output, /outside_exit=1/, at);
     assert.equal(s.exit, 0, at);
