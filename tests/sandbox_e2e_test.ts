@@ -163,9 +163,12 @@ async function modes(t: Setup, version: string, backend: TestBackendName) {
   // The refused write in activity: the sandbox's words and its exit code; the command went on.
   const refused = (s: Seen) => {
     if (s.output === undefined) return; // no completed item from codex 0.135.0 exec (see turn)
-    assert.match(s.output, /outside\/[^:]*: Read-only file system/, at);
-    assert.match(s.output, /outside_exit=1/, at);
     assert.equal(s.exit, 0, at);
+    // codex 0.135.0 reports a command's output unreliably (exec: often empty; app-server: at times
+    // only its last line), whatever the sandbox: there the files alone judge what was refused.
+    if (version === "0.135.0") return;
+    assert.match(s.output, /outside\/[^:]*: Read-only file system/, at);
+    assert.match(s.output, /outside_exit=1/, `${at}: ${JSON.stringify(s)}`);
   };
 
   const confined = await turn(t, ws, { ...base, sandbox: "workspace-write" });
@@ -221,7 +224,9 @@ for (const version of CODEX_VERSIONS) {
     await using rig = await sandboxRig(dir.path, net.port);
     const t = { rig, root: dir.path, net };
     // The two backends at once: each turn spends most of its time waiting for Codex.
-    await Promise.all(BACKENDS.map((b) => modes(t, version, b)));
+    // One after the other: two Codex processes first opening one CODEX_HOME race on its state
+    // database (0.135.0: "table logs already exists", and the app-server does not start).
+    for (const b of BACKENDS) await modes(t, version, b);
   });
 }
 
