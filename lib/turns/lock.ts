@@ -17,6 +17,8 @@
  * @module
  */
 
+import { abortable } from "../async.ts";
+
 /** File name of the lock inside the workspace. */
 export const LOCK_FILE = ".plexum-codex.lock";
 
@@ -52,20 +54,12 @@ export async function lockWorkspace(
   };
   const locked = file.lock(true).then(() => ({ release }));
   if (!signal) return locked;
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
   try {
-    // Inside the try: a lock already asked for must be given back (a turn cancelled at once
-    // would otherwise keep the workspace locked for good).
-    signal.throwIfAborted();
-    return await Promise.race([locked, aborted]);
+    // A lock already asked for must be given back when the wait is abandoned, even at once
+    // (a turn cancelled at once would otherwise keep the workspace locked for good).
+    return await abortable(locked, signal);
   } catch (e) {
     locked.then(release, release); // give it back whenever it arrives
     throw e;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
   }
 }
