@@ -203,7 +203,8 @@ Deno.test("the mock never finishing its response (real codex) ends in timeout wi
   assert.ok(seen.size > 0 || appServers(p.child.pid).length > 0, "codex was seen running");
   const gone = await allGone(seen);
   assert.deepEqual(pidsInDir(ws), [], "no process left working in the workspace");
-  assert.deepEqual(leftBehind(p.child.pid), [], "the plugin has no child left (but an app-server)");
+  // The exec backend's watchdog and leftover sweep settle just after the answer: wait, bounded.
+  await until(() => leftBehind(p.child.pid).length === 0, 10_000, "the plugin has no child left");
   console.log(
     `hung response: timeout answered after ${Math.round(ms)} ms; ${seen.size} processes ` +
       `codex started, all gone ${Math.round(gone)} ms after the answer`,
