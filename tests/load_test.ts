@@ -135,5 +135,9 @@ Deno.test("16 concurrent turns over 16 workspaces: every answer is its own, thre
     assert.equal(tags.length, 2, `${own}: round 1 and round 2`);
   }
   // The exec backend's watchdog and leftover sweep settle just after the answer: wait, bounded.
-  await until(() => leftBehind(p.child.pid).length === 0, 10_000, "no child left (but an app-server)");
+  await until(
+    () => leftBehind(p.child.pid).length === 0,
+    10_000,
+    "no child left (but an app-server)",
+  );
 });
