@@ -20,8 +20,8 @@
  * the model's reasoning on stderr), `--history` (each turn carries the
  * conversation so far, as Plexum sends it: a new Codex thread gets it
  * replayed, a resumed one does not), `--image FILE` (repeatable: PNG, JPEG,
- * GIF or WebP files sent with the first message), `--verbose` (the plugin's
- * info logs).
+ * GIF or WebP files sent with the first message), `--effort E` (each turn's
+ * `reasoning_effort`), `--verbose` (the plugin's info logs).
  * A temp workspace is kept, so its session files can be looked at. Ctrl-C
  * cancels the turn in flight and ends the run. Exit code 0 when every turn
  * ended with `end_turn`.
@@ -53,6 +53,8 @@ export interface HostOptions {
   history?: boolean;
   /** Image files sent with the first message (their type from the extension). */
   images?: string[];
+  /** Every turn's `reasoning_effort`. */
+  effort?: string;
   /** Added to the plugin's environment (this process's, or none with `clearEnv`). */
   env?: Record<string, string>;
   /**
@@ -260,6 +262,7 @@ export async function runHost(
         model: o.model,
         reset: i === 0 && o.reset === true,
         messages,
+        ...(o.effort && { reasoning_effort: o.effort }),
       }, (ev) => {
         if (ev.type === "text_delta") t.text += ev.text;
         if (ev.type === "error") t.errors.push(ev as TurnOutcome["errors"][number]);
@@ -318,7 +321,7 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
 
 const USAGE = `usage: host.ts [--plugin PATH] [--config FILE] [--workspace DIR] [--model M]
                [--system TEXT] [--reset] [--activity] [--reasoning] [--history]
-               [--image FILE]... [--verbose] MESSAGE...`;
+               [--image FILE]... [--effort E] [--verbose] MESSAGE...`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -335,6 +338,7 @@ async function main(argv: string[]): Promise<number> {
       reasoning: { type: "boolean" },
       history: { type: "boolean" },
       image: { type: "string", multiple: true },
+      effort: { type: "string" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -359,6 +363,7 @@ async function main(argv: string[]): Promise<number> {
     reset: values.reset,
     history: values.history,
     images: values.image,
+    effort: values.effort,
     verbose: values.verbose,
   });
   return turns.every((t) => t.stop_reason === "end_turn") ? 0 : 1;

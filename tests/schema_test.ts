@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { ProtocolChecker, SCHEMA, SCHEMA_FILE, validate } from "../dev/protocol_check.ts";
 import { startPlugin } from "../dev/plugin.ts";
-import { CONFIG_KEYS } from "../lib/config.ts";
+import { CONFIG_KEYS, REASONING_EFFORTS } from "../lib/config.ts";
 import { parseJsonc } from "../lib/jsonc.ts";
 import { METHODS } from "../lib/protocol/server.ts";
 import { ErrorCodes } from "../lib/jsonrpc/message.ts";
@@ -194,6 +194,7 @@ Deno.test("what the documentation only describes in prose matches the schema", (
       chatRequest({
         model: "codex",
         reset: true,
+        reasoning_effort: "xhigh",
         messages: [
           { role: "system", content: [{ type: "text", text: "be brief" }] },
           { role: "assistant", content: "earlier" },
@@ -229,6 +230,7 @@ Deno.test("what the documentation only describes in prose matches the schema", (
             replay_history: false,
             backend: "app-server",
             app_server_idle_s: 0,
+            reasoning_effort: null,
           },
         },
       },
@@ -392,6 +394,11 @@ Deno.test("messages the protocol forbids do not match, and the problem is named"
       }),
       /workspace must match pattern/,
     ],
+    [
+      "ChatRequest",
+      chatRequest({ reasoning_effort: "max", messages: [{ role: "user", content: "hi" }] }),
+      /\/params\/reasoning_effort must be equal to one of/,
+    ],
   ];
   for (const [def, value, want] of invalid) {
     const problems = validate(def, value).join("\n");
@@ -485,6 +492,7 @@ Deno.test("every method, event type, error code, activity type and config key is
   assert.deepEqual(sorted(consts("ActivityItem", "type")), sorted(ACTIVITY_TYPES));
   assert.deepEqual(sorted(defs.RpcErrorCode.enum as number[]), sorted(Object.values(ErrorCodes)));
   assert.deepEqual(sorted(defs.ImageMimeType.enum as string[]), sorted(IMAGE_MIME_TYPES));
+  assert.deepEqual(sorted(defs.ReasoningEffort.enum as string[]), sorted(REASONING_EFFORTS));
   assert.deepEqual(
     sorted(Object.keys(defs.HostConfig.properties as Schema)),
     sorted(Object.keys(CONFIG_KEYS)),

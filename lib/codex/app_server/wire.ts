@@ -76,6 +76,8 @@ export type TurnStartParams = {
   threadId: string;
   input: UserInput[];
   model?: string | null;
+  /** Sticks to the thread. 0.135.0: none…xhigh; 0.169.0+: any non-empty string. */
+  effort?: string | null;
 };
 
 /** `turn/interrupt` params (the result is `{}`). */

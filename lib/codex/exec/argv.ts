@@ -21,6 +21,8 @@ import { execSandboxArgs, type SandboxConfig } from "../sandbox.ts";
 export interface ExecArgsInput {
   /** `--model` value, or undefined for Codex's default. */
   model?: string;
+  /** `-c model_reasoning_effort=...`, for this run only; undefined: Codex's own. */
+  reasoningEffort?: string;
   /** System text for a new thread (`-c developer_instructions=...`). */
   developerInstructions?: string;
   extraArgs: string[];
@@ -48,6 +50,9 @@ export function execArgs(i: ExecArgsInput): string[] {
   if (i.developerInstructions) {
     // A TOML basic string; JSON string escaping is a valid subset of it.
     args.push("-c", `developer_instructions=${JSON.stringify(i.developerInstructions)}`);
+  }
+  if (i.reasoningEffort) {
+    args.push("-c", `model_reasoning_effort=${JSON.stringify(i.reasoningEffort)}`);
   }
   for (const path of i.images ?? []) args.push(`--image=${path}`);
   args.push(...i.extraArgs);

@@ -123,6 +123,7 @@ export class ExecBackend implements Backend, Driver {
       args: execArgs({
         model: modelArg(this.config, req.model),
         developerInstructions: threadId ? undefined : req.system,
+        reasoningEffort: req.reasoningEffort ?? this.config.reasoning_effort ?? undefined,
         extraArgs: this.config.extra_args,
         images,
         threadId,
