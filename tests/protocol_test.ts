@@ -89,6 +89,7 @@ Deno.test("initialize returns the plugin, provider, models and capabilities", as
         resume: true,
         cancel: true,
         reasoning_effort: true,
+        output_schema: true,
       },
     },
   });

@@ -188,6 +188,8 @@ Deno.test("what the documentation only describes in prose matches the schema", (
     ],
     ["EventNotification", event({ type: "error", code: "rate_limited", message: "slow down" })],
     ["ChatResponse", chatResult({ replayed_messages: 3 })],
+    ["ChatResponse", chatResult({ output: { files: 3 } })],
+    ["ChatResponse", chatResult({ output: null })],
     ["ChatResponse", chatResult({ stop_reason: "error", thread_id: null, usage: null })],
     [
       "ChatRequest",
@@ -195,6 +197,7 @@ Deno.test("what the documentation only describes in prose matches the schema", (
         model: "codex",
         reset: true,
         reasoning_effort: "xhigh",
+        output_schema: { type: "object", properties: {}, additionalProperties: false },
         messages: [
           { role: "system", content: [{ type: "text", text: "be brief" }] },
           { role: "assistant", content: "earlier" },
@@ -314,6 +317,16 @@ Deno.test("messages the protocol forbids do not match, and the problem is named"
       /reasoning_tokens must be >= 0/,
     ],
     ["ChatResponse", chatResult({ replayed_messages: -1 }), /replayed_messages must be >= 0/],
+    [
+      "ChatResponse",
+      chatResult({ stop_reason: "error", usage: null, output: {} }),
+      /\/result\/output/,
+    ],
+    [
+      "ChatRequest",
+      chatRequest({ output_schema: [], messages: [{ role: "user", content: "hi" }] }),
+      /\/params\/output_schema must be object,null/,
+    ],
     ["ChatResponse", chatResult({ thread_id: undefined }), /required property 'thread_id'/],
     [
       "ErrorResponse",

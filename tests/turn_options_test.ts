@@ -10,6 +10,11 @@ import { DEFAULTS, REASONING_EFFORTS, validateConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { parseChatParams } from "../lib/protocol/chat_params.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
+import { writeSchema } from "../lib/codex/exec/schema_file.ts";
+import { outputOf } from "../lib/codex/output.ts";
+import { TurnMapper } from "../lib/codex/exec/jsonl.ts";
+import { AppServerTurnMapper } from "../lib/codex/app_server/notifications.ts";
+import { MAX_OUTPUT_SCHEMA_BYTES } from "../lib/protocol/turn_options.ts";
 import { turnEffort } from "../lib/codex/app_server/effort.ts";
 import type { TurnContext } from "../lib/codex/app_server/calls.ts";
 import type { TurnRequest } from "../lib/turns/backend.ts";
@@ -153,3 +158,67 @@ Deno.test("app-server effort: config reasoning_effort is every turn's default", 
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(ws, { recursive: true }));
+
+Deno.test("output_schema: an object of at most 64 KiB as JSON; else refused, naming the field", () => {
+  const schema = { type: "object", properties: { a: { type: "string" } } };
+  const r = chat({ output_schema: schema });
+  assert.ok(r.ok);
+  assert.deepEqual(r.value.outputSchema, schema);
+  const none = chat({ output_schema: null });
+  assert.ok(none.ok && !("outputSchema" in none.value));
+  // 64 KiB of JSON exactly is taken; one byte more is not (UTF-8 bytes, not characters).
+  const sized = (bytes: number) => ({ d: "é".repeat((bytes - 8) / 2) }); // {"d":"…"} is 8 + 2n
+  assert.ok(chat({ output_schema: sized(MAX_OUTPUT_SCHEMA_BYTES) }).ok);
+  for (const bad of [sized(MAX_OUTPUT_SCHEMA_BYTES + 2), [], "schema", true, 3]) {
+    const e = chat({ output_schema: bad });
+    assert.ok(!e.ok);
+    assert.deepEqual(
+      e.error.map((x) => x.field),
+      ["output_schema"],
+      JSON.stringify(bad).slice(0, 40),
+    );
+  }
+});
+
+Deno.test("output: the final answer parsed; not JSON, or none, is one turn_failed saying so", () => {
+  assert.deepEqual(outputOf(' {"a": [1, null]} '), { ok: true, value: { a: [1, null] } });
+  assert.deepEqual(outputOf("false"), { ok: true, value: false });
+  for (const answer of ["Sure, here it is: {}", "", undefined]) {
+    const r = outputOf(answer);
+    assert.ok(!r.ok);
+    assert.equal(r.error.code, "turn_failed");
+    assert.match(r.error.message, /^output_schema: /);
+  }
+});
+
+Deno.test("exec: the schema file is one --output-schema= argument before resume", () => {
+  const args = execArgs({ extraArgs: [], outputSchema: "/tmp/s.json", threadId: "T" });
+  assert.deepEqual(args.slice(-4), ["--output-schema=/tmp/s.json", "resume", "T", "-"]);
+});
+
+Deno.test("exec: the schema file is private while the turn runs and gone after", async () => {
+  const schema = { type: "object" };
+  let path: string | undefined;
+  {
+    await using f = await writeSchema(schema);
+    path = f.path!;
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), schema);
+  }
+  await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+  assert.equal((await writeSchema(undefined)).path, undefined);
+});
+
+Deno.test("the final answer is the last completed agent message, on both mappers", () => {
+  const exec = new TurnMapper({ emitActivity: false });
+  for (const [id, text] of [["a", "Let me look."], ["b", '{"files":3}']]) {
+    exec.push({ type: "item.completed", item: { id, type: "agent_message", text } });
+  }
+  assert.equal(exec.answer, '{"files":3}');
+  const app = new AppServerTurnMapper({ emitActivity: false });
+  app.push("item/completed", { item: { type: "agentMessage", id: "a", text: "Let me look." } });
+  app.push("item/agentMessage/delta", { itemId: "b", delta: '{"files":' });
+  assert.equal(app.answer, "Let me look.", "a message still streaming is not the answer yet");
+  app.push("item/completed", { item: { type: "agentMessage", id: "b", text: '{"files":3}' } });
+  assert.equal(app.answer, '{"files":3}');
+});

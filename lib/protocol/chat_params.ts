@@ -69,7 +69,7 @@ export function parseChatParams(
     bad("model", `must be one of the advertised models: ${models.join(", ")}`);
   }
   if (p.reset !== undefined && typeof p.reset !== "boolean") bad("reset", "must be a boolean");
-  const options = parseTurnOptions(p, bad); // reasoning_effort (./turn_options.ts)
+  const options = parseTurnOptions(p, bad); // reasoning_effort, output_schema (./turn_options.ts)
   let msgs: ParsedMessages | undefined;
   if (!Array.isArray(p.messages)) bad("messages", "must be an array");
   else {

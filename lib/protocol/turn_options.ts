@@ -1,8 +1,10 @@
 /**
  * The `chat` fields that shape how Codex runs one turn, validated: the
  * reasoning effort (`reasoning_effort`, else config `reasoning_effort`, else
- * Codex's own). Each applies to its turn only: a later turn without it is
- * back to the default, whatever the backend.
+ * Codex's own) and a JSON Schema the final answer must follow
+ * (`output_schema`: an object of at most {@linkcode MAX_OUTPUT_SCHEMA_BYTES}
+ * as JSON). Each applies to its turn only: a later turn without it is back to
+ * the default, whatever the backend.
  *
  * @example
  * ```ts
@@ -21,10 +23,15 @@ import { REASONING_EFFORTS, type ReasoningEffort } from "../config.ts";
 export interface TurnOptions {
   /** Absent: the configured default, else Codex's own. */
   reasoningEffort?: ReasoningEffort;
+  /** The final answer must be JSON of this schema; the result carries it parsed as `output`. */
+  outputSchema?: Record<string, unknown>;
 }
 
+/** The largest `output_schema`, in bytes of its JSON (UTF-8). */
+export const MAX_OUTPUT_SCHEMA_BYTES = 64 * 1024;
+
 /** What `initialize` advertises in `capabilities` for these fields. */
-export const TURN_OPTION_CAPABILITIES = { reasoning_effort: true } as const;
+export const TURN_OPTION_CAPABILITIES = { reasoning_effort: true, output_schema: true } as const;
 
 /** Validate the turn option fields of chat params `p`; each bad one goes to `bad`. */
 export function parseTurnOptions(
@@ -37,6 +44,18 @@ export function parseTurnOptions(
     if (REASONING_EFFORTS.includes(effort as ReasoningEffort)) {
       o.reasoningEffort = effort as ReasoningEffort;
     } else bad("reasoning_effort", `must be one of ${REASONING_EFFORTS.join(", ")}`);
+  }
+  const schema = p.output_schema;
+  if (schema !== undefined && schema !== null) {
+    const size = typeof schema === "object" && !Array.isArray(schema) &&
+      new TextEncoder().encode(JSON.stringify(schema)).length;
+    if (size === false) bad("output_schema", "must be a JSON Schema object");
+    else if (size > MAX_OUTPUT_SCHEMA_BYTES) {
+      bad(
+        "output_schema",
+        `is ${size} bytes as JSON; at most ${MAX_OUTPUT_SCHEMA_BYTES} are taken`,
+      );
+    } else o.outputSchema = schema as Record<string, unknown>;
   }
   return o;
 }

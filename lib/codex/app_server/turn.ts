@@ -183,6 +183,7 @@ export class AppServerDriver implements Driver {
             ...(model && { model }),
             ...turnSandbox(ctx.config),
             ...effort.params,
+            ...(req.outputSchema && { outputSchema: req.outputSchema }), // this turn only
           },
           interruptLate,
         );
@@ -247,7 +248,9 @@ export class AppServerDriver implements Driver {
 
       // Completed, failed or interrupted by Codex itself.
       if (mapper.totals) yield { type: "totals", totals: mapper.totals };
-      if (mapper.status === "completed") return yield { type: "completed" };
+      if (mapper.status === "completed") {
+        return yield { type: "completed", answer: mapper.answer };
+      }
       if (mapper.status === "interrupted") {
         return yield failed(new TurnFailure("turn_failed", "codex interrupted the turn"));
       }

@@ -78,6 +78,8 @@ export type TurnStartParams = {
   model?: string | null;
   /** Sticks to the thread. 0.135.0: none…xhigh; 0.169.0+: any non-empty string. */
   effort?: string | null;
+  /** A JSON Schema for the final answer, sent as a strict json_schema format; this turn only. */
+  outputSchema?: unknown;
 };
 
 /** `turn/interrupt` params (the result is `{}`). */

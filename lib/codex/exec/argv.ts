@@ -23,6 +23,8 @@ export interface ExecArgsInput {
   model?: string;
   /** `-c model_reasoning_effort=...`, for this run only; undefined: Codex's own. */
   reasoningEffort?: string;
+  /** `--output-schema` file (./schema_file.ts), for this run only. */
+  outputSchema?: string;
   /** System text for a new thread (`-c developer_instructions=...`). */
   developerInstructions?: string;
   extraArgs: string[];
@@ -54,6 +56,7 @@ export function execArgs(i: ExecArgsInput): string[] {
   if (i.reasoningEffort) {
     args.push("-c", `model_reasoning_effort=${JSON.stringify(i.reasoningEffort)}`);
   }
+  if (i.outputSchema) args.push(`--output-schema=${i.outputSchema}`);
   for (const path of i.images ?? []) args.push(`--image=${path}`);
   args.push(...i.extraArgs);
   if (i.threadId) args.push("resume", i.threadId);
