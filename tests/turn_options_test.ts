@@ -15,7 +15,7 @@ import { outputOf } from "../lib/codex/output.ts";
 import { TurnMapper } from "../lib/codex/exec/jsonl.ts";
 import { AppServerTurnMapper } from "../lib/codex/app_server/notifications.ts";
 import { MAX_OUTPUT_SCHEMA_BYTES } from "../lib/protocol/turn_options.ts";
-import { turnEffort } from "../lib/codex/app_server/effort.ts";
+import { noteLoadedEffort, turnEffort } from "../lib/codex/app_server/effort.ts";
 import type { TurnContext } from "../lib/codex/app_server/calls.ts";
 import type { TurnRequest } from "../lib/turns/backend.ts";
 
@@ -116,12 +116,13 @@ const MODELS = {
 
 Deno.test("app-server effort: a turn without one restores Codex's own after one with it", async () => {
   const { ctx, asked } = stubContext({ "config/read": { config: {} }, "model/list": MODELS });
-  const turn = async (e: TurnRequest["reasoningEffort"], fresh = false) => {
-    const t = await turnEffort(ctx, req(e), "T", fresh);
+  const turn = async (e: TurnRequest["reasoningEffort"]) => {
+    const t = await turnEffort(ctx, req(e), "T", false);
     t.started();
     return t.params;
   };
-  assert.deepEqual(await turn(undefined, true), {}, "a new thread has Codex's own");
+  noteLoadedEffort(ctx.conn, "T", null); // thread/resume says: no effort of its own
+  assert.deepEqual(await turn(undefined), {}, "a thread no turn gave an effort has Codex's own");
   assert.deepEqual(await turn(undefined), {}, "still Codex's own");
   assert.deepEqual(asked, [], "nothing asked while the thread is known to have Codex's own");
   assert.deepEqual(await turn("xhigh"), { effort: "xhigh" });
@@ -134,6 +135,7 @@ Deno.test("app-server effort: a turn without one restores Codex's own after one 
 
 Deno.test("app-server effort: a resumed thread may carry another's effort, so Codex's own is sent", async () => {
   const configured = stubContext({ "config/read": { config: { model_reasoning_effort: "low" } } });
+  noteLoadedEffort(configured.ctx.conn, "T", "xhigh"); // thread/resume: what a turn left, or config
   const t = await turnEffort(configured.ctx, req(), "T", false);
   assert.deepEqual(t.params, { effort: "low" }, "config.toml's (or -c) effort");
   assert.deepEqual(configured.asked, ["config/read"]);
@@ -150,9 +152,16 @@ Deno.test("app-server effort: a resumed thread may carry another's effort, so Co
   assert.deepEqual(u.params, {}, "nothing when Codex's own cannot be told");
 });
 
+Deno.test("app-server effort: a new thread has Codex's own, whatever its loading said", async () => {
+  const { ctx, asked } = stubContext({});
+  noteLoadedEffort(ctx.conn, "N", "high"); // thread/start under config.toml's effort
+  assert.deepEqual((await turnEffort(ctx, req(), "N", true)).params, {});
+  assert.deepEqual(asked, []);
+});
+
 Deno.test("app-server effort: config reasoning_effort is every turn's default", async () => {
   const { ctx, asked } = stubContext({}, { ...DEFAULTS, reasoning_effort: "minimal" });
-  assert.deepEqual((await turnEffort(ctx, req(), "T", true)).params, { effort: "minimal" });
+  assert.deepEqual((await turnEffort(ctx, req(), "T", false)).params, { effort: "minimal" });
   assert.deepEqual((await turnEffort(ctx, req("high"), "T", false)).params, { effort: "high" });
   assert.deepEqual(asked, []);
 });

@@ -6,8 +6,9 @@
  * Codex's own again, as on exec, `turn/start` carries:
  *
  * - the turn's effort, else config `reasoning_effort`;
- * - else nothing on a thread known to have Codex's own (started by this
- *   turn, or already restored on this process);
+ * - else nothing on a thread known to have Codex's own: started by this turn,
+ *   resumed with no `reasoningEffort` of its own ({@linkcode noteLoadedEffort}),
+ *   or already restored on this process;
  * - else Codex's own, named: `config/read`'s `model_reasoning_effort` for
  *   the workspace (config.toml, `-c`), else `model/list`'s
  *   `defaultReasoningEffort` of the model; each asked once per app-server.
@@ -45,6 +46,18 @@ export interface TurnEffort {
   started(): void;
 }
 
+function knownOf(conn: Connection): Map<string, string | null> {
+  const known = threads.get(conn) ?? new Map<string, string | null>();
+  threads.set(conn, known);
+  return known;
+}
+
+/** `threadId` was just loaded (`thread/start`, `thread/resume`) with this `reasoningEffort`. */
+export function noteLoadedEffort(conn: Connection, threadId: string, effort: unknown): void {
+  if (effort === null) knownOf(conn).set(threadId, null); // none of its own: Codex's
+  else knownOf(conn).delete(threadId); // Codex's config, or what a turn left: unknown
+}
+
 /** The effort of `req`'s turn on `threadId` (`fresh`: started by this turn); see the module doc. */
 export async function turnEffort(
   ctx: TurnContext,
@@ -52,8 +65,7 @@ export async function turnEffort(
   threadId: string,
   fresh: boolean,
 ): Promise<TurnEffort> {
-  const known = threads.get(ctx.conn) ?? new Map<string, string | null>();
-  threads.set(ctx.conn, known);
+  const known = knownOf(ctx.conn);
   const note = (effort: string | null) => () => void known.set(threadId, effort);
   const want = req.reasoningEffort ?? ctx.config.reasoning_effort;
   if (want) return { params: { effort: want }, started: note(want) };

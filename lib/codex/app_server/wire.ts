@@ -63,7 +63,11 @@ export type Thread = {
 };
 
 /** `thread/start` and `thread/resume` result, the part the plugin reads. */
-export type ThreadStartResponse = { thread: Thread };
+export type ThreadStartResponse = {
+  thread: Thread;
+  /** null: Codex's own; else its config's, or (resumed) what a turn's `effort` left. */
+  reasoningEffort?: string | null;
+};
 
 /** One input item of `turn/start`. */
 export type UserInput =
