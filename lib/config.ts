@@ -117,9 +117,7 @@ export const CONFIG_KEYS: Record<keyof Config, string> = {
   sandbox:
     'danger-full-access | workspace-write | read-only: what commands may write (default "danger-full-access")',
   network_access: "commands may use the network; only with workspace-write (default false)",
-  reasoning_effort: `${
-    REASONING_EFFORTS.join(" | ")
-  }: a turn's default effort (default null: Codex's)`,
+  reasoning_effort: "none | minimal | low | medium | high | xhigh: a turn's default (default null)",
 };
 
 const isStringArray = (v: unknown): v is string[] =>

@@ -41,7 +41,7 @@ import type { TurnRequest, TurnResult, Usage } from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
 import type { Driver, FailureCause, Happening } from "./happening.ts";
 import { replayedField, turnText } from "./history.ts";
-import { outputOf } from "./output.ts";
+import { outputOf } from "./output_schema.ts";
 import { rateLimitOf } from "./rate_limit.ts";
 import { readThreadId, saveThreadId } from "./session.ts";
 import { keepBaseline, settleUsage } from "./turn_usage.ts";
@@ -84,7 +84,7 @@ export async function runTurn(
     type: "failed",
     cause: { type: "failure", failure: new TurnFailure("internal", "the turn ended unreported") },
   };
-  // output_schema: the final answer must be JSON (./output.ts); else the turn fails.
+  // output_schema: the final answer must be JSON (./output_schema.ts); else the turn fails.
   const output = end.type === "completed" && req.outputSchema ? outputOf(end.answer) : undefined;
   if (output && !output.ok) {
     end = { type: "failed", cause: { type: "failure", failure: output.error } };

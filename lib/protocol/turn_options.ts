@@ -9,10 +9,7 @@
  * @example
  * ```ts
  * import { parseTurnOptions } from "./turn_options.ts";
- * const errors: { field: string; message: string }[] = [];
- * const o = parseTurnOptions({ reasoning_effort: "high" }, (field, message) =>
- *   errors.push({ field, message }));
- * // o: { reasoningEffort: "high" }, errors: []
+ * parseTurnOptions({ reasoning_effort: "high" }, console.error); // { reasoningEffort: "high" }
  * ```
  *
  * @module
@@ -49,13 +46,10 @@ export function parseTurnOptions(
   if (schema !== undefined && schema !== null) {
     const size = typeof schema === "object" && !Array.isArray(schema) &&
       new TextEncoder().encode(JSON.stringify(schema)).length;
+    const max = MAX_OUTPUT_SCHEMA_BYTES;
     if (size === false) bad("output_schema", "must be a JSON Schema object");
-    else if (size > MAX_OUTPUT_SCHEMA_BYTES) {
-      bad(
-        "output_schema",
-        `is ${size} bytes as JSON; at most ${MAX_OUTPUT_SCHEMA_BYTES} are taken`,
-      );
-    } else o.outputSchema = schema as Record<string, unknown>;
+    else if (size > max) bad("output_schema", `is ${size} bytes as JSON; at most ${max} are taken`);
+    else o.outputSchema = schema as Record<string, unknown>;
   }
   return o;
 }

@@ -35,10 +35,14 @@ import type { Connection, TurnContext } from "./calls.ts";
 
 type Json = Record<string, unknown>;
 
-/** Per app-server: each thread's effort as we left it (null: Codex's own); absent: unknown. */
-const threads = new WeakMap<Connection, Map<string, string | null>>();
-/** Per app-server: answers of `config/read` (by workspace) and `model/list`, asked once. */
-const asked = new WeakMap<Connection, Map<string, Promise<Json | undefined>>>();
+/** Per app-server: each thread's effort as we left it (null: Codex's own; absent: unknown), and
+ * the answers of `config/read` (per workspace) and `model/list`, each asked once. */
+const state = new WeakMap<
+  Connection,
+  { threads: Map<string, string | null>; asked: Map<string, Promise<Json | undefined>> }
+>();
+const stateOf = (conn: Connection) =>
+  state.get(conn) ?? state.set(conn, { threads: new Map(), asked: new Map() }).get(conn)!;
 
 /** What `turn/start` gets for the effort, and what to note once Codex has started the turn. */
 export interface TurnEffort {
@@ -46,16 +50,10 @@ export interface TurnEffort {
   started(): void;
 }
 
-function knownOf(conn: Connection): Map<string, string | null> {
-  const known = threads.get(conn) ?? new Map<string, string | null>();
-  threads.set(conn, known);
-  return known;
-}
-
 /** `threadId` was just loaded (`thread/start`, `thread/resume`) with this `reasoningEffort`. */
 export function noteLoadedEffort(conn: Connection, threadId: string, effort: unknown): void {
-  if (effort === null) knownOf(conn).set(threadId, null); // none of its own: Codex's
-  else knownOf(conn).delete(threadId); // Codex's config, or what a turn left: unknown
+  if (effort === null) stateOf(conn).threads.set(threadId, null); // none of its own: Codex's
+  else stateOf(conn).threads.delete(threadId); // Codex's config, or what a turn left: unknown
 }
 
 /** The effort of `req`'s turn on `threadId` (`fresh`: started by this turn); see the module doc. */
@@ -65,26 +63,22 @@ export async function turnEffort(
   threadId: string,
   fresh: boolean,
 ): Promise<TurnEffort> {
-  const known = knownOf(ctx.conn);
-  const note = (effort: string | null) => () => void known.set(threadId, effort);
+  const { threads } = stateOf(ctx.conn);
+  const note = (effort: string | null) => () => void threads.set(threadId, effort);
   const want = req.reasoningEffort ?? ctx.config.reasoning_effort;
   if (want) return { params: { effort: want }, started: note(want) };
-  if (fresh || known.get(threadId) === null) return { params: {}, started: note(null) };
+  if (fresh || threads.get(threadId) === null) return { params: {}, started: note(null) };
   const own = await abortable(codexOwn(ctx, req), req.signal).catch(() => undefined);
   ctx.log.debug("restoring codex's own reasoning effort", { thread_id: threadId, effort: own });
-  if (!own) return { params: {}, started: () => {} }; // still unknown
-  return { params: { effort: own }, started: note(null) };
+  return own ? { params: { effort: own }, started: note(null) } : { params: {}, started() {} };
 }
 
 /** Codex's own effort for `req`'s workspace and model; undefined when it cannot be told. */
 async function codexOwn(ctx: TurnContext, req: TurnRequest): Promise<string | undefined> {
-  const config = (await ask(ctx, "config/read", { cwd: req.workspace }))?.config as
-    | Json
-    | undefined;
+  const config = (await ask(ctx, "config/read", { cwd: req.workspace }))?.config as Json | null;
   const set = config?.model_reasoning_effort;
   if (typeof set === "string" && set) return set;
-  const model = modelArg(ctx.config, req.model) ??
-    (typeof config?.model === "string" ? config.model : undefined);
+  const model = modelArg(ctx.config, req.model) ?? config?.model;
   const list = (await ask(ctx, "model/list", { includeHidden: true }))?.data;
   const m = (Array.isArray(list) ? list as Json[] : []).find((m) =>
     model ? m.model === model || m.id === model : m.isDefault === true
@@ -92,18 +86,18 @@ async function codexOwn(ctx: TurnContext, req: TurnRequest): Promise<string | un
   return typeof m?.defaultReasoningEffort === "string" ? m.defaultReasoningEffort : undefined;
 }
 
-/** `method` asked once per app-server (and workspace); undefined when it failed. */
+/** `method` asked once per app-server (and params); undefined when it failed. */
 function ask(ctx: TurnContext, method: string, params: Json): Promise<Json | undefined> {
-  const answers = asked.get(ctx.conn) ?? new Map<string, Promise<Json | undefined>>();
-  asked.set(ctx.conn, answers);
+  const { asked } = stateOf(ctx.conn);
   const key = `${method} ${JSON.stringify(params)}`;
-  let p = answers.get(key);
-  if (!p) {
-    p = ctx.conn.proc.client.request<Json>(method, params, ctx.requestTimeoutMs).catch((e) => {
-      ctx.log.debug(`codex app-server ${method} failed`, { error: String(e) });
-      return undefined;
-    });
-    answers.set(key, p);
+  if (!asked.has(key)) {
+    asked.set(
+      key,
+      ctx.conn.proc.client.request<Json>(method, params, ctx.requestTimeoutMs).catch((e) => {
+        ctx.log.debug(`codex app-server ${method} failed`, { error: String(e) });
+        return undefined;
+      }),
+    );
   }
-  return p;
+  return asked.get(key)!;
 }

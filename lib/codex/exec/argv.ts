@@ -23,7 +23,7 @@ export interface ExecArgsInput {
   model?: string;
   /** `-c model_reasoning_effort=...`, for this run only; undefined: Codex's own. */
   reasoningEffort?: string;
-  /** `--output-schema` file (./schema_file.ts), for this run only. */
+  /** `--output-schema` file (../output_schema.ts), for this run only. */
   outputSchema?: string;
   /** System text for a new thread (`-c developer_instructions=...`). */
   developerInstructions?: string;

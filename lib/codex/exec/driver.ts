@@ -37,7 +37,7 @@ import { Channel } from "../channel.ts";
 import type { Driver, DriverTurn, Happening } from "../happening.ts";
 import { runTurn } from "../turn_runner.ts";
 import { type ImageFiles, writeImages } from "./images.ts";
-import { writeSchema } from "./schema_file.ts";
+import { writeSchema } from "../output_schema.ts";
 import { err, ok, type Result } from "../../result.ts";
 import { type CodexEvent, TurnMapper } from "./jsonl.ts";
 import { runCodex, type RunResult } from "./process.ts";
@@ -105,7 +105,7 @@ export class ExecBackend implements Backend, Driver {
       return yield failed("internal", why);
     }
     try {
-      // output_schema: a private temp file for exactly as long as the run (./schema_file.ts).
+      // output_schema: a private temp file for exactly as long as the run (../output_schema.ts).
       await using schema = await writeSchema(turn.req.outputSchema);
       yield* this.#run(turn, bin.value, files.paths, schema.path);
     } finally {
