@@ -42,7 +42,14 @@ export interface Config {
   sandbox: SandboxMode;
   /** Commands may use the network; only with `sandbox: "workspace-write"`. */
   network_access: boolean;
+  /** A turn's reasoning effort when its `chat` names none; null: Codex's own. */
+  reasoning_effort: ReasoningEffort | null;
 }
+
+/** Reasoning efforts every supported Codex takes (0.135.0's enum; 0.169.0+ pass any on). */
+export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh"] as const;
+/** One of {@linkcode REASONING_EFFORTS}. */
+export type ReasoningEffort = typeof REASONING_EFFORTS[number];
 
 /** Values of the `sandbox` key: Codex's sandbox modes, the first the default. */
 export const SANDBOX_MODES = ["danger-full-access", "workspace-write", "read-only"] as const;
@@ -88,6 +95,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   app_server_idle_s: 60,
   sandbox: "danger-full-access",
   network_access: false,
+  reasoning_effort: null,
 });
 
 /** Every key HostConfig accepts, with a one-line description (for `--help`). */
@@ -109,6 +117,7 @@ export const CONFIG_KEYS: Record<keyof Config, string> = {
   sandbox:
     'danger-full-access | workspace-write | read-only: what commands may write (default "danger-full-access")',
   network_access: "commands may use the network; only with workspace-write (default false)",
+  reasoning_effort: "none | minimal | low | medium | high | xhigh: a turn's default (default null)",
 };
 
 const isStringArray = (v: unknown): v is string[] =>
@@ -199,6 +208,11 @@ export function validateConfig(
       case "network_access":
         if (typeof v !== "boolean") bad(k, "must be a boolean");
         else c.network_access = v;
+        break;
+      case "reasoning_effort":
+        if (v !== null && !REASONING_EFFORTS.includes(v as ReasoningEffort)) {
+          bad(k, `must be null or one of ${REASONING_EFFORTS.join(", ")}`);
+        } else c.reasoning_effort = v as ReasoningEffort | null;
         break;
       case "api_key":
         bad(

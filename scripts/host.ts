@@ -20,8 +20,10 @@
  * the model's reasoning on stderr), `--history` (each turn carries the
  * conversation so far, as Plexum sends it: a new Codex thread gets it
  * replayed, a resumed one does not), `--image FILE` (repeatable: PNG, JPEG,
- * GIF or WebP files sent with the first message), `--verbose` (the plugin's
- * info logs).
+ * GIF or WebP files sent with the first message), `--effort E` (each turn's
+ * `reasoning_effort`), `--output-schema FILE` (a JSON Schema each turn's
+ * answer must follow, sent as `output_schema`; the parsed `output` is printed
+ * on stderr), `--verbose` (the plugin's info logs).
  * A temp workspace is kept, so its session files can be looked at. Ctrl-C
  * cancels the turn in flight and ends the run. Exit code 0 when every turn
  * ended with `end_turn`.
@@ -53,6 +55,10 @@ export interface HostOptions {
   history?: boolean;
   /** Image files sent with the first message (their type from the extension). */
   images?: string[];
+  /** Every turn's `reasoning_effort`. */
+  effort?: string;
+  /** Every turn's `output_schema`. */
+  outputSchema?: Record<string, unknown>;
   /** Added to the plugin's environment (this process's, or none with `clearEnv`). */
   env?: Record<string, string>;
   /**
@@ -76,6 +82,8 @@ export interface TurnOutcome {
   errors: { code: string; message: string; retry_after_s?: number }[];
   /** How many earlier messages the plugin replayed into a new thread, if any. */
   replayed_messages?: number;
+  /** The parsed answer of a turn with `outputSchema`. */
+  output?: unknown;
 }
 
 const enc = new TextEncoder();
@@ -260,6 +268,8 @@ export async function runHost(
         model: o.model,
         reset: i === 0 && o.reset === true,
         messages,
+        ...(o.effort && { reasoning_effort: o.effort }),
+        ...(o.outputSchema && { output_schema: o.outputSchema }),
       }, (ev) => {
         if (ev.type === "text_delta") t.text += ev.text;
         if (ev.type === "error") t.errors.push(ev as TurnOutcome["errors"][number]);
@@ -268,6 +278,10 @@ export async function runHost(
       current = undefined;
       Object.assign(t, { stop_reason: r.stop_reason, thread_id: r.thread_id, usage: r.usage });
       if (typeof r.replayed_messages === "number") t.replayed_messages = r.replayed_messages;
+      if ("output" in r) {
+        t.output = r.output;
+        note(`[turn ${i + 1}] output ${JSON.stringify(r.output)}\n`);
+      }
       const replayed = t.replayed_messages ? ` replayed_messages=${t.replayed_messages}` : "";
       note(`[turn ${i + 1}] stop_reason=${t.stop_reason} thread_id=${t.thread_id}${replayed}\n`);
       conversation.push({ role: "user", content }, { role: "assistant", content: t.text });
@@ -307,18 +321,19 @@ async function imageParts(paths: string[]) {
   }));
 }
 
+/** A JSON(C) object from `path` (the config, or an output schema). */
 async function readConfig(path: string): Promise<Record<string, unknown>> {
   const parsed = parseJsonc(await Deno.readTextFile(path));
   if (!parsed.ok) throw new Error(`${path}: ${parsed.error.message}`);
   if (typeof parsed.value !== "object" || parsed.value === null || Array.isArray(parsed.value)) {
-    throw new Error(`${path}: the config must be a JSON object`);
+    throw new Error(`${path}: must hold a JSON object`);
   }
   return parsed.value as Record<string, unknown>;
 }
 
 const USAGE = `usage: host.ts [--plugin PATH] [--config FILE] [--workspace DIR] [--model M]
                [--system TEXT] [--reset] [--activity] [--reasoning] [--history]
-               [--image FILE]... [--verbose] MESSAGE...`;
+               [--image FILE]... [--effort E] [--output-schema FILE] [--verbose] MESSAGE...`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -335,6 +350,8 @@ async function main(argv: string[]): Promise<number> {
       reasoning: { type: "boolean" },
       history: { type: "boolean" },
       image: { type: "string", multiple: true },
+      effort: { type: "string" },
+      "output-schema": { type: "string" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -359,6 +376,8 @@ async function main(argv: string[]): Promise<number> {
     reset: values.reset,
     history: values.history,
     images: values.image,
+    effort: values.effort,
+    outputSchema: values["output-schema"] ? await readConfig(values["output-schema"]) : undefined,
     verbose: values.verbose,
   });
   return turns.every((t) => t.stop_reason === "end_turn") ? 0 : 1;

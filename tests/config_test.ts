@@ -42,6 +42,7 @@ Deno.test("every valid key is taken", () => {
     emit_reasoning: true,
     sandbox: "workspace-write",
     network_access: true,
+    reasoning_effort: "high",
   };
   assert.deepEqual(config(raw), {
     ...raw,

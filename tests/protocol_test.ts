@@ -83,7 +83,14 @@ Deno.test("initialize returns the plugin, provider, models and capabilities", as
       plugin: { name: "plexum-openai-provider-plugin", version: meta.version },
       provider: "openai",
       models: ["codex", "gpt-5-codex"],
-      capabilities: { agent_context: true, streaming: true, resume: true, cancel: true },
+      capabilities: {
+        agent_context: true,
+        streaming: true,
+        resume: true,
+        cancel: true,
+        reasoning_effort: true,
+        output_schema: true,
+      },
     },
   });
   assert.deepEqual(byId(messages, 2).result, { models: ["codex", "gpt-5-codex"] });

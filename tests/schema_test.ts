@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { ProtocolChecker, SCHEMA, SCHEMA_FILE, validate } from "../dev/protocol_check.ts";
 import { startPlugin } from "../dev/plugin.ts";
-import { CONFIG_KEYS } from "../lib/config.ts";
+import { CONFIG_KEYS, REASONING_EFFORTS } from "../lib/config.ts";
 import { parseJsonc } from "../lib/jsonc.ts";
 import { METHODS } from "../lib/protocol/server.ts";
 import { ErrorCodes } from "../lib/jsonrpc/message.ts";
@@ -188,12 +188,16 @@ Deno.test("what the documentation only describes in prose matches the schema", (
     ],
     ["EventNotification", event({ type: "error", code: "rate_limited", message: "slow down" })],
     ["ChatResponse", chatResult({ replayed_messages: 3 })],
+    ["ChatResponse", chatResult({ output: { files: 3 } })],
+    ["ChatResponse", chatResult({ output: null })],
     ["ChatResponse", chatResult({ stop_reason: "error", thread_id: null, usage: null })],
     [
       "ChatRequest",
       chatRequest({
         model: "codex",
         reset: true,
+        reasoning_effort: "xhigh",
+        output_schema: { type: "object", properties: {}, additionalProperties: false },
         messages: [
           { role: "system", content: [{ type: "text", text: "be brief" }] },
           { role: "assistant", content: "earlier" },
@@ -229,6 +233,7 @@ Deno.test("what the documentation only describes in prose matches the schema", (
             replay_history: false,
             backend: "app-server",
             app_server_idle_s: 0,
+            reasoning_effort: null,
           },
         },
       },
@@ -312,6 +317,16 @@ Deno.test("messages the protocol forbids do not match, and the problem is named"
       /reasoning_tokens must be >= 0/,
     ],
     ["ChatResponse", chatResult({ replayed_messages: -1 }), /replayed_messages must be >= 0/],
+    [
+      "ChatResponse",
+      chatResult({ stop_reason: "error", usage: null, output: {} }),
+      /\/result\/output/,
+    ],
+    [
+      "ChatRequest",
+      chatRequest({ output_schema: [], messages: [{ role: "user", content: "hi" }] }),
+      /\/params\/output_schema must be object,null/,
+    ],
     ["ChatResponse", chatResult({ thread_id: undefined }), /required property 'thread_id'/],
     [
       "ErrorResponse",
@@ -391,6 +406,11 @@ Deno.test("messages the protocol forbids do not match, and the problem is named"
         messages: [{ role: "user", content: "" }],
       }),
       /workspace must match pattern/,
+    ],
+    [
+      "ChatRequest",
+      chatRequest({ reasoning_effort: "max", messages: [{ role: "user", content: "hi" }] }),
+      /\/params\/reasoning_effort must be equal to one of/,
     ],
   ];
   for (const [def, value, want] of invalid) {
@@ -485,6 +505,7 @@ Deno.test("every method, event type, error code, activity type and config key is
   assert.deepEqual(sorted(consts("ActivityItem", "type")), sorted(ACTIVITY_TYPES));
   assert.deepEqual(sorted(defs.RpcErrorCode.enum as number[]), sorted(Object.values(ErrorCodes)));
   assert.deepEqual(sorted(defs.ImageMimeType.enum as string[]), sorted(IMAGE_MIME_TYPES));
+  assert.deepEqual(sorted(defs.ReasoningEffort.enum as string[]), sorted(REASONING_EFFORTS));
   assert.deepEqual(
     sorted(Object.keys(defs.HostConfig.properties as Schema)),
     sorted(Object.keys(CONFIG_KEYS)),

@@ -55,7 +55,8 @@ export type Happening =
   /** The thread's running token totals (the last one counts). */
   | { type: "totals"; totals: Totals }
   | { type: "failed"; cause: FailureCause }
-  | { type: "completed" };
+  /** `answer`: the text of the turn's last agent message, when there was one. */
+  | { type: "completed"; answer?: string };
 
 /** What one run of a driver gets. */
 export interface DriverTurn {

@@ -41,6 +41,7 @@ import type { TurnRequest, TurnResult, Usage } from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
 import type { Driver, FailureCause, Happening } from "./happening.ts";
 import { replayedField, turnText } from "./history.ts";
+import { outputOf } from "./output_schema.ts";
 import { rateLimitOf } from "./rate_limit.ts";
 import { readThreadId, saveThreadId } from "./session.ts";
 import { keepBaseline, settleUsage } from "./turn_usage.ts";
@@ -79,10 +80,15 @@ export async function runTurn(
   const thread_id = a.thread?.id ?? stored ?? null;
   // Said whenever a thread got the earlier messages, however the turn ended.
   const fields = { thread_id, replayed_messages: a.thread ? a.replayed : 0 };
-  const end = a.end ?? {
+  let end: NonNullable<Attempt["end"]> = a.end ?? {
     type: "failed",
     cause: { type: "failure", failure: new TurnFailure("internal", "the turn ended unreported") },
   };
+  // output_schema: the final answer must be JSON (./output_schema.ts); else the turn fails.
+  const output = end.type === "completed" && req.outputSchema ? outputOf(end.answer) : undefined;
+  if (output && !output.ok) {
+    end = { type: "failed", cause: { type: "failure", failure: output.error } };
+  }
   if (end.type === "completed") {
     let usage: Usage | null = null;
     if (a.totals && a.thread) {
@@ -101,6 +107,7 @@ export async function runTurn(
       thread_id,
       usage,
       ...replayedField(fields.replayed_messages),
+      ...(output?.ok && { output: output.value }),
     };
   }
   if (a.totals && thread_id) await keepBaseline(req.workspace, thread_id, a.totals);

@@ -22,9 +22,10 @@ import { addError, addErrors } from "./field_errors.ts";
 import { workspaceProblem } from "./workspace.ts";
 import type { HistoryMessage, ImageInput } from "../turns/backend.ts";
 import { type ParsedMessages, parseMessages } from "./messages.ts";
+import { parseTurnOptions, type TurnOptions } from "./turn_options.ts";
 
 /** A valid chat request, ready to run. */
-export interface ChatParams {
+export interface ChatParams extends TurnOptions {
   turnId: string;
   /** Absolute path of an existing directory. */
   workspace: string;
@@ -68,6 +69,7 @@ export function parseChatParams(
     bad("model", `must be one of the advertised models: ${models.join(", ")}`);
   }
   if (p.reset !== undefined && typeof p.reset !== "boolean") bad("reset", "must be a boolean");
+  const options = parseTurnOptions(p, bad); // reasoning_effort, output_schema (./turn_options.ts)
   let msgs: ParsedMessages | undefined;
   if (!Array.isArray(p.messages)) bad("messages", "must be an array");
   else {
@@ -87,5 +89,6 @@ export function parseChatParams(
     system,
     model: (p.model as string | undefined) ?? models[0],
     reset: p.reset === true,
+    ...options,
   });
 }

@@ -26,6 +26,7 @@
 import { parseChatParams } from "./chat_params.ts";
 import { invalidParams } from "./field_errors.ts";
 import { OutboundTurns } from "./outbound.ts";
+import { TURN_OPTION_CAPABILITIES } from "./turn_options.ts";
 import { type Config, ConfigError, type FieldError, validateConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -228,7 +229,13 @@ export class Server {
       plugin: { name: PLUGIN_NAME, version: this.#o.version },
       provider: "openai",
       models: config.supported_models,
-      capabilities: { agent_context: true, streaming: true, resume: true, cancel: true },
+      capabilities: {
+        agent_context: true,
+        streaming: true,
+        resume: true,
+        cancel: true,
+        ...TURN_OPTION_CAPABILITIES, // lib/protocol/turn_options.ts
+      },
     });
   }
 

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import type { ReasoningEffort } from "../config.ts";
 
 /** Token usage of one turn, as Plexum gets it. */
 export interface Usage {
@@ -164,6 +165,10 @@ export interface TurnRequest {
   system?: string;
   /** Start a new thread even when one is stored. */
   reset: boolean;
+  /** This turn's reasoning effort; absent: config `reasoning_effort`, else Codex's own. */
+  reasoningEffort?: ReasoningEffort;
+  /** A JSON Schema the final answer must follow (for this turn only). */
+  outputSchema?: Record<string, unknown>;
   /** Aborted when the host cancels the turn or the plugin stops. */
   signal: AbortSignal;
   /** Send an event to the host (dropped once the turn has been answered). */
@@ -177,6 +182,8 @@ export interface TurnResult {
   usage: Usage | null;
   /** How many `history` messages the turn sent to a new thread (absent: none). */
   replayed_messages?: number;
+  /** With `outputSchema`: the final answer, parsed (only when the turn ended `end_turn`). */
+  output?: unknown;
 }
 
 /**

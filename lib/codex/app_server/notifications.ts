@@ -97,6 +97,8 @@ export class AppServerTurnMapper {
   /** exec's todo_list for turn/plan/updated, once a plan came. */
   #todo: (ActivityItem & { type: "todo_list" }) | undefined;
   #reasoning = new ReasoningMapper();
+  /** The text of the last completed agentMessage (the final answer once the turn completed). */
+  answer: string | undefined;
 
   constructor(private o: TurnMapperOptions) {}
 
@@ -182,6 +184,7 @@ export class AppServerTurnMapper {
   #agentMessage(id: string, text: string): Streamed[] {
     if (this.#completed.has(id)) return [];
     this.#completed.add(id);
+    this.answer = text;
     const sent = this.#sent.get(id) ?? "";
     if (text === sent) return [];
     if (!text.startsWith(sent)) {

@@ -39,6 +39,7 @@ import { readThreadId } from "../session.ts";
 import { STALE_THREAD } from "../thread_errors.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
 import { RpcError } from "./client.ts";
+import { noteLoadedEffort } from "./effort.ts";
 import type { Connection, TurnCalls, TurnContext } from "./calls.ts";
 import { foreignTurn, markOf } from "./rollout.ts";
 import type { ThreadStartParams, ThreadStartResponse } from "./wire.ts";
@@ -51,6 +52,7 @@ export function noteLoaded(conn: Connection, id: string, answer: ThreadStartResp
   const path = answer.thread?.path;
   const ours = conn.loaded.get(id)?.ours ?? new Set<string>(); // loaded again: still ours
   conn.loaded.set(id, { ...(typeof path === "string" && path && { path }), ours });
+  noteLoadedEffort(conn, id, answer.reasoningEffort); // ./effort.ts
 }
 
 /** Note a turn of ours on a loaded thread (its lines in the rollout file are ours). */

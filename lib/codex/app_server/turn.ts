@@ -41,6 +41,7 @@ import { turnSandbox } from "../sandbox.ts";
 import { runTurn } from "../turn_runner.ts";
 import { request, TurnCalls, type TurnContext } from "./calls.ts";
 import { RpcError } from "./client.ts";
+import { turnEffort } from "./effort.ts";
 import { AppServerTurnMapper } from "./notifications.ts";
 import { markThread, noteLoaded, noteTurn, openThread, resumeThread } from "./thread.ts";
 import type { UserInput } from "./wire.ts";
@@ -163,6 +164,8 @@ export class AppServerDriver implements Driver {
     try {
       const model = modelArg(ctx.config, req.model);
       const input = inputOf(turn);
+      // An effort sticks to the thread: a turn without one restores the default (./effort.ts).
+      const effort = await turnEffort(ctx, req, threadId, turn.threadId === undefined);
       // Cancelled before turn/start was answered: the turn that started all the same is stopped.
       const interruptLate = (r: { turn?: { id?: unknown } }) => {
         if (typeof r.turn?.id !== "string") return;
@@ -174,7 +177,14 @@ export class AppServerDriver implements Driver {
         calls.ask(
           "turn/start",
           // The configured sandbox, whatever mode the thread was loaded with (sandbox.ts).
-          { threadId, input, ...(model && { model }), ...turnSandbox(ctx.config) },
+          {
+            threadId,
+            input,
+            ...(model && { model }),
+            ...turnSandbox(ctx.config),
+            ...effort.params,
+            ...(req.outputSchema && { outputSchema: req.outputSchema }), // this turn only
+          },
           interruptLate,
         );
       let started;
@@ -205,6 +215,7 @@ export class AppServerDriver implements Driver {
         );
       }
       turnId = started.turn.id;
+      effort.started();
       noteTurn(conn, threadId, turnId);
       log.debug("codex turn started", { thread_id: threadId, codex_turn_id: turnId });
       for (const [m, p] of early.splice(0)) deliver(m, p);
@@ -237,7 +248,9 @@ export class AppServerDriver implements Driver {
 
       // Completed, failed or interrupted by Codex itself.
       if (mapper.totals) yield { type: "totals", totals: mapper.totals };
-      if (mapper.status === "completed") return yield { type: "completed" };
+      if (mapper.status === "completed") {
+        return yield { type: "completed", answer: mapper.answer };
+      }
       if (mapper.status === "interrupted") {
         return yield failed(new TurnFailure("turn_failed", "codex interrupted the turn"));
       }

@@ -63,7 +63,11 @@ export type Thread = {
 };
 
 /** `thread/start` and `thread/resume` result, the part the plugin reads. */
-export type ThreadStartResponse = { thread: Thread };
+export type ThreadStartResponse = {
+  thread: Thread;
+  /** null: Codex's own; else its config's, or (resumed) what a turn's `effort` left. */
+  reasoningEffort?: string | null;
+};
 
 /** One input item of `turn/start`. */
 export type UserInput =
@@ -76,6 +80,10 @@ export type TurnStartParams = {
   threadId: string;
   input: UserInput[];
   model?: string | null;
+  /** Sticks to the thread. 0.135.0: none…xhigh; 0.169.0+: any non-empty string. */
+  effort?: string | null;
+  /** A JSON Schema for the final answer, sent as a strict json_schema format; this turn only. */
+  outputSchema?: unknown;
 };
 
 /** `turn/interrupt` params (the result is `{}`). */

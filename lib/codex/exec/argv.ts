@@ -21,6 +21,10 @@ import { execSandboxArgs, type SandboxConfig } from "../sandbox.ts";
 export interface ExecArgsInput {
   /** `--model` value, or undefined for Codex's default. */
   model?: string;
+  /** `-c model_reasoning_effort=...`, for this run only; undefined: Codex's own. */
+  reasoningEffort?: string;
+  /** `--output-schema` file (../output_schema.ts), for this run only. */
+  outputSchema?: string;
   /** System text for a new thread (`-c developer_instructions=...`). */
   developerInstructions?: string;
   extraArgs: string[];
@@ -49,6 +53,10 @@ export function execArgs(i: ExecArgsInput): string[] {
     // A TOML basic string; JSON string escaping is a valid subset of it.
     args.push("-c", `developer_instructions=${JSON.stringify(i.developerInstructions)}`);
   }
+  if (i.reasoningEffort) {
+    args.push("-c", `model_reasoning_effort=${JSON.stringify(i.reasoningEffort)}`);
+  }
+  if (i.outputSchema) args.push(`--output-schema=${i.outputSchema}`);
   for (const path of i.images ?? []) args.push(`--image=${path}`);
   args.push(...i.extraArgs);
   if (i.threadId) args.push("resume", i.threadId);

@@ -37,6 +37,7 @@ import { Channel } from "../channel.ts";
 import type { Driver, DriverTurn, Happening } from "../happening.ts";
 import { runTurn } from "../turn_runner.ts";
 import { type ImageFiles, writeImages } from "./images.ts";
+import { writeSchema } from "../output_schema.ts";
 import { err, ok, type Result } from "../../result.ts";
 import { type CodexEvent, TurnMapper } from "./jsonl.ts";
 import { runCodex, type RunResult } from "./process.ts";
@@ -104,13 +105,20 @@ export class ExecBackend implements Backend, Driver {
       return yield failed("internal", why);
     }
     try {
-      yield* this.#run(turn, bin.value, files.paths);
+      // output_schema: a private temp file for exactly as long as the run (../output_schema.ts).
+      await using schema = await writeSchema(turn.req.outputSchema);
+      yield* this.#run(turn, bin.value, files.paths, schema.path);
     } finally {
       await files[Symbol.asyncDispose]();
     }
   }
 
-  async *#run(turn: DriverTurn, binary: string, images: string[]): AsyncGenerator<Happening> {
+  async *#run(
+    turn: DriverTurn,
+    binary: string,
+    images: string[],
+    outputSchema?: string,
+  ): AsyncGenerator<Happening> {
     const { req, threadId } = turn;
     const mapper = new TurnMapper({
       emitActivity: this.config.emit_activity,
@@ -123,6 +131,8 @@ export class ExecBackend implements Backend, Driver {
       args: execArgs({
         model: modelArg(this.config, req.model),
         developerInstructions: threadId ? undefined : req.system,
+        reasoningEffort: req.reasoningEffort ?? this.config.reasoning_effort ?? undefined,
+        outputSchema,
         extraArgs: this.config.extra_args,
         images,
         threadId,
@@ -176,7 +186,7 @@ export class ExecBackend implements Backend, Driver {
     if (mapper.failure !== undefined) {
       return { type: "failed", cause: { type: "codex", message: mapper.failure } };
     }
-    if (mapper.completed) return { type: "completed" };
+    if (mapper.completed) return { type: "completed", answer: mapper.answer };
     const threadId = mapper.threadId ?? stored ?? null;
     const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
     const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";

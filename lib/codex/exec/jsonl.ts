@@ -47,6 +47,8 @@ export class TurnMapper {
   /** Last `error` event message (for a crash without `turn.failed`). */
   lastError: string | undefined;
   completed = false;
+  /** The text of the last completed agent message (the final answer once the turn completed). */
+  answer: string | undefined;
   #texts = 0;
   #reasonings = 0;
 
@@ -90,6 +92,7 @@ export class TurnMapper {
     if (!item || typeof item !== "object") return [];
     if (item.type === "agent_message" && type === "item.completed") {
       const text = typeof item.text === "string" ? item.text : "";
+      this.answer = text;
       if (!text) return [];
       return [{ type: "text_delta", text: this.#texts++ > 0 ? `\n\n${text}` : text }];
     }
