@@ -18,7 +18,7 @@ import { workspaceProblem } from "../lib/protocol/workspace.ts";
 import { checkTotals, usageDelta } from "../lib/codex/usage.ts";
 import { cut } from "../lib/cut.ts";
 import { countContainers } from "../lib/jsonrpc/message.ts";
-import { MessageWriter } from "../lib/jsonrpc/writer.ts";
+import { LineTransport } from "../lib/jsonrpc/transport.ts";
 import type { FieldError } from "../lib/config.ts";
 import type { ActivityItem } from "../lib/turns/backend.ts";
 
@@ -137,10 +137,14 @@ Deno.test("cut keeps surrogate pairs whole and says the original length", () => 
   assert.equal(cut("ab🦀cd", 3), "ab… (cut from 6 characters)");
 });
 
-Deno.test("MessageWriter: a write blocked for the stall limit closes it as stalled; flush does not wait forever", async () => {
-  const w = new MessageWriter({ write: () => new Promise<number>(() => {}) }, { stallMs: 50 });
+Deno.test("LineTransport: a write blocked for the stall limit closes it as stalled; flush does not wait forever", async () => {
+  const w = new LineTransport({
+    readable: new ReadableStream(),
+    writable: { write: () => new Promise<number>(() => {}) },
+    stallMs: 50,
+  });
   w.send({ a: 1 });
-  assert.equal(await w.closed, "stalled");
+  assert.equal(await w.outputClosed, "stalled");
   await w.flush(); // resolves although the write never will
   await w.send({ b: 2 }); // dropped
 });
