@@ -14,7 +14,7 @@ import {
   outboundEvents,
 } from "../lib/protocol/outbound.ts";
 import { addError, addErrors, invalidParams, omittedCount } from "../lib/protocol/field_errors.ts";
-import { workspaceProblem } from "../lib/protocol/workspace.ts";
+import { workspaceProblem } from "../lib/protocol/chat_params.ts";
 import { checkTotals, usageDelta } from "../lib/codex/usage.ts";
 import { cut } from "../lib/cut.ts";
 import { countContainers } from "../lib/jsonrpc/message.ts";

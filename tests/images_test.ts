@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_IMAGE_BYTES, parseContent } from "../lib/protocol/content.ts";
-import { parseMessages } from "../lib/protocol/messages.ts";
+import { parseMessages } from "../lib/protocol/chat_params.ts";
 import { writeImages } from "../lib/codex/exec/images.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
 import { ensureCodex } from "../dev/codex.ts";

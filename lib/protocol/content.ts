@@ -1,15 +1,10 @@
 /**
- * The `content` of one chat message: a string, or an array of parts
- * (`{type: "text", text}`, `{type: "image", mime_type, data}` with `data` in
- * base64). Each bad part is reported on its own, named
- * `messages[i].content[j]`, so a host can tell which image it got wrong.
- *
- * Images are checked here, before any turn starts: base64 syntax, a
- * supported mime type, the size cap, and that the bytes start the way that
- * type does (a JPEG labelled PNG would reach the model as garbage). Only
- * the prompt's images are kept, as base64 ({@linkcode parseContent}'s
- * `decode`); images of earlier messages become a placeholder text, since a
- * replayed history is text.
+ * The `content` of one chat message: a string, or text and image parts
+ * (`{type: "image", mime_type, data}`, base64). Each bad part is reported on
+ * its own (`messages[i].content[j]`). Images are checked before any turn
+ * starts: base64, mime type, size, and that the bytes start as that type
+ * does (a JPEG labelled PNG reaches the model as garbage). Only the prompt's
+ * images are kept; earlier ones become placeholder text (history is text).
  *
  * @example
  * ```ts
@@ -30,55 +25,31 @@ export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 /** Most images one chat request may carry, over all its messages. */
 export const MAX_IMAGES = 16;
 
-/** A message's content, reduced to text and images. */
+/** A message's text (parts joined with newlines), its images (with `decode`) and their count. */
 export interface Content {
-  /** Text parts joined with newlines; images of a non-`decode` message as placeholders. */
   text: string;
-  /** The images, as base64 (only with `decode`). */
   images: ImageInput[];
-  /** Number of image parts. */
   imageCount: number;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** How each supported type's bytes begin. */
-const MAGIC: Record<ImageMimeType, (b: Uint8Array) => boolean> = {
-  "image/png": (b) => startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-  "image/jpeg": (b) => startsWith(b, [0xff, 0xd8, 0xff]),
-  "image/gif": (b) => startsWith(b, [0x47, 0x49, 0x46, 0x38]), // "GIF8"
-  "image/webp": (b) =>
-    startsWith(b, [0x52, 0x49, 0x46, 0x46]) && // "RIFF"
-    startsWith(b.subarray(8), [0x57, 0x45, 0x42, 0x50]), // "WEBP"
+/** How each supported type's bytes begin (`b`: the first 12 bytes, as a binary string). */
+const MAGIC: Record<ImageMimeType, (b: string) => boolean> = {
+  "image/png": (b) => b.startsWith("\x89PNG\r\n\x1a\n"),
+  "image/jpeg": (b) => b.startsWith("\xff\xd8\xff"),
+  "image/gif": (b) => b.startsWith("GIF8"),
+  "image/webp": (b) => b.startsWith("RIFF") && b.slice(8, 12) === "WEBP",
 };
 
-function startsWith(b: Uint8Array, prefix: number[]): boolean {
-  return b.length >= prefix.length && prefix.every((x, i) => b[i] === x);
-}
-
-function decodeBase64(s: string): Uint8Array {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/** Decoded size of valid base64 `s`, without decoding it. */
-function decodedSize(s: string): number {
-  const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
-  return (s.length / 4) * 3 - pad;
-}
-
-/** "2.5 KiB": sizes in placeholders and messages. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
 /** The text an image of an earlier message becomes in a replayed transcript. */
-export function imagePlaceholder(mime: string, bytes: number): string {
-  return `[image: ${mime}, ${formatBytes(bytes)}; not available in this thread]`;
+function imagePlaceholder(mime: string, n: number): string {
+  const size = n < 1024
+    ? `${n} bytes`
+    : n < 1024 * 1024
+    ? `${(n / 1024).toFixed(1)} KiB`
+    : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `[image: ${mime}, ${size}; not available in this thread]`;
 }
 
 /** Check one image part; its base64 when `decode`, else just its size. */
@@ -95,13 +66,12 @@ function parseImage(
   if (data.length % 4 !== 0 || !BASE64.test(data)) {
     return err("data is not valid base64 (standard alphabet, padded, no line breaks)");
   }
-  const bytes = decodedSize(data);
+  const bytes = (data.length / 4) * 3 - (data.endsWith("==") ? 2 : data.endsWith("=") ? 1 : 0);
   if (bytes > MAX_IMAGE_BYTES) {
     return err(`image is ${bytes} bytes; at most ${MAX_IMAGE_BYTES} (20 MiB) are accepted`);
   }
   // The first 16 characters give the 12 bytes the signatures need.
-  const head = decodeBase64(data.slice(0, 16));
-  if (!MAGIC[mime as ImageMimeType](head)) {
+  if (!MAGIC[mime as ImageMimeType](atob(data.slice(0, 16)))) {
     return err(`data is not a ${mime.slice("image/".length).toUpperCase()} image`);
   }
   return ok({ mime: mime as ImageMimeType, bytes, base64: decode ? data : undefined });
@@ -109,8 +79,7 @@ function parseImage(
 
 /**
  * Parse a message's `content` (named `field` in errors). `decode`: keep the
- * images' bytes (the prompt); otherwise images become placeholder text.
- * `allowImages`: false for roles that may not carry images.
+ * images (the prompt's); `allowImages`: false for roles that may not carry any.
  */
 export function parseContent(
   content: unknown,
