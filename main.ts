@@ -1,33 +1,18 @@
 /**
  * plexum-openai-provider-plugin: lets the Plexum agent daemon use OpenAI's
- * Codex CLI as a model provider.
- *
- *   (no subcommand) | serve   the Plexum plugin protocol on stdin/stdout
- *   chat                      one turn from the command line
- *   doctor                    check the install, one line per check
- *
- * Where things live follows the data flow, host → protocol → turns → backend
- * → Codex (README, "Where things live"):
- *
- *   lib/protocol/   stdio framing (stdio.ts), requests and replies (server.ts),
- *                   chat params (chat_params.ts)
- *   lib/turns/      the backend contract (backend.ts), per-workspace queue,
- *                   cancel and drain (scheduler.ts), the workspace lock
- *   lib/codex/      finding and ending Codex, the session file, per-turn usage,
- *                   which backend a config gets (select.ts); one folder per
- *                   backend: exec/ (a `codex exec` per turn) and app_server/
- *                   (one warm `codex app-server` per plugin)
- *   lib/cli/        the chat and doctor subcommands, flags
- *   lib/            leaves every layer may use: config, log, rpc, lines, result
+ * Codex CLI as a model provider. `serve` (the default) speaks the Plexum
+ * plugin protocol on stdin/stdout, `chat` runs one turn, `doctor` checks the
+ * install. Where things live follows the data flow, host → lib/protocol →
+ * lib/turns → lib/codex → Codex (README, "Where things live").
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import meta from "./deno.json" with { type: "json" };
 import { chat } from "./lib/cli/chat.ts";
 import { CONFIG_KEYS } from "./lib/config.ts";
 import { loadConfigFile } from "./lib/config_file.ts";
 import { doctor } from "./lib/cli/doctor.ts";
-import { parseFlags } from "./lib/cli/flags.ts";
 import { createLogger } from "./lib/log.ts";
 import { selectBackend } from "./lib/codex/select.ts";
 import { sandboxGuarded } from "./lib/codex/sandbox_guard.ts";
@@ -35,6 +20,16 @@ import { applyLogConfig, serve } from "./lib/protocol/stdio.ts";
 
 /** The plugin's version, from deno.json (embedded by `deno compile`). */
 export const VERSION: string = meta.version;
+
+/** Every flag the CLI accepts (`node:util`'s `parseArgs` reads them). */
+export const FLAGS = {
+  config: { type: "string" },
+  workspace: { type: "string" },
+  model: { type: "string" },
+  reset: { type: "boolean" },
+  version: { type: "boolean", short: "V" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /** `--help` text: every subcommand, flag and config key. */
 export function usage(): string {
@@ -81,7 +76,7 @@ if (import.meta.main) {
   const log = createLogger();
   let flags;
   try {
-    flags = parseFlags(Deno.args);
+    flags = parseArgs({ args: Deno.args, options: FLAGS, allowPositionals: true, strict: true });
   } catch (e) {
     console.error(`${(e as Error).message}\nSee --help.`);
     Deno.exit(2);

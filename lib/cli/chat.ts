@@ -22,20 +22,12 @@ import { selectBackend } from "../codex/select.ts";
 import { sandboxGuarded } from "../codex/sandbox_guard.ts";
 import { Server } from "../protocol/server.ts";
 
-/** What the `chat` subcommand was given. */
-export interface ChatArgs {
-  workspace: string;
-  message: string;
-  model?: string;
-  reset?: boolean;
-}
-
-/** Run one turn; resolves the process exit code. */
+/** Run one turn of `message` in `workspace`; resolves the process exit code. */
 export async function chat(
   config: Config,
   log: Logger,
   version: string,
-  a: ChatArgs,
+  a: { workspace: string; message: string; model?: string; reset?: boolean },
 ): Promise<number> {
   const enc = new TextEncoder();
   let exitCode = 1;
@@ -69,40 +61,23 @@ export async function chat(
       done();
     }
   };
-  const server = new Server({
-    send,
-    log,
-    baseConfig: config,
-    version,
-    backend: sandboxGuarded(selectBackend),
-  });
+  const backend = sandboxGuarded(selectBackend);
+  const server = new Server({ send, log, baseConfig: config, version, backend });
   const cancel = () => server.shutdown();
   Deno.addSignalListener("SIGINT", cancel);
   Deno.addSignalListener("SIGTERM", cancel);
-  server.handle(
-    JSON.stringify({
-      jsonrpc: "2.0",
-      id: "init",
-      method: "initialize",
-      // Named in the plugin's "initialized" log line, as a host names itself.
-      params: { protocol_version: 1, host: { name: "chat", version } },
-    }),
-  );
-  server.handle(JSON.stringify({
-    jsonrpc: "2.0",
-    id: "chat",
-    method: "chat",
-    params: {
-      turn_id: "cli",
-      agent: {
-        id: "cli",
-        workspace: a.workspace.startsWith("/") ? a.workspace : `${Deno.cwd()}/${a.workspace}`,
-      },
-      model: a.model,
-      reset: a.reset ?? false,
-      messages: [{ role: "user", content: a.message }],
-    },
-  }));
+  const request = (id: string, method: string, params: unknown) =>
+    server.handle(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+  // The host's name is in the plugin's "initialized" log line.
+  request("init", "initialize", { protocol_version: 1, host: { name: "chat", version } });
+  const workspace = a.workspace.startsWith("/") ? a.workspace : `${Deno.cwd()}/${a.workspace}`;
+  request("chat", "chat", {
+    turn_id: "cli",
+    agent: { id: "cli", workspace },
+    model: a.model,
+    reset: a.reset ?? false,
+    messages: [{ role: "user", content: a.message }],
+  });
   await finished;
   await server.shutdown(); // ends what the backend keeps running
   Deno.removeSignalListener("SIGINT", cancel);

@@ -1,13 +1,11 @@
 /**
- * Running Codex for `doctor` without changing what doctor inspects. Every
- * Codex command writes into its `CODEX_HOME`, even `codex --version` (helper
- * links under `tmp/arg0-linux/`); an app-server adds SQLite databases,
- * `installation_id`, `skills/`. Run as root against the service user's home,
- * doctor used to leave root-owned files in the real `CODEX_HOME`. So Codex
- * runs against a scratch `CODEX_HOME` (0700, in `TMPDIR`, removed afterwards)
- * holding copies of what the probe reads: `config.toml` always, `auth.json`
- * only for `codex login status` (never for an app-server, which could refresh
- * a ChatGPT token in the copy and so spend the real one's refresh token).
+ * What doctor's checks share: the {@linkcode Check} each returns, and running
+ * Codex without changing what doctor inspects. Every Codex command writes
+ * into its `CODEX_HOME`, even `codex --version`, and doctor run as root used
+ * to leave root-owned files in the service user's. So Codex runs against a
+ * scratch `CODEX_HOME` (0700, removed afterwards) holding copies of
+ * `config.toml`, and of `auth.json` only for `codex login status` (never for
+ * an app-server, which could spend the real login's refresh token).
  *
  * @example
  * ```ts
@@ -20,25 +18,25 @@
  */
 import { type Env, launchEnv } from "../codex/launch_env.ts";
 
-const RUN_TIMEOUT_MS = 30_000;
-
-/** Options of {@linkcode ProbeHome.create}. */
-export interface ProbeHomeOptions {
-  /** Copy `auth.json` too (for `codex login status` only). */
-  auth?: boolean;
+/** One line of doctor's output. */
+export interface Check {
+  ok: boolean;
+  name: string;
+  detail: string;
 }
+
+/** A {@linkcode Check}, in the order it reads. */
+export const check = (name: string, ok: boolean, detail: string): Check => ({ ok, name, detail });
 
 /** A scratch `CODEX_HOME` with copies of the real one's config (and login). */
 export class ProbeHome implements AsyncDisposable {
   private constructor(readonly path: string) {}
 
-  /** Make one from `real` (the real `CODEX_HOME`; undefined: an empty one). */
-  static async create(real: string | undefined, o: ProbeHomeOptions = {}): Promise<ProbeHome> {
+  /** Make one from `real` (the real `CODEX_HOME`; undefined: an empty one); `auth`: copy the login. */
+  static async create(real: string | undefined, o: { auth?: boolean } = {}): Promise<ProbeHome> {
     const path = await Deno.makeTempDir({ prefix: "plexum-doctor-codex-home-" });
     await Deno.chmod(path, 0o700);
-    const names = o.auth ? ["config.toml", "auth.json"] : ["config.toml"];
-    for (const name of names) {
-      if (real === undefined) break;
+    for (const name of real === undefined ? [] : ["config.toml", ...o.auth ? ["auth.json"] : []]) {
       try {
         await Deno.copyFile(`${real}/${name}`, `${path}/${name}`);
         await Deno.chmod(`${path}/${name}`, 0o600);
@@ -47,10 +45,7 @@ export class ProbeHome implements AsyncDisposable {
     return new ProbeHome(path);
   }
 
-  /**
-   * Run `fn` with `CODEX_HOME` pointing here in this process's environment,
-   * so every Codex it starts (the app-server probe too) inherits it.
-   */
+  /** Run `fn` with this process's `CODEX_HOME` here, so every Codex it starts inherits it. */
   async with<T>(fn: () => Promise<T>): Promise<T> {
     const before = Deno.env.get("CODEX_HOME");
     Deno.env.set("CODEX_HOME", this.path);
@@ -67,24 +62,17 @@ export class ProbeHome implements AsyncDisposable {
   }
 }
 
-/** What one Codex command printed. */
-export interface Ran {
-  code: number;
-  stdout: string;
-  /** stdout then stderr, without Codex's `WARNING:` lines. */
-  text: string;
-}
-
 /**
- * Run codex the way a turn does (same PATH addition, same API key hand-off,
- * decided on the real environment `env`), against `home`, with a time limit.
+ * Run codex as a turn does (PATH addition, API key hand-off, decided on the
+ * real environment `env`) against `home`, for 30 s at most: its exit code,
+ * stdout, and `text`: stdout then stderr without Codex's `WARNING:` lines.
  */
 export async function runCodex(
   bin: string,
   args: string[],
   env: Env,
   home: ProbeHome,
-): Promise<Ran> {
+): Promise<{ code: number; stdout: string; text: string }> {
   try {
     const o = await new Deno.Command(bin, {
       args,
@@ -92,17 +80,15 @@ export async function runCodex(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
+      signal: AbortSignal.timeout(30_000),
     }).output();
     const dec = new TextDecoder();
     const stdout = dec.decode(o.stdout);
     const text = (stdout + "\n" + dec.decode(o.stderr)).split("\n").map((l) => l.trim())
       .filter((l) => l && !l.startsWith("WARNING:")).join("\n");
-    return {
-      code: o.signal ? -1 : o.code,
-      stdout,
-      text: o.signal ? `killed by ${o.signal}` : text,
-    };
+    return o.signal
+      ? { code: -1, stdout, text: `killed by ${o.signal}` }
+      : { code: o.code, stdout, text };
   } catch (e) {
     return { code: -1, stdout: "", text: (e as Error).message };
   }

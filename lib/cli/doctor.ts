@@ -1,19 +1,15 @@
 /**
- * `doctor`: checks what a turn needs and prints one line per check, with a
- * remedy where one fails. Exit code 0 only when a turn can run.
+ * `doctor`: checks what a turn needs, one line per check with a remedy where
+ * one fails; exit code 0 only when a turn can run. Which codex binary and
+ * where it was found; its version (at least {@linkcode MIN_CODEX_VERSION});
+ * whether Codex can authenticate; with a workspace, that it is writable and
+ * what its session file holds (doctor_workspace.ts); which backend a turn
+ * will use and what the `sandbox` lets commands do (backend_check.ts).
  *
- * Checks: which codex binary and where it was found; its version (at least
- * {@linkcode MIN_CODEX_VERSION}); that Codex can authenticate (`codex login
- * status`, `CODEX_API_KEY`, or `OPENAI_API_KEY`, which the plugin hands to
- * Codex as `CODEX_API_KEY`: see `launchEnv`); with a workspace, that it is a
- * writable directory and what its session file holds; which backend a turn
- * will use and whether the app-server starts (lib/cli/backend_check.ts); what
- * the `sandbox` lets commands do and whether it starts (lib/cli/sandbox_check.ts).
- *
- * doctor changes nothing it inspects: Codex runs against a scratch copy of
- * `CODEX_HOME` (lib/cli/codex_probe.ts), the workspace gets one probe file,
- * removed at once. It says only what it verified: credentials are present,
- * not tried against the API (lib/cli/doctor_auth.ts).
+ * doctor changes nothing it inspects (Codex runs against a scratch copy of
+ * `CODEX_HOME`: codex_probe.ts) and says only what it verified: it never
+ * calls the API (a request, and the network), so credentials are reported
+ * present and "not tried"; a made-up `OPENAI_API_KEY` must not read as ready.
  *
  * @example
  * ```ts
@@ -31,75 +27,102 @@ import type { Config } from "../config.ts";
 import { codexHome, type Env } from "../codex/launch_env.ts";
 import { locateBinary } from "../codex/locate.ts";
 import { compareVersions } from "../codex/version.ts";
-import { backendCheck } from "./backend_check.ts";
-import type { Check } from "./check.ts";
-import { oneLine, ProbeHome, runCodex } from "./codex_probe.ts";
-import { authCheck } from "./doctor_auth.ts";
+import { backendCheck, sandboxCheck } from "./backend_check.ts";
+import { type Check, check, oneLine, ProbeHome, runCodex } from "./codex_probe.ts";
 import { workspaceChecks } from "./doctor_workspace.ts";
-import { sandboxCheck } from "./sandbox_check.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
+/** Appended to every passing `codex auth` line: what doctor did not do. */
+const NOT_TRIED = "not tried: doctor does not call the API (`chat` runs one real turn)";
 
 function binaryCheck(config: Config, env: Env): { check: Check; path?: string } {
   const located = locateBinary(config.binary, env);
-  if (!located.ok) {
-    return { check: { ok: false, name: "codex binary", detail: located.error.message } };
-  }
+  if (!located.ok) return { check: check("codex binary", false, located.error.message) };
   const found = located.value;
   const where = found.via === "path"
     ? "found on PATH"
     : found.via === "explicit"
     ? 'the "binary" setting'
     : `found outside PATH; set "binary" to ${found.path} so the service does not depend on the search`;
-  return {
-    check: { ok: true, name: "codex binary", detail: `${found.path} (${where})` },
-    path: found.path,
-  };
+  return { check: check("codex binary", true, `${found.path} (${where})`), path: found.path };
 }
 
 async function versionCheck(bin: string, env: Env): Promise<Check> {
-  const name = "codex version";
+  const line = (ok: boolean, detail: string) => check("codex version", ok, detail);
   await using probe = await ProbeHome.create(undefined);
   const v = await runCodex(bin, ["--version"], env, probe);
   const version =
     (v.stdout.match(/codex[\w-]*\s+v?(\d+\.\d+\.\d+)/) ?? v.text.match(/(\d+\.\d+\.\d+)/))
       ?.[1];
   if (v.code !== 0 || !version) {
-    return {
-      ok: false,
-      name,
-      detail: `\`${bin} --version\` failed (${oneLine(v.text) || `exit ${v.code}`}). ` +
+    return line(
+      false,
+      `\`${bin} --version\` failed (${oneLine(v.text) || `exit ${v.code}`}). ` +
         `Reinstall: npm install -g @openai/codex`,
-    };
+    );
   }
   if (compareVersions(version, MIN_CODEX_VERSION) < 0) {
-    return {
-      ok: false,
-      name,
-      detail: `${version} is older than ${MIN_CODEX_VERSION}, the oldest this plugin supports. ` +
+    return line(
+      false,
+      `${version} is older than ${MIN_CODEX_VERSION}, the oldest this plugin supports. ` +
         `Upgrade: npm install -g @openai/codex@latest`,
-    };
+    );
   }
-  return { ok: true, name, detail: `${version} (>= ${MIN_CODEX_VERSION})` };
+  return line(true, `${version} (>= ${MIN_CODEX_VERSION})`);
 }
 
 /**
- * Run every check; `workspace` adds the workspace and session checks.
- *
- * @example
- * ```ts
- * import { checks } from "./doctor.ts";
- * import { DEFAULTS } from "../config.ts";
- * const failed = (await checks({ ...DEFAULTS }, {})).filter((c) => !c.ok);
- * ```
+ * The `codex auth` check, sources in the order a turn uses them: the stored
+ * login (`codex login status` on a copy of `CODEX_HOME`), `CODEX_API_KEY`, a
+ * non-OpenAI provider chosen through `extra_args`, `OPENAI_API_KEY`.
  */
+async function authCheck(bin: string, config: Config, env: Env): Promise<Check> {
+  const line = (ok: boolean, detail: string) => check("codex auth", ok, detail);
+  const home = codexHome(env);
+  let s;
+  {
+    await using probe = await ProbeHome.create(home, { auth: true });
+    s = await runCodex(bin, ["login", "status"], env, probe);
+  }
+  if (s.code === 0) {
+    const lines = s.text.split("\n");
+    const said = (lines.find((l) => /logged in|api key/i.test(l)) ?? lines[0]) || "logged in";
+    return line(true, `codex has a stored login (${oneLine(said)}); ${NOT_TRIED}`);
+  }
+  if (env("CODEX_API_KEY")) return line(true, `a key is present in CODEX_API_KEY; ${NOT_TRIED}`);
+  let provider: string | undefined; // the last `-c model_provider=X` of extra_args
+  for (const a of config.extra_args) {
+    provider = a.match(/^(?:--config=)?model_provider\s*=\s*"?([^"\s]+)"?$/)?.[1] ?? provider;
+  }
+  if (provider && provider !== "openai") {
+    return line(
+      true,
+      `extra_args select model provider "${provider}"; its credentials are not checked`,
+    );
+  }
+  if (env("OPENAI_API_KEY")) {
+    return line(
+      true,
+      "a key is present in OPENAI_API_KEY (the plugin passes it to codex as " +
+        `CODEX_API_KEY: codex exec does not read OPENAI_API_KEY itself); ${NOT_TRIED}`,
+    );
+  }
+  return line(
+    false,
+    `not logged in (${oneLine(s.text) || `exit ${s.code}`}; CODEX_HOME ${home ?? "~/.codex"}). ` +
+      "Run `codex login` (or `codex login --with-api-key` reading the key on stdin) as the user " +
+      "the plugin runs as, with the same CODEX_HOME, or set OPENAI_API_KEY (or CODEX_API_KEY) " +
+      "in its environment",
+  );
+}
+
+/** Run every check; `workspace` adds the workspace and session checks. */
 export async function checks(
   config: Config,
   opts: { workspace?: string; env?: Env },
 ): Promise<Check[]> {
-  // The real environment, read once: the app-server probe below runs with CODEX_HOME
-  // pointing at a scratch copy (lib/cli/codex_probe.ts), never at the one inspected.
+  // The real environment, read once: the app-server probe runs with CODEX_HOME at a scratch copy.
   const real = Deno.env.toObject();
   const env = opts.env ?? ((k: string) => real[k]);
   const bin = binaryCheck(config, env);
@@ -116,23 +139,13 @@ export async function checks(
   return out;
 }
 
-/**
- * Print the checks to stdout, one line each; resolves the exit code.
- *
- * @example
- * ```ts
- * import { doctor } from "./doctor.ts";
- * import { DEFAULTS } from "../config.ts";
- * Deno.exit(await doctor({ ...DEFAULTS }, { workspace: "/srv/agent" }));
- * ```
- */
+/** Print the checks to stdout, one line each; resolves the exit code. */
 export async function doctor(config: Config, opts: { workspace?: string }): Promise<number> {
   const results = await checks(config, opts);
   for (const c of results) console.log(`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
   const failed = results.filter((c) => !c.ok).length;
   if (failed) console.log(`${failed} check(s) failed: a turn cannot run yet`);
   else {
-    // Only what was verified: the credentials are present, not tried (lib/cli/doctor_auth.ts).
     console.log(
       opts.workspace === undefined
         ? "ready as far as checked (add --workspace DIR to check an agent's workspace too); " +

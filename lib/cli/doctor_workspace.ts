@@ -1,8 +1,8 @@
 /**
  * doctor's `workspace` and `session` lines: the workspace must be a directory
- * the plugin's user can write (the thread id is saved there, and Codex edits
- * files there), and its `.plexum-codex-session` says which thread the next
- * turn resumes, read by the very reader a turn uses; the thread's rollout is
+ * the plugin's user can write (the thread id is saved there, Codex edits
+ * files there), and its `.plexum-codex-session`, read by the very reader a
+ * turn uses, says which thread the next turn resumes; the thread's rollout is
  * looked up (read only) in `CODEX_HOME/sessions`.
  *
  * @example
@@ -16,12 +16,10 @@
  */
 import { codexHome, type Env } from "../codex/launch_env.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
+import { type Check, check } from "./codex_probe.ts";
 
-import type { Check } from "./check.ts";
-
-/** Where Codex keeps the rollout of `threadId`, if anywhere under `codexHome`. */
+/** Where Codex keeps the rollout of `threadId` (sessions/YYYY/MM/DD/rollout-…-ID.jsonl), if anywhere. */
 async function findRollout(codexHome: string, threadId: string): Promise<string | undefined> {
-  const suffix = `-${threadId}.jsonl`;
   const walk = async (dir: string, depth: number): Promise<string | undefined> => {
     let entries: Deno.DirEntry[];
     try {
@@ -30,40 +28,25 @@ async function findRollout(codexHome: string, threadId: string): Promise<string 
       return undefined;
     }
     for (const e of entries) {
-      if (e.isFile && e.name.endsWith(suffix)) return `${dir}/${e.name}`;
-      if (e.isDirectory && depth > 0) {
-        const hit = await walk(`${dir}/${e.name}`, depth - 1);
-        if (hit) return hit;
-      }
+      if (e.isFile && e.name.endsWith(`-${threadId}.jsonl`)) return `${dir}/${e.name}`;
+      const hit = e.isDirectory && depth > 0 && await walk(`${dir}/${e.name}`, depth - 1);
+      if (hit) return hit;
     }
-    return undefined;
   };
-  for (const sub of ["sessions", "archived_sessions"]) {
-    const hit = await walk(`${codexHome}/${sub}`, 3); // sessions/YYYY/MM/DD/rollout-...-ID.jsonl
-    if (hit) return hit;
-  }
-  return undefined;
+  return await walk(`${codexHome}/sessions`, 3) ?? await walk(`${codexHome}/archived_sessions`, 3);
 }
 
 async function sessionCheck(ws: string, env: Env): Promise<Check> {
-  const name = "session";
+  const line = (ok: boolean, detail: string) => check("session", ok, detail);
   const file = `${ws}/${SESSION_FILE}`;
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(file);
   } catch {
-    return {
-      ok: true,
-      name,
-      detail: `no ${SESSION_FILE}: the next turn starts a new Codex thread`,
-    };
+    return line(true, `no ${SESSION_FILE}: the next turn starts a new Codex thread`);
   }
   if (info.isDirectory) {
-    return {
-      ok: false,
-      name,
-      detail: `${file} is a directory, so the thread id can never be saved. Remove it`,
-    };
+    return line(false, `${file} is a directory, so the thread id can never be saved. Remove it`);
   }
   // The very reader a turn uses decides; lstat only says why there is no thread.
   const text = await readThreadId(ws);
@@ -75,58 +58,45 @@ async function sessionCheck(ws: string, env: Env): Promise<Check> {
       : info.size > 0
       ? "no thread id"
       : "empty";
-    return {
-      ok: true,
-      name,
-      detail: `${SESSION_FILE} is ${what} and is ignored: the next turn starts a new thread ` +
-        "and replaces it",
-    };
+    return line(
+      true,
+      `${SESSION_FILE} is ${what} and is ignored: the next turn starts a new thread and replaces it`,
+    );
   }
   const home = codexHome(env) ?? "~/.codex";
   const rollout = await findRollout(home, text);
-  if (rollout) {
-    return { ok: true, name, detail: `the next turn resumes thread ${text} (${rollout})` };
-  }
-  return {
-    ok: true,
-    name,
-    detail: `holds thread ${text}, but ${home}/sessions has no rollout for it ` +
+  if (rollout) return line(true, `the next turn resumes thread ${text} (${rollout})`);
+  return line(
+    true,
+    `holds thread ${text}, but ${home}/sessions has no rollout for it ` +
       "(stale, or another CODEX_HOME): the next turn tries it, then starts a new thread",
-  };
+  );
 }
 
 /** The `workspace` check, then (when it passes) the `session` check. */
 export async function workspaceChecks(workspace: string, env: Env): Promise<Check[]> {
-  const name = "workspace";
+  const fail = (detail: string) => [check("workspace", false, detail)];
   const ws = workspace.startsWith("/") ? workspace : `${Deno.cwd()}/${workspace}`;
   try {
     if (!(await Deno.stat(ws)).isDirectory) {
-      return [{
-        ok: false,
-        name,
-        detail: `${ws} is not a directory. Point the agent at a directory`,
-      }];
+      return fail(`${ws} is not a directory. Point the agent at a directory`);
     }
   } catch (e) {
-    return [{
-      ok: false,
-      name,
-      detail: `${ws} cannot be used (${(e as Error).message}). Create it (mkdir -p ${ws}) ` +
+    return fail(
+      `${ws} cannot be used (${(e as Error).message}). Create it (mkdir -p ${ws}) ` +
         "and give it to the user the plugin runs as",
-    }];
+    );
   }
   const probe = `${ws}/.plexum-doctor-${Deno.pid}.tmp`;
   try {
     await Deno.writeTextFile(probe, "", { createNew: true });
     await Deno.remove(probe);
   } catch (e) {
-    return [{
-      ok: false,
-      name,
-      detail: `${ws} is not writable by this user (${(e as Error).message}): the thread id ` +
+    return fail(
+      `${ws} is not writable by this user (${(e as Error).message}): the thread id ` +
         "cannot be saved and Codex cannot edit files there. Fix its owner or mode " +
         "(chown to the plugin's User=)",
-    }];
+    );
   }
-  return [{ ok: true, name, detail: `${ws} is a writable directory` }, await sessionCheck(ws, env)];
+  return [check("workspace", true, `${ws} is a writable directory`), await sessionCheck(ws, env)];
 }
