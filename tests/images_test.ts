@@ -1,5 +1,5 @@
 /**
- * Image parts of chat messages: parsing (lib/protocol/content.ts,
+ * Image parts of chat messages: parsing (lib/protocol/chat_params.ts,
  * messages.ts), the private files of exec (lib/codex/exec/images.ts) and
  * their argv, and end to end on the real Codex releases against the mock:
  * the image reaches the model as an image, on a new and on a resumed
@@ -7,8 +7,7 @@
  * however the turn ends; a bad image is -32602 naming the part.
  */
 import assert from "node:assert/strict";
-import { MAX_IMAGE_BYTES, parseContent } from "../lib/protocol/content.ts";
-import { parseMessages } from "../lib/protocol/chat_params.ts";
+import { MAX_IMAGE_BYTES, parseContent, parseMessages } from "../lib/protocol/chat_params.ts";
 import { writeImages } from "../lib/codex/exec/images.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
 import { ensureCodex } from "../dev/codex.ts";

@@ -2,9 +2,10 @@
  * `doctor`: checks what a turn needs, one line per check with a remedy where
  * one fails; exit code 0 only when a turn can run. Which codex binary and
  * where it was found; its version (at least {@linkcode MIN_CODEX_VERSION});
- * whether Codex can authenticate; with a workspace, that it is writable and
- * what its session file holds (doctor_workspace.ts); which backend a turn
- * will use and what the `sandbox` lets commands do (backend_check.ts).
+ * whether Codex can authenticate; which backend a turn will use and what the
+ * `sandbox` lets commands do (backend_check.ts); with a workspace, that the
+ * plugin's user can write it (the thread id is saved there, Codex edits files
+ * there) and which thread its session file, read as a turn reads it, resumes.
  *
  * doctor changes nothing it inspects (Codex runs against a scratch copy of
  * `CODEX_HOME`: codex_probe.ts) and says only what it verified: it never
@@ -29,7 +30,7 @@ import { locateBinary } from "../codex/locate.ts";
 import { compareVersions } from "../codex/version.ts";
 import { backendCheck, sandboxCheck } from "./backend_check.ts";
 import { type Check, check, oneLine, ProbeHome, runCodex } from "./codex_probe.ts";
-import { workspaceChecks } from "./doctor_workspace.ts";
+import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 
 /** Oldest Codex CLI this plugin supports. */
 export const MIN_CODEX_VERSION = "0.135.0";
@@ -115,6 +116,89 @@ async function authCheck(bin: string, config: Config, env: Env): Promise<Check> 
       "the plugin runs as, with the same CODEX_HOME, or set OPENAI_API_KEY (or CODEX_API_KEY) " +
       "in its environment",
   );
+}
+
+/** Where Codex keeps the rollout of `threadId` (sessions/YYYY/MM/DD/rollout-…-ID.jsonl), if anywhere. */
+async function findRollout(codexHome: string, threadId: string): Promise<string | undefined> {
+  const walk = async (dir: string, depth: number): Promise<string | undefined> => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return undefined;
+    }
+    for (const e of entries) {
+      if (e.isFile && e.name.endsWith(`-${threadId}.jsonl`)) return `${dir}/${e.name}`;
+      const hit = e.isDirectory && depth > 0 && await walk(`${dir}/${e.name}`, depth - 1);
+      if (hit) return hit;
+    }
+  };
+  return await walk(`${codexHome}/sessions`, 3) ?? await walk(`${codexHome}/archived_sessions`, 3);
+}
+
+async function sessionCheck(ws: string, env: Env): Promise<Check> {
+  const line = (ok: boolean, detail: string) => check("session", ok, detail);
+  const file = `${ws}/${SESSION_FILE}`;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(file);
+  } catch {
+    return line(true, `no ${SESSION_FILE}: the next turn starts a new Codex thread`);
+  }
+  if (info.isDirectory) {
+    return line(false, `${file} is a directory, so the thread id can never be saved. Remove it`);
+  }
+  // The very reader a turn uses decides; lstat only says why there is no thread.
+  const text = await readThreadId(ws);
+  if (text === undefined) {
+    const what = info.isSymlink
+      ? "a symlink"
+      : !info.isFile
+      ? "not a regular file"
+      : info.size > 0
+      ? "no thread id"
+      : "empty";
+    return line(
+      true,
+      `${SESSION_FILE} is ${what} and is ignored: the next turn starts a new thread and replaces it`,
+    );
+  }
+  const home = codexHome(env) ?? "~/.codex";
+  const rollout = await findRollout(home, text);
+  if (rollout) return line(true, `the next turn resumes thread ${text} (${rollout})`);
+  return line(
+    true,
+    `holds thread ${text}, but ${home}/sessions has no rollout for it ` +
+      "(stale, or another CODEX_HOME): the next turn tries it, then starts a new thread",
+  );
+}
+
+/** The `workspace` check, then (when it passes) the `session` check. */
+export async function workspaceChecks(workspace: string, env: Env): Promise<Check[]> {
+  const fail = (detail: string) => [check("workspace", false, detail)];
+  const ws = workspace.startsWith("/") ? workspace : `${Deno.cwd()}/${workspace}`;
+  try {
+    if (!(await Deno.stat(ws)).isDirectory) {
+      return fail(`${ws} is not a directory. Point the agent at a directory`);
+    }
+  } catch (e) {
+    return fail(
+      `${ws} cannot be used (${(e as Error).message}). Create it (mkdir -p ${ws}) ` +
+        "and give it to the user the plugin runs as",
+    );
+  }
+  const probe = `${ws}/.plexum-doctor-${Deno.pid}.tmp`;
+  try {
+    await Deno.writeTextFile(probe, "", { createNew: true });
+    await Deno.remove(probe);
+  } catch (e) {
+    return fail(
+      `${ws} is not writable by this user (${(e as Error).message}): the thread id ` +
+        "cannot be saved and Codex cannot edit files there. Fix its owner or mode " +
+        "(chown to the plugin's User=)",
+    );
+  }
+  return [check("workspace", true, `${ws} is a writable directory`), await sessionCheck(ws, env)];
 }
 
 /** Run every check; `workspace` adds the workspace and session checks. */

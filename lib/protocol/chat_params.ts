@@ -6,9 +6,13 @@
  * and assistant messages before the prompt, which a new Codex thread gets as
  * a transcript; a resumed thread has them already).
  *
- * Every text is made well-formed UTF-16 (a lone surrogate becomes U+FFFD)
- * once for both backends: the shared app-server never answers a request
- * holding one (issue 19.1), which stalled every workspace's turns.
+ * A message's `content` is a string or text and image parts; each bad part is
+ * reported on its own (`messages[i].content[j]`). Images are checked before
+ * any turn starts (base64, type, size, and bytes that start as the type
+ * does: a JPEG labelled PNG reaches the model as garbage); only the prompt's
+ * are kept, earlier ones become placeholder text. Every text is made
+ * well-formed UTF-16 once for both backends: the shared app-server never
+ * answers a request holding a lone surrogate (issue 19.1).
  *
  * @example
  * ```ts
@@ -24,27 +28,29 @@
 import { err, ok, type Result } from "../result.ts";
 import type { FieldError } from "../config.ts";
 import { addError, addErrors } from "./field_errors.ts";
-import type { HistoryMessage, ImageInput } from "../turns/backend.ts";
-import { MAX_IMAGES, parseContent } from "./content.ts";
+import {
+  type HistoryMessage,
+  IMAGE_MIME_TYPES,
+  type ImageInput,
+  type ImageMimeType,
+} from "../turns/backend.ts";
 
-/** A valid chat request, ready to run. */
+/** A valid chat request, ready to run (`model`: the first advertised when it names none). */
 export interface ChatParams {
   turnId: string;
-  /** Absolute path of an existing directory. */
   workspace: string;
   prompt: string;
-  /** Images of the last user message. */
   images?: ImageInput[];
-  /** User and assistant messages before the prompt, oldest first, images as placeholders. */
   history?: HistoryMessage[];
   system?: string;
-  /** An advertised model id (the first advertised when the request names none). */
   model: string;
   reset: boolean;
 }
 
-type Messages = Pick<ChatParams, "prompt" | "system"> & {
+type Messages = {
+  prompt: string;
   images: ImageInput[];
+  system?: string;
   history: HistoryMessage[];
 };
 
@@ -132,6 +138,95 @@ export function parseMessages(messages: unknown[]): Result<Messages, FieldError[
   ) as HistoryMessage[];
   const system = parsed.filter((m) => m.role === "system").map((m) => m.text).join("\n\n");
   return ok({ prompt: parsed[last].text, images, system: system || undefined, history });
+}
+
+/** Largest image accepted, decoded (the OpenAI API's own limit is 20 MB). */
+export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+/** Most images one chat request may carry, over all its messages. */
+export const MAX_IMAGES = 16;
+
+/** A message's text (parts joined with newlines), its images (with `decode`) and their count. */
+type Content = { text: string; images: ImageInput[]; imageCount: number };
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** How each supported type's bytes begin (`b`: the first 12 bytes, as a binary string). */
+const MAGIC: Record<ImageMimeType, (b: string) => boolean> = {
+  "image/png": (b) => b.startsWith("\x89PNG\r\n\x1a\n"),
+  "image/jpeg": (b) => b.startsWith("\xff\xd8\xff"),
+  "image/gif": (b) => b.startsWith("GIF8"),
+  "image/webp": (b) => b.startsWith("RIFF") && b.slice(8, 12) === "WEBP",
+};
+
+/** The text an image of an earlier message becomes in a replayed transcript. */
+function imagePlaceholder(mime: string, n: number): string {
+  const size = n < 1024
+    ? `${n} bytes`
+    : n < 1024 * 1024
+    ? `${(n / 1024).toFixed(1)} KiB`
+    : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `[image: ${mime}, ${size}; not available in this thread]`;
+}
+
+/** Check one image part: its type and decoded size. */
+function parseImage(
+  part: Record<string, unknown>,
+): Result<{ mime: ImageMimeType; bytes: number }, string> {
+  const mime = part.mime_type;
+  if (typeof mime !== "string" || !(IMAGE_MIME_TYPES as readonly string[]).includes(mime)) {
+    return err(`mime_type must be one of ${IMAGE_MIME_TYPES.join(", ")}`);
+  }
+  const data = part.data;
+  if (typeof data !== "string" || data === "") return err("data must be a non-empty base64 string");
+  if (data.length % 4 !== 0 || !BASE64.test(data)) {
+    return err("data is not valid base64 (standard alphabet, padded, no line breaks)");
+  }
+  const bytes = (data.length / 4) * 3 - (data.endsWith("==") ? 2 : data.endsWith("=") ? 1 : 0);
+  if (bytes > MAX_IMAGE_BYTES) {
+    return err(`image is ${bytes} bytes; at most ${MAX_IMAGE_BYTES} (20 MiB) are accepted`);
+  }
+  // The first 16 characters give the 12 bytes the signatures need.
+  if (!MAGIC[mime as ImageMimeType](atob(data.slice(0, 16)))) {
+    return err(`data is not a ${mime.slice("image/".length).toUpperCase()} image`);
+  }
+  return ok({ mime: mime as ImageMimeType, bytes });
+}
+
+/**
+ * Parse a message's `content` (named `field` in errors). `decode`: keep the
+ * images (the prompt's); `allowImages`: false for roles that may not carry any.
+ */
+export function parseContent(
+  content: unknown,
+  field: string,
+  decode: boolean,
+  allowImages = true,
+): Result<Content, FieldError[]> {
+  if (typeof content === "string") return ok({ text: content, images: [], imageCount: 0 });
+  if (!Array.isArray(content)) {
+    return err([{ field, message: "must be a string or an array of text and image parts" }]);
+  }
+  const errors: FieldError[] = [];
+  const texts: string[] = [];
+  const images: ImageInput[] = [];
+  let imageCount = 0;
+  content.forEach((part, j) => {
+    const bad = (message: string) => addError(errors, { field: `${field}[${j}]`, message });
+    if (!isObject(part)) return bad("must be an object {type, ...}");
+    if (part.type === "text") {
+      if (typeof part.text !== "string") bad("text must be a string");
+      else texts.push(part.text);
+    } else if (part.type === "image") {
+      if (!allowImages) return bad("images are accepted in user messages only");
+      imageCount++;
+      const r = parseImage(part);
+      if (!r.ok) return bad(r.error);
+      if (decode) images.push({ mime_type: r.value.mime, base64: part.data as string });
+      else texts.push(imagePlaceholder(r.value.mime, r.value.bytes));
+    } else bad('type must be "text" or "image"');
+  });
+  if (errors.length) return err(errors);
+  return ok({ text: texts.join("\n"), images, imageCount });
 }
 
 /** Kernel pseudo filesystems and device trees: never a workspace. */
