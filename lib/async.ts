@@ -8,13 +8,9 @@
  *
  * @example
  * ```ts
- * import { abortable, deadline, delay, within } from "./async.ts";
- * const c = new AbortController();
- * const slow = delay(50).then(() => "done");
- * console.log(await within(slow, 10, "late")); // "late"
- * console.log(await deadline(Promise.resolve(1), 1000)); // 1
- * c.abort(new Error("cancelled"));
- * await abortable(slow, c.signal).catch((e) => console.log(e.message)); // "cancelled"
+ * import { deadline, delay, within } from "./async.ts";
+ * console.log(await within(delay(50).then(() => "done"), 10, "late")); // "late"
+ * await deadline(delay(50), 10).catch((e) => console.log(e.name)); // "TimeoutError"
  * ```
  *
  * @module

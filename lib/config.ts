@@ -15,7 +15,7 @@
 import { err, ok, type Result } from "./result.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
-/** Validated configuration with defaults filled in; each key is described in {@linkcode CONFIG_KEYS}. */
+/** Validated configuration, defaults filled in; {@linkcode CONFIG_KEYS} describes each key. */
 export interface Config {
   binary: string;
   extra_args: string[];

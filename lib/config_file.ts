@@ -9,8 +9,7 @@
  * ```ts
  * import { loadConfigFile } from "./config_file.ts";
  * const r = await loadConfigFile("/etc/plexum/openai.jsonc");
- * if (!r.ok) console.error(r.error);
- * // config file /etc/plexum/openai.jsonc: expected ',' at line 4, column 3
+ * if (!r.ok) console.error(r.error); // config file /etc/…: expected ',' at line 4, column 3
  * ```
  *
  * @module

@@ -11,11 +11,7 @@
  * @example
  * ```ts
  * import { LineStream } from "./lines.ts";
- * const child = new Deno.Command("codex", { args: ["exec", "--json", "-"], stdout: "piped" }).spawn();
- * for await (const line of child.stdout.pipeThrough(new LineStream())) {
- *   if (line === undefined) console.error("skipped a line of invalid UTF-8");
- *   else console.log(JSON.parse(line));
- * }
+ * for await (const line of Deno.stdin.readable.pipeThrough(new LineStream())) console.log(line);
  * ```
  *
  * @module

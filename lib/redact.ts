@@ -11,10 +11,8 @@
  * import { Redactor, StreamRedactor } from "./redact.ts";
  * const r = new Redactor({ OPENAI_API_KEY: "abcdef123456" });
  * r.text("key=abcdef123456 and sk-proj-0123456789abcdefXYZ"); // "key=*** and ***"
- * r.deep({ type: "error", message: "abcdef123456" }); // { type: "error", message: "***" }
  * const s = new StreamRedactor(r);
- * s.push("key: abc"); // "key: "
- * s.push("def123456!"); // "***!"
+ * s.push("key: abc") + s.push("def123456!"); // "key: " + "***!"
  * ```
  *
  * @module

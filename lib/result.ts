@@ -6,11 +6,7 @@
  * @example
  * ```ts
  * import { err, ok, type Result } from "./result.ts";
- * function half(n: number): Result<number, string> {
- *   return n % 2 === 0 ? ok(n / 2) : err(`${n} is odd`);
- * }
- * const r = half(3);
- * if (!r.ok) console.error(r.error); // "3 is odd"
+ * const half = (n: number): Result<number, string> => n % 2 ? err(`${n} is odd`) : ok(n / 2);
  * ```
  *
  * @module

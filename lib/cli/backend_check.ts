@@ -1,22 +1,16 @@
 /**
- * doctor's `backend` and `sandbox` lines: which backend a turn will use and,
- * for the app-server, whether it starts (an operator must not have to guess
- * whether turns stream, nor learn from the journal that `auto` fell back);
- * what a confining `sandbox` lets commands do, and whether Codex's sandbox
- * starts on this host (a host without user namespaces fails here, not in
- * every turn). Both start Codex as a turn does: the app-server from the same
- * plan and launch (lib/codex/app_server/launch.ts), `initialize`d and stopped
- * again; the sandbox through the probe a turn makes (lib/codex/sandbox_probe.ts).
- * Under `auto` an app-server that does not start is no failure (turns fall
- * back to exec); under `"app-server"` it is.
+ * doctor's `backend` and `sandbox` lines: which backend a turn will use (an
+ * operator must not guess whether turns stream, nor learn from the journal
+ * that `auto` fell back), and whether the app-server and a confining sandbox
+ * start on this host (not fail in every turn), each started as a turn starts
+ * it (lib/codex/app_server/launch.ts, lib/codex/sandbox_probe.ts). Under
+ * `auto` an app-server that does not start is no failure: turns use exec.
  *
  * @example
  * ```ts
- * import { backendCheck, sandboxCheck } from "./backend_check.ts";
+ * import { backendCheck } from "./backend_check.ts";
  * import { DEFAULTS } from "../config.ts";
- * const check = await backendCheck({ ...DEFAULTS, backend: "exec" });
- * // { ok: true, name: "backend", detail: 'exec (the "backend" setting): one codex exec per turn, ...' }
- * await sandboxCheck({ ...DEFAULTS, sandbox: "read-only" }, "/usr/local/bin/codex");
+ * await backendCheck({ ...DEFAULTS, backend: "exec" }); // { ok: true, name: "backend", … }
  * ```
  *
  * @module

@@ -8,10 +8,7 @@
  * import { chat } from "./chat.ts";
  * import { DEFAULTS } from "../config.ts";
  * import { createLogger } from "../log.ts";
- * const code = await chat({ ...DEFAULTS }, createLogger(), "0.1.0", {
- *   workspace: "/srv/agent",
- *   message: "hi",
- * });
+ * const code = await chat(DEFAULTS, createLogger(), "1", { workspace: "/w", message: "hi" });
  * ```
  *
  * @module

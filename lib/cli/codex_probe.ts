@@ -11,7 +11,7 @@
  * ```ts
  * import { ProbeHome, runCodex } from "./codex_probe.ts";
  * await using home = await ProbeHome.create("/home/plexum/.codex", { auth: true });
- * const r = await runCodex("/usr/local/bin/codex", ["login", "status"], (k) => Deno.env.get(k), home);
+ * const r = await runCodex("codex", ["login", "status"], (k) => Deno.env.get(k), home);
  * ```
  *
  * @module
@@ -32,7 +32,7 @@ export const check = (name: string, ok: boolean, detail: string): Check => ({ ok
 export class ProbeHome implements AsyncDisposable {
   private constructor(readonly path: string) {}
 
-  /** Make one from `real` (the real `CODEX_HOME`; undefined: an empty one); `auth`: copy the login. */
+  /** One from `real` (the real `CODEX_HOME`; undefined: an empty one); `auth`: copy the login. */
   static async create(real: string | undefined, o: { auth?: boolean } = {}): Promise<ProbeHome> {
     const path = await Deno.makeTempDir({ prefix: "plexum-doctor-codex-home-" });
     await Deno.chmod(path, 0o700);

@@ -16,10 +16,7 @@
  * ```ts
  * import { doctor } from "./doctor.ts";
  * import { DEFAULTS } from "../config.ts";
- * Deno.exit(await doctor({ ...DEFAULTS }, { workspace: "/srv/agent" }));
- * // ok   codex binary: /usr/local/bin/codex (found on PATH)
- * // ok   codex version: 0.169.0
- * // ...
+ * Deno.exit(await doctor({ ...DEFAULTS }, { workspace: "/srv/agent" })); // ok   codex binary: …
  * ```
  *
  * @module
@@ -118,7 +115,7 @@ async function authCheck(bin: string, config: Config, env: Env): Promise<Check> 
   );
 }
 
-/** Where Codex keeps the rollout of `threadId` (sessions/YYYY/MM/DD/rollout-…-ID.jsonl), if anywhere. */
+/** Where Codex keeps the rollout of `threadId` (sessions/YYYY/MM/DD/rollout-…-ID.jsonl). */
 async function findRollout(codexHome: string, threadId: string): Promise<string | undefined> {
   const walk = async (dir: string, depth: number): Promise<string | undefined> => {
     let entries: Deno.DirEntry[];
@@ -160,7 +157,8 @@ async function sessionCheck(ws: string, env: Env): Promise<Check> {
       : "empty";
     return line(
       true,
-      `${SESSION_FILE} is ${what} and is ignored: the next turn starts a new thread and replaces it`,
+      `${SESSION_FILE} is ${what} and is ignored: the next turn starts a new thread ` +
+        "and replaces it",
     );
   }
   const home = codexHome(env) ?? "~/.codex";

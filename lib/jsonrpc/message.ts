@@ -113,7 +113,7 @@ export function parseMessage(line: string): Result<Request | undefined, JsonObje
     );
   }
   const id = validId(m.id) ? m.id : null;
-  if (!("method" in m) && ("result" in m || "error" in m)) return ok(undefined); // we send no requests
+  if (!("method" in m) && ("result" in m || "error" in m)) return ok(undefined); // a response
   if (m.jsonrpc !== "2.0") return bad(id, ErrorCodes.INVALID_REQUEST, 'jsonrpc must be "2.0"');
   if ("id" in m && !validId(m.id)) {
     return bad(null, ErrorCodes.INVALID_REQUEST, "id must be a string, a number or null");

@@ -10,16 +10,12 @@
  * ```ts
  * import { Peer } from "./peer.ts";
  * import { LineTransport } from "./transport.ts";
- * const child = new Deno.Command("codex", {
- *   args: ["app-server"], stdin: "piped", stdout: "piped",
- * }).spawn();
- * const peer = new Peer(new LineTransport({ readable: child.stdout, writable: child.stdin }), {
+ * const cmd = new Deno.Command("codex", { args: ["app-server"], stdin: "piped", stdout: "piped" });
+ * const { stdout, stdin } = cmd.spawn();
+ * const peer = new Peer(new LineTransport({ readable: stdout, writable: stdin }), {
  *   jsonrpc: false,
- *   onNotification: (method, params) => console.log(method, params),
  * });
- * const init = await peer.request("initialize", { clientInfo: { name: "x", version: "1" } }, {
- *   timeout: 10_000,
- * });
+ * await peer.request("initialize", { clientInfo: { name: "x", version: "1" } }, { timeout: 9000 });
  * peer.close();
  * ```
  *

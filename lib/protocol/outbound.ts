@@ -8,12 +8,10 @@
  *
  * @example
  * ```ts
- * import { outboundEvents, OutboundTurns } from "./outbound.ts";
- * outboundEvents({ type: "text_delta", text: "x".repeat(5_000_000) }).length; // 3
+ * import { OutboundTurns } from "./outbound.ts";
  * const turns = new OutboundTurns((turnId, ev) => console.log(turnId, ev));
  * turns.send("t1", { type: "text_delta", text: "the key is sk-abc" }); // "the key is "
  * turns.send("t1", { type: "text_delta", text: "defghijklmnopqrstuvw." }); // "***."
- * turns.end("t1"); // nothing held: nothing more sent
  * ```
  *
  * @module

@@ -45,7 +45,7 @@ export type ErrorCode = typeof ERROR_CODES[number];
 /** How far an activity item has got. */
 export type ActivityStatus = "in_progress" | "completed" | "failed" | "declined";
 
-/** What Codex does besides talking; field names follow `codex exec --json` (protocol v1's first shape). */
+/** What Codex does besides talking; field names follow `codex exec --json`, protocol v1's first. */
 export type ActivityItem =
   | {
     id: string;
@@ -133,7 +133,7 @@ export interface TurnRequest {
   /** The last user message, its text and images. */
   prompt: string;
   images?: ImageInput[];
-  /** Earlier user and assistant messages, oldest first; sent only to a new thread without `reset`. */
+  /** Earlier user and assistant messages, oldest first; only for a new thread without `reset`. */
   history?: HistoryMessage[];
   /** Plexum model id (advertised). */
   model: string;

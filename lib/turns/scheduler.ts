@@ -9,13 +9,9 @@
  * ```ts
  * import { Scheduler } from "./scheduler.ts";
  * import { createLogger } from "../log.ts";
- * const scheduler = new Scheduler({
- *   backend: { runTurn: () => Promise.reject(new Error("no codex")), close: async () => {} },
- *   log: createLogger(),
- *   emit: (turnId, ev) => console.log(turnId, ev),
- * });
- * const spec = { id: "t1", workspace: "/tmp", prompt: "hi", model: "codex", reset: false };
- * const result = await scheduler.submit(spec); // { stop_reason: "error", ... }
+ * const backend = { runTurn: () => Promise.reject(new Error("no codex")), close: async () => {} };
+ * const scheduler = new Scheduler({ backend, log: createLogger(), emit: console.log });
+ * await scheduler.submit({ id: "t", workspace: "/w", prompt: "hi", model: "codex", reset: false });
  * ```
  *
  * @module
@@ -127,10 +123,8 @@ export class Scheduler {
       if (signal.aborted) r = cancelledTurn();
       else {
         this.#o.log.error("turn failed inside the plugin", { turn_id: id, error: String(e) });
-        r = failTurn(
-          { emit },
-          new TurnFailure("internal", `plugin error: ${(e as Error).message}`),
-        );
+        const why = `plugin error: ${(e as Error).message}`;
+        r = failTurn({ emit }, new TurnFailure("internal", why));
       }
     } finally {
       lock?.release();
