@@ -3,7 +3,7 @@
  * one fails; exit code 0 only when a turn can run. Which codex binary and
  * where it was found; its version (at least {@linkcode MIN_CODEX_VERSION});
  * whether Codex can authenticate; which backend a turn will use and what the
- * `sandbox` lets commands do (backend_check.ts); with a workspace, that the
+ * `sandbox` lets commands do (codex_probe.ts); with a workspace, that the
  * plugin's user can write it (the thread id is saved there, Codex edits files
  * there) and which thread its session file, read as a turn reads it, resumes.
  *
@@ -25,8 +25,15 @@ import type { Config } from "../config.ts";
 import { codexHome, type Env } from "../codex/launch_env.ts";
 import { locateBinary } from "../codex/locate.ts";
 import { compareVersions } from "../codex/version.ts";
-import { backendCheck, sandboxCheck } from "./backend_check.ts";
-import { type Check, check, oneLine, ProbeHome, runCodex } from "./codex_probe.ts";
+import {
+  backendCheck,
+  type Check,
+  check,
+  oneLine,
+  ProbeHome,
+  runCodex,
+  sandboxCheck,
+} from "./codex_probe.ts";
 import { readThreadId, SESSION_FILE } from "../codex/session.ts";
 
 /** Oldest Codex CLI this plugin supports. */
