@@ -37,14 +37,11 @@ export interface WaitOptions {
   clock?: Clock;
 }
 
-const reasonOf = (signal: AbortSignal): unknown =>
-  signal.reason ?? new DOMException("The wait was aborted.", "AbortError");
-
 /** `p`, or a rejection with `signal.reason` once it aborts (`p` itself goes on). */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(reasonOf(signal));
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(reasonOf(signal));
+    const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
@@ -75,18 +72,9 @@ export async function deadline<T>(p: Promise<T>, ms: number, opts: WaitOptions =
 /** Resolves after `ms`; rejects with `signal.reason` when aborted first. */
 export function delay(ms: number, opts: WaitOptions = {}): Promise<void> {
   const { clock = realClock, signal } = opts;
-  if (signal?.aborted) return Promise.reject(reasonOf(signal));
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clock.clearTimeout(timer);
-      reject(reasonOf(signal!));
-    };
-    const timer = clock.setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  let timer: unknown;
+  const p = new Promise<void>((r) => (timer = clock.setTimeout(r, Math.max(0, ms))));
+  return signal ? abortable(p, signal).finally(() => clock.clearTimeout(timer)) : p;
 }
 
 /** True for the rejection of {@linkcode deadline}. */

@@ -37,8 +37,11 @@ export interface Check {
   detail: string;
 }
 
-/** A {@linkcode Check}, in the order it reads. */
-export const check = (name: string, ok: boolean, detail: string): Check => ({ ok, name, detail });
+/** The two outcomes of check `name`. */
+export const outcomes = (name: string): Record<"pass" | "fail", (detail: string) => Check> => ({
+  pass: (detail) => ({ ok: true, name, detail }),
+  fail: (detail) => ({ ok: false, name, detail }),
+});
 
 /** A scratch `CODEX_HOME` with copies of the real one's config (and login). */
 export class ProbeHome implements AsyncDisposable {
@@ -114,16 +117,16 @@ const EXEC = "one codex exec per turn, each agent message sent whole when it is 
 
 /** The `backend` check for `config`. */
 export async function backendCheck(config: Config, env: Env = defaultEnv): Promise<Check> {
-  const line = (ok: boolean, detail: string) => check("backend", ok, detail);
-  if (config.backend === "exec") return line(true, `exec (the "backend" setting): ${EXEC}`);
+  const { pass, fail } = outcomes("backend");
+  if (config.backend === "exec") return pass(`exec (the "backend" setting): ${EXEC}`);
   const auto = config.backend === "auto";
   const plan = planLaunch(config, env);
   if (!plan.ok && plan.error.execOnlyArg !== undefined) {
     const why = `extra_args has ${JSON.stringify(plan.error.execOnlyArg)}, which only codex ` +
       "exec takes (codex app-server takes only -c/--config, --enable, --disable and " +
       "--strict-config)";
-    return auto ? line(true, `exec (backend "auto"): ${why}; ${EXEC}`) : line(
-      false,
+    if (auto) return pass(`exec (backend "auto"): ${why}; ${EXEC}`);
+    return fail(
       `"backend": "app-server", but ${why}. Remove it from extra_args, or set "backend": "exec"`,
     );
   }
@@ -131,25 +134,22 @@ export async function backendCheck(config: Config, env: Env = defaultEnv): Promi
   const proc = plan.ok
     ? await launch(plan.value, { log: createLogger({ level: "error" }), clientVersion: "doctor" })
     : plan;
+  if (!proc.ok && auto) {
+    return pass(
+      `exec (backend "auto"): ${proc.error.message}; turns fall back to ${EXEC} ` +
+        '(the plugin logs this once, at warn). Upgrade codex, or set "backend": "exec"',
+    );
+  }
   if (!proc.ok) {
-    const why = proc.error.message;
-    return auto
-      ? line(
-        true,
-        `exec (backend "auto"): ${why}; turns fall back to ${EXEC} ` +
-          '(the plugin logs this once, at warn). Upgrade codex, or set "backend": "exec"',
-      )
-      : line(
-        false,
-        `"backend": "app-server", but ${why}. Upgrade codex ` +
-          '(npm install -g @openai/codex@latest), or set "backend": "exec"',
-      );
+    return fail(
+      `"backend": "app-server", but ${proc.error.message}. Upgrade codex ` +
+        '(npm install -g @openai/codex@latest), or set "backend": "exec"',
+    );
   }
   const ms = Math.round(performance.now() - started);
   const version = /\/(\d+\.\d+\.\d+)/.exec(proc.value.userAgent)?.[1];
   await proc.value.stop();
-  return line(
-    true,
+  return pass(
     `app-server (backend "${config.backend}"): codex app-server${version ? ` ${version}` : ""} ` +
       `started and answered initialize in ${ms} ms, then was stopped; turns stream text as the ` +
       `model writes it, one app-server serves every workspace and exits after ` +
@@ -164,17 +164,13 @@ export async function sandboxCheck(
   env: Env = (k) => Deno.env.get(k),
 ): Promise<Check | undefined> {
   if (config.sandbox === "danger-full-access") return undefined;
+  const { pass, fail } = outcomes("sandbox");
   const allows = "commands can read what this user can, " +
     (config.sandbox === "read-only"
       ? "write nowhere, and have no network"
       : "write only the workspace, /tmp and TMPDIR, " +
         (config.network_access ? "and use the network" : "and have no network"));
   const r = await probeSandbox({ binary: bin, config, env: launchEnv(bin, env) });
-  return r.ok
-    ? check("sandbox", true, `${config.sandbox}: ${allows} (probed: \`codex sandbox\` works)`)
-    : check(
-      "sandbox",
-      false,
-      `${config.sandbox} cannot run here, so every turn would fail: ${r.why}`,
-    );
+  if (r.ok) return pass(`${config.sandbox}: ${allows} (probed: \`codex sandbox\` works)`);
+  return fail(`${config.sandbox} cannot run here, so every turn would fail: ${r.why}`);
 }

@@ -28,8 +28,8 @@ import { compareVersions } from "../codex/version.ts";
 import {
   backendCheck,
   type Check,
-  check,
   oneLine,
+  outcomes,
   ProbeHome,
   runCodex,
   sandboxCheck,
@@ -42,39 +42,36 @@ export const MIN_CODEX_VERSION = "0.135.0";
 const NOT_TRIED = "not tried: doctor does not call the API (`chat` runs one real turn)";
 
 function binaryCheck(config: Config, env: Env): { check: Check; path?: string } {
+  const { pass, fail } = outcomes("codex binary");
   const located = locateBinary(config.binary, env);
-  if (!located.ok) return { check: check("codex binary", false, located.error.message) };
+  if (!located.ok) return { check: fail(located.error.message) };
   const found = located.value;
   const where = found.via === "path"
     ? "found on PATH"
     : found.via === "explicit"
     ? 'the "binary" setting'
     : `found outside PATH; set "binary" to ${found.path} so the service does not depend on the search`;
-  return { check: check("codex binary", true, `${found.path} (${where})`), path: found.path };
+  return { check: pass(`${found.path} (${where})`), path: found.path };
 }
 
 async function versionCheck(bin: string, env: Env): Promise<Check> {
-  const line = (ok: boolean, detail: string) => check("codex version", ok, detail);
+  const { pass, fail } = outcomes("codex version");
   await using probe = await ProbeHome.create(undefined);
   const v = await runCodex(bin, ["--version"], env, probe);
   const version =
     (v.stdout.match(/codex[\w-]*\s+v?(\d+\.\d+\.\d+)/) ?? v.text.match(/(\d+\.\d+\.\d+)/))
       ?.[1];
   if (v.code !== 0 || !version) {
-    return line(
-      false,
-      `\`${bin} --version\` failed (${oneLine(v.text) || `exit ${v.code}`}). ` +
-        `Reinstall: npm install -g @openai/codex`,
-    );
+    const why = oneLine(v.text) || `exit ${v.code}`;
+    return fail(`\`${bin} --version\` failed (${why}). Reinstall: npm install -g @openai/codex`);
   }
   if (compareVersions(version, MIN_CODEX_VERSION) < 0) {
-    return line(
-      false,
+    return fail(
       `${version} is older than ${MIN_CODEX_VERSION}, the oldest this plugin supports. ` +
         `Upgrade: npm install -g @openai/codex@latest`,
     );
   }
-  return line(true, `${version} (>= ${MIN_CODEX_VERSION})`);
+  return pass(`${version} (>= ${MIN_CODEX_VERSION})`);
 }
 
 /**
@@ -83,7 +80,7 @@ async function versionCheck(bin: string, env: Env): Promise<Check> {
  * non-OpenAI provider chosen through `extra_args`, `OPENAI_API_KEY`.
  */
 async function authCheck(bin: string, config: Config, env: Env): Promise<Check> {
-  const line = (ok: boolean, detail: string) => check("codex auth", ok, detail);
+  const { pass, fail } = outcomes("codex auth");
   const home = codexHome(env);
   let s;
   {
@@ -93,28 +90,23 @@ async function authCheck(bin: string, config: Config, env: Env): Promise<Check> 
   if (s.code === 0) {
     const lines = s.text.split("\n");
     const said = (lines.find((l) => /logged in|api key/i.test(l)) ?? lines[0]) || "logged in";
-    return line(true, `codex has a stored login (${oneLine(said)}); ${NOT_TRIED}`);
+    return pass(`codex has a stored login (${oneLine(said)}); ${NOT_TRIED}`);
   }
-  if (env("CODEX_API_KEY")) return line(true, `a key is present in CODEX_API_KEY; ${NOT_TRIED}`);
+  if (env("CODEX_API_KEY")) return pass(`a key is present in CODEX_API_KEY; ${NOT_TRIED}`);
   let provider: string | undefined; // the last `-c model_provider=X` of extra_args
   for (const a of config.extra_args) {
     provider = a.match(/^(?:--config=)?model_provider\s*=\s*"?([^"\s]+)"?$/)?.[1] ?? provider;
   }
   if (provider && provider !== "openai") {
-    return line(
-      true,
-      `extra_args select model provider "${provider}"; its credentials are not checked`,
-    );
+    return pass(`extra_args select model provider "${provider}"; its credentials are not checked`);
   }
   if (env("OPENAI_API_KEY")) {
-    return line(
-      true,
+    return pass(
       "a key is present in OPENAI_API_KEY (the plugin passes it to codex as " +
         `CODEX_API_KEY: codex exec does not read OPENAI_API_KEY itself); ${NOT_TRIED}`,
     );
   }
-  return line(
-    false,
+  return fail(
     `not logged in (${oneLine(s.text) || `exit ${s.code}`}; CODEX_HOME ${home ?? "~/.codex"}). ` +
       "Run `codex login` (or `codex login --with-api-key` reading the key on stdin) as the user " +
       "the plugin runs as, with the same CODEX_HOME, or set OPENAI_API_KEY (or CODEX_API_KEY) " +
@@ -141,16 +133,16 @@ async function findRollout(codexHome: string, threadId: string): Promise<string 
 }
 
 async function sessionCheck(ws: string, env: Env): Promise<Check> {
-  const line = (ok: boolean, detail: string) => check("session", ok, detail);
+  const { pass, fail } = outcomes("session");
   const file = `${ws}/${SESSION_FILE}`;
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(file);
   } catch {
-    return line(true, `no ${SESSION_FILE}: the next turn starts a new Codex thread`);
+    return pass(`no ${SESSION_FILE}: the next turn starts a new Codex thread`);
   }
   if (info.isDirectory) {
-    return line(false, `${file} is a directory, so the thread id can never be saved. Remove it`);
+    return fail(`${file} is a directory, so the thread id can never be saved. Remove it`);
   }
   // The very reader a turn uses decides; lstat only says why there is no thread.
   const text = await readThreadId(ws);
@@ -162,17 +154,15 @@ async function sessionCheck(ws: string, env: Env): Promise<Check> {
       : info.size > 0
       ? "no thread id"
       : "empty";
-    return line(
-      true,
+    return pass(
       `${SESSION_FILE} is ${what} and is ignored: the next turn starts a new thread ` +
         "and replaces it",
     );
   }
   const home = codexHome(env) ?? "~/.codex";
   const rollout = await findRollout(home, text);
-  if (rollout) return line(true, `the next turn resumes thread ${text} (${rollout})`);
-  return line(
-    true,
+  if (rollout) return pass(`the next turn resumes thread ${text} (${rollout})`);
+  return pass(
     `holds thread ${text}, but ${home}/sessions has no rollout for it ` +
       "(stale, or another CODEX_HOME): the next turn tries it, then starts a new thread",
   );
@@ -180,30 +170,30 @@ async function sessionCheck(ws: string, env: Env): Promise<Check> {
 
 /** The `workspace` check, then (when it passes) the `session` check. */
 export async function workspaceChecks(workspace: string, env: Env): Promise<Check[]> {
-  const fail = (detail: string) => [check("workspace", false, detail)];
+  const { pass, fail } = outcomes("workspace");
   const ws = workspace.startsWith("/") ? workspace : `${Deno.cwd()}/${workspace}`;
   try {
     if (!(await Deno.stat(ws)).isDirectory) {
-      return fail(`${ws} is not a directory. Point the agent at a directory`);
+      return [fail(`${ws} is not a directory. Point the agent at a directory`)];
     }
   } catch (e) {
-    return fail(
+    return [fail(
       `${ws} cannot be used (${(e as Error).message}). Create it (mkdir -p ${ws}) ` +
         "and give it to the user the plugin runs as",
-    );
+    )];
   }
   const probe = `${ws}/.plexum-doctor-${Deno.pid}.tmp`;
   try {
     await Deno.writeTextFile(probe, "", { createNew: true });
     await Deno.remove(probe);
   } catch (e) {
-    return fail(
+    return [fail(
       `${ws} is not writable by this user (${(e as Error).message}): the thread id ` +
         "cannot be saved and Codex cannot edit files there. Fix its owner or mode " +
         "(chown to the plugin's User=)",
-    );
+    )];
   }
-  return [check("workspace", true, `${ws} is a writable directory`), await sessionCheck(ws, env)];
+  return [pass(`${ws} is a writable directory`), await sessionCheck(ws, env)];
 }
 
 /** Run every check; `workspace` adds the workspace and session checks. */
