@@ -82,10 +82,7 @@ export function isTimeout(e: unknown): boolean {
   return e instanceof DOMException && e.name === "TimeoutError";
 }
 
-/**
- * Fires once nothing has happened for `ms`; each {@linkcode IdleTimer.touch}
- * starts the quiet period again (the `idle_timeout_s` rule of both backends).
- */
+/** Fires once nothing happened for `ms` ({@linkcode IdleTimer.touch} restarts the wait). */
 export class IdleTimer {
   #last: number;
   #timer: unknown;

@@ -43,11 +43,7 @@ export const BACKENDS = ["auto", "app-server", "exec"] as const;
 /** One of {@linkcode BACKENDS}. */
 export type BackendChoice = typeof BACKENDS[number];
 
-/**
- * A config that validated key by key but cannot run as a whole (an
- * `extra_args` element the chosen backend does not take). Thrown by a
- * backend factory; the server answers `initialize` with -32602 and these.
- */
+/** Thrown by a backend factory for a config that cannot run as a whole (answered -32602). */
 export class ConfigError extends Error {
   constructor(readonly errors: FieldError[]) {
     super(errors.map((e) => `${e.field} ${e.message}`).join("; "));

@@ -96,11 +96,7 @@ export class Redactor {
   }
 }
 
-/**
- * Masks text that arrives in pieces (a turn's deltas), a secret split across
- * pieces whole: only a tail that may still become one ({@linkcode Redactor.safeEnd})
- * waits for the next piece or {@linkcode StreamRedactor.flush}.
- */
+/** Masks text arriving in pieces: only a tail that may still become a secret waits. */
 export class StreamRedactor {
   #held = "";
 

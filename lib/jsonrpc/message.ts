@@ -83,10 +83,7 @@ export function countContainers(text: string, max: number): number {
   return n;
 }
 
-/**
- * One line that should hold a JSON-RPC 2.0 request or notification: the
- * request (`undefined` for a blank line or a response), or the error to send.
- */
+/** One line's request (`undefined`: blank, or a response), or the error response to send. */
 export function parseMessage(line: string): Result<Request | undefined, JsonObject> {
   const bad = (id: Id, code: number, message: string) => err(error(id, code, message));
   if (line.trim() === "") return ok(undefined);

@@ -106,10 +106,7 @@ export class Peer {
     return this.#pending.size;
   }
 
-  /**
-   * Send a request; its result, or {@linkcode ErrorResponse}, {@linkcode RequestTimedOut},
-   * {@linkcode PeerClosed}, the signal's reason.
-   */
+  /** Send a request; its result, or {@linkcode ErrorResponse}, a timeout, a close, an abort. */
   async request<T = unknown>(
     method: string,
     params: unknown,
@@ -119,9 +116,8 @@ export class Peer {
     const { signal } = opts;
     signal?.throwIfAborted();
     const id = this.#next++;
-    const answer = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { method, resolve, reject });
-    });
+    const { promise: answer, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#pending.set(id, { method, resolve, reject });
     this.send({ id, method, params });
     const ms = opts.timeout ?? this.#o.timeoutMs ?? Infinity;
     try {

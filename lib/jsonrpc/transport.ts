@@ -70,11 +70,7 @@ export class LineTransport {
     } else this.#out = o.writable;
   }
 
-  /**
-   * The lines read, until the input ends or {@linkcode close}; a line of
-   * invalid UTF-8 is `undefined` (unless `onInvalidUtf8`). A read error (also
-   * the one `close` causes) ends the iteration by throwing. Read once.
-   */
+  /** The lines read (once): invalid UTF-8 is `undefined`; a read error or `close` throws. */
   lines(): ReadableStream<string | undefined> {
     if (this.#reading) throw new Error("a transport is read once");
     this.#reading = true;

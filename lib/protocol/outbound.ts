@@ -56,11 +56,7 @@ export function outboundEvents(
 /** A turn's streamed text waiting to be masked whole: which kind, and its stream. */
 type Held = { type: "text_delta" | "reasoning_delta"; stream: StreamRedactor };
 
-/**
- * The events of every turn in flight on their way to the host, in order:
- * what a stream holds back is sent before the next event of another kind,
- * and by {@linkcode OutboundTurns.end} (before the turn's result).
- */
+/** Events of the turns in flight, in order: held text goes first, and at `end`. */
 export class OutboundTurns {
   readonly #held = new Map<string, Held>();
   readonly #redactor: Redactor;

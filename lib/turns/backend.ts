@@ -156,10 +156,7 @@ export interface TurnResult {
   replayed_messages?: number;
 }
 
-/**
- * A way of running turns. A failed turn emits exactly one `error` event and
- * resolves with `stop_reason: "error"`; `runTurn` rejects only on a bug.
- */
+/** A way of running turns; a failed turn emits one `error` event (see outcome.ts). */
 export interface Backend {
   runTurn(req: TurnRequest): Promise<TurnResult>;
   /** Release what the backend holds (processes); turns have ended by then. */
