@@ -102,6 +102,8 @@ const ENUMS: Record<string, readonly string[]> = {
   sandbox: SANDBOX_MODES,
 };
 
+const NO_API_KEY =
+  "Codex authenticates from ~/.codex or OPENAI_API_KEY in the plugin's environment";
 const isStringArray = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((x) => typeof x === "string");
 
@@ -176,10 +178,7 @@ export function validateConfig(
         else c[k] = v;
         break;
       case "api_key":
-        bad(
-          k,
-          "is not accepted: Codex authenticates from ~/.codex or OPENAI_API_KEY in the plugin's environment",
-        );
+        bad(k, `is not accepted: ${NO_API_KEY}`);
         break;
       default:
         bad(k, "is not a known config key");

@@ -39,12 +39,8 @@ export function failTurn(
   f: OutcomeFields = {},
 ): TurnResult {
   const { code, message, retryAfter } = failure;
-  sink.emit({
-    type: "error",
-    code,
-    message,
-    ...(retryAfter !== undefined && { retry_after_s: retryAfter }),
-  });
+  const retry = retryAfter === undefined ? {} : { retry_after_s: retryAfter };
+  sink.emit({ type: "error", code, message, ...retry });
   return { stop_reason: "error", usage: null, ...fields(f) };
 }
 
