@@ -2,8 +2,8 @@
  * Issue 13: the pieces behind the end-to-end hardening tests, one by one:
  * masking (lib/redact.ts), outbound event limits (lib/protocol/outbound.ts),
  * bounded field errors (lib/protocol/field_errors.ts), workspace checks
- * (lib/protocol/workspace.ts), token counts (lib/codex/usage.ts), the writer
- * that notices a host that stopped reading (lib/jsonrpc/writer.ts) and cutting (cut).
+ * (lib/protocol/chat_params.ts), token counts (lib/codex/usage.ts), the writer
+ * that notices a host that stopped reading (lib/jsonrpc/transport.ts) and cutting (cut).
  */
 import assert from "node:assert/strict";
 import { MASK, Redactor } from "../lib/redact.ts";

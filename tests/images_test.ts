@@ -1,6 +1,6 @@
 /**
- * Image parts of chat messages: parsing (lib/protocol/chat_params.ts,
- * messages.ts), the private files of exec (lib/codex/exec/images.ts) and
+ * Image parts of chat messages: parsing (lib/protocol/chat_params.ts),
+ * the private files of exec (lib/codex/exec/images.ts) and
  * their argv, and end to end on the real Codex releases against the mock:
  * the image reaches the model as an image, on a new and on a resumed
  * thread, and nothing is left behind in the workspace or the temp directory
