@@ -32,10 +32,7 @@ export const realClock: Clock = {
 };
 
 /** Options of a wait: a signal that ends it early, and where time comes from. */
-export interface WaitOptions {
-  signal?: AbortSignal;
-  clock?: Clock;
-}
+export type WaitOptions = { signal?: AbortSignal; clock?: Clock };
 
 /** `p`, or a rejection with `signal.reason` once it aborts (`p` itself goes on). */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -58,18 +58,13 @@ export function stderrIsJournal(probe: {
   stderr?: () => { dev: number; ino: number | null };
 } = {}): boolean {
   try {
-    const m = (probe.journalStream ?? Deno.env.get("JOURNAL_STREAM"))?.match(/^(\d+):(\d+)$/);
-    if (!m) return false;
-    const st = probe.stderr?.() ?? (() => {
-      const o = new Deno.Command("stat", {
-        args: ["-L", "-c", "%d:%i", `/proc/${Deno.pid}/fd/2`],
-        stdin: "null",
-        stderr: "null",
-      }).outputSync();
-      const [dev, ino] = new TextDecoder().decode(o.stdout).trim().split(":").map(Number);
-      return { dev, ino };
-    })();
-    return String(st.dev) === m[1] && String(st.ino) === m[2];
+    const js = probe.journalStream ?? Deno.env.get("JOURNAL_STREAM");
+    if (!js || !/^\d+:\d+$/.test(js)) return false;
+    const st = probe.stderr?.();
+    if (st) return `${st.dev}:${st.ino}` === js;
+    const args = ["-L", "-c", "%d:%i", `/proc/${Deno.pid}/fd/2`];
+    const o = new Deno.Command("stat", { args, stdin: "null", stderr: "null" }).outputSync();
+    return new TextDecoder().decode(o.stdout).trim() === js;
   } catch {
     return false; // no permission, no /proc: plain lines
   }
