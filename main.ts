@@ -2,8 +2,9 @@
  * plexum-openai-provider-plugin: lets the Plexum agent daemon use OpenAI's
  * Codex CLI as a model provider. `serve` (the default) speaks the Plexum
  * plugin protocol on stdin/stdout, `chat` runs one turn (here), `doctor`
- * checks the install (lib/cli/doctor.ts). Where things live follows the data flow, host → lib/protocol →
- * lib/turns → lib/codex → Codex (README, "Where things live").
+ * checks the install (lib/cli/doctor.ts). Where things live follows the data
+ * flow, host → lib/protocol → lib/turns → lib/codex → Codex (README, "Where
+ * things live").
  *
  * @module
  */
