@@ -1,40 +1,36 @@
 /**
  * plexum-openai-provider-plugin: lets the Plexum agent daemon use OpenAI's
- * Codex CLI as a model provider.
- *
- *   (no subcommand) | serve   the Plexum plugin protocol on stdin/stdout
- *   chat                      one turn from the command line
- *   doctor                    check the install, one line per check
- *
- * Where things live follows the data flow, host → protocol → turns → backend
- * → Codex (README, "Where things live"):
- *
- *   lib/protocol/   stdio framing (stdio.ts), requests and replies (server.ts),
- *                   chat params (chat_params.ts)
- *   lib/turns/      the backend contract (backend.ts), per-workspace queue,
- *                   cancel and drain (scheduler.ts), the workspace lock
- *   lib/codex/      finding and ending Codex, the session file, per-turn usage,
- *                   which backend a config gets (select.ts); one folder per
- *                   backend: exec/ (a `codex exec` per turn) and app_server/
- *                   (one warm `codex app-server` per plugin)
- *   lib/cli/        the chat and doctor subcommands, flags
- *   lib/            leaves every layer may use: config, log, rpc, lines, result
+ * Codex CLI as a model provider. `serve` (the default) speaks the Plexum
+ * plugin protocol on stdin/stdout, `chat` runs one turn (here), `doctor`
+ * checks the install (lib/cli/doctor.ts). Where things live follows the data
+ * flow, host → lib/protocol → lib/turns → lib/codex → Codex (README, "Where
+ * things live").
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import meta from "./deno.json" with { type: "json" };
-import { chat } from "./lib/cli/chat.ts";
-import { CONFIG_KEYS } from "./lib/config.ts";
+import { type Config, CONFIG_KEYS } from "./lib/config.ts";
 import { loadConfigFile } from "./lib/config_file.ts";
 import { doctor } from "./lib/cli/doctor.ts";
-import { parseFlags } from "./lib/cli/flags.ts";
-import { createLogger } from "./lib/log.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
 import { selectBackend } from "./lib/codex/select.ts";
 import { sandboxGuarded } from "./lib/codex/sandbox_guard.ts";
 import { applyLogConfig, serve } from "./lib/protocol/stdio.ts";
+import { Server } from "./lib/protocol/server.ts";
 
 /** The plugin's version, from deno.json (embedded by `deno compile`). */
 export const VERSION: string = meta.version;
+
+/** Every flag the CLI accepts (`node:util`'s `parseArgs` reads them). */
+export const FLAGS = {
+  config: { type: "string" },
+  workspace: { type: "string" },
+  model: { type: "string" },
+  reset: { type: "boolean" },
+  version: { type: "boolean", short: "V" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /** `--help` text: every subcommand, flag and config key. */
 export function usage(): string {
@@ -77,11 +73,77 @@ Environment (the plugin passes its whole environment on to Codex):
 `;
 }
 
+/**
+ * `chat`: one turn through the very {@linkcode Server} that serves Plexum;
+ * text to stdout as it arrives, usage and errors to stderr; resolves the exit
+ * code, 0 only for a turn that ended normally.
+ */
+async function chat(
+  config: Config,
+  log: Logger,
+  version: string,
+  a: { workspace: string; message: string; model?: string; reset?: boolean },
+): Promise<number> {
+  const enc = new TextEncoder();
+  let exitCode = 1;
+  const finished = Promise.withResolvers<void>();
+  let text = ""; // the last bit of reply written, to end it with a newline
+  const write = (s: string, to = Deno.stdout) => {
+    const bytes = enc.encode(s);
+    try {
+      for (let at = 0; at < bytes.length;) at += to.writeSync(bytes.subarray(at));
+    } catch { /* reader gone (EPIPE): keep going so the turn still ends and exits */ }
+  };
+  // deno-lint-ignore no-explicit-any
+  const send = (msg: any) => {
+    const ev = msg.params?.event;
+    if (ev?.type === "text_delta") {
+      write(ev.text);
+      text = ev.text;
+    } else if (ev?.type === "usage") {
+      const { type: _, ...usage } = ev;
+      write(`usage: ${JSON.stringify(usage)}\n`, Deno.stderr);
+    } else if (ev?.type === "error") write(`error (${ev.code}): ${ev.message}\n`, Deno.stderr);
+    else if (msg.error) {
+      write(`error: ${msg.error.message}\n`, Deno.stderr);
+      if (msg.id === "chat" || msg.id === "init") finished.resolve();
+    } else if (msg.id === "chat") {
+      if (text && !text.endsWith("\n")) write("\n");
+      const r = msg.result;
+      write(`stop_reason: ${r.stop_reason} thread_id: ${r.thread_id}\n`, Deno.stderr);
+      exitCode = r.stop_reason === "end_turn" ? 0 : 1;
+      finished.resolve();
+    }
+  };
+  const backend = sandboxGuarded(selectBackend);
+  const server = new Server({ send, log, baseConfig: config, version, backend });
+  const cancel = () => server.shutdown();
+  Deno.addSignalListener("SIGINT", cancel);
+  Deno.addSignalListener("SIGTERM", cancel);
+  const request = (id: string, method: string, params: unknown) =>
+    server.handle(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+  // The host's name is in the plugin's "initialized" log line.
+  request("init", "initialize", { protocol_version: 1, host: { name: "chat", version } });
+  const workspace = a.workspace.startsWith("/") ? a.workspace : `${Deno.cwd()}/${a.workspace}`;
+  request("chat", "chat", {
+    turn_id: "cli",
+    agent: { id: "cli", workspace },
+    model: a.model,
+    reset: a.reset ?? false,
+    messages: [{ role: "user", content: a.message }],
+  });
+  await finished.promise;
+  await server.shutdown(); // ends what the backend keeps running
+  Deno.removeSignalListener("SIGINT", cancel);
+  Deno.removeSignalListener("SIGTERM", cancel);
+  return exitCode;
+}
+
 if (import.meta.main) {
   const log = createLogger();
   let flags;
   try {
-    flags = parseFlags(Deno.args);
+    flags = parseArgs({ args: Deno.args, options: FLAGS, allowPositionals: true, strict: true });
   } catch (e) {
     console.error(`${(e as Error).message}\nSee --help.`);
     Deno.exit(2);

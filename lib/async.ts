@@ -1,24 +1,16 @@
 /**
  * Waiting, bounded: the few ways this plugin waits for a promise, written
- * once. A wait is ended by the promise, an abort signal, or a deadline;
- * timers never outlive the wait, and time comes from a {@linkcode Clock} so
- * that tests can move it instead of sleeping.
- *
- * Semantics follow denoland/std's `async` module: {@linkcode abortable}
+ * once. A wait ends with the promise, an abort signal or a deadline; timers
+ * never outlive it, and time comes from a {@linkcode Clock} that tests move
+ * instead of sleeping. As in denoland/std's `async`: {@linkcode abortable}
  * rejects with the signal's `reason`, {@linkcode deadline} with a
- * `DOMException` named `TimeoutError`. {@linkcode within} is the
- * non-throwing form most callers want: the value, or a fallback once the
- * time is up.
+ * `DOMException` named `TimeoutError`; {@linkcode within} gives a fallback.
  *
  * @example
  * ```ts
- * import { abortable, deadline, delay, within } from "./async.ts";
- * const c = new AbortController();
- * const slow = delay(50).then(() => "done");
- * console.log(await within(slow, 10, "late")); // "late"
- * console.log(await deadline(Promise.resolve(1), 1000)); // 1
- * c.abort(new Error("cancelled"));
- * await abortable(slow, c.signal).catch((e) => console.log(e.message)); // "cancelled"
+ * import { deadline, delay, within } from "./async.ts";
+ * console.log(await within(delay(50).then(() => "done"), 10, "late")); // "late"
+ * await deadline(delay(50), 10).catch((e) => console.log(e.name)); // "TimeoutError"
  * ```
  *
  * @module
@@ -28,7 +20,6 @@
 export interface Clock {
   /** Milliseconds, monotonic. */
   now(): number;
-  /** Schedule `fn`; the id is only ever given back to `clearTimeout`. */
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
 }
@@ -40,89 +31,47 @@ export const realClock: Clock = {
   clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout> | undefined),
 };
 
-/** Options of every wait here. */
-export interface WaitOptions {
-  /** Ends the wait early (rejecting with `signal.reason`). */
-  signal?: AbortSignal;
-  /** Where time comes from; {@linkcode realClock} by default. */
-  clock?: Clock;
-}
+/** Options of a wait: a signal that ends it early, and where time comes from. */
+export type WaitOptions = { signal?: AbortSignal; clock?: Clock };
 
-/** The reason an aborted signal gives (a fresh `AbortError` when it gave none). */
-function reasonOf(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException("The wait was aborted.", "AbortError");
-}
-
-/**
- * `p`, or a rejection with `signal.reason` as soon as the signal aborts.
- * `p` itself goes on: the caller decides what a late answer means.
- */
+/** `p`, or a rejection with `signal.reason` once it aborts (`p` itself goes on). */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(reasonOf(signal));
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(reasonOf(signal));
+    const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
 
-/** `p`, or `fallback` once `ms` have passed (or at once when `opts.signal` aborts). */
+/** `p`, or `fallback` once `ms` have passed. */
 export function within<T, F>(
   p: Promise<T>,
   ms: number,
   fallback: F,
-  opts: WaitOptions = {},
+  opts: { clock?: Clock } = {},
 ): Promise<T | F> {
   const clock = opts.clock ?? realClock;
-  const signal = opts.signal;
-  if (signal?.aborted) return Promise.resolve(fallback);
   return new Promise<T | F>((resolve, reject) => {
-    const done = () => {
-      clock.clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const onAbort = () => {
-      done();
-      resolve(fallback);
-    };
-    const timer = clock.setTimeout(onAbort, Math.max(0, ms));
-    signal?.addEventListener("abort", onAbort, { once: true });
-    p.then((v) => {
-      done();
-      resolve(v);
-    }, (e) => {
-      done();
-      reject(e);
-    });
+    const timer = clock.setTimeout(() => resolve(fallback), Math.max(0, ms));
+    p.finally(() => clock.clearTimeout(timer)).then(resolve, reject);
   });
 }
 
 /** `p`, or a `TimeoutError` once `ms` have passed, or `signal.reason` on abort. */
 export async function deadline<T>(p: Promise<T>, ms: number, opts: WaitOptions = {}): Promise<T> {
   const late = Symbol("late");
-  const r = await within(opts.signal ? abortable(p, opts.signal) : p, ms, late, {
-    clock: opts.clock,
-  });
+  const r = await within(opts.signal ? abortable(p, opts.signal) : p, ms, late, opts);
   if (r === late) throw new DOMException("Signal timed out.", "TimeoutError");
   return r as T;
 }
 
 /** Resolves after `ms`; rejects with `signal.reason` when aborted first. */
 export function delay(ms: number, opts: WaitOptions = {}): Promise<void> {
-  const clock = opts.clock ?? realClock;
-  const signal = opts.signal;
-  if (signal?.aborted) return Promise.reject(reasonOf(signal));
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clock.clearTimeout(timer);
-      reject(reasonOf(signal!));
-    };
-    const timer = clock.setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  const { clock = realClock, signal } = opts;
+  let timer: unknown;
+  const p = new Promise<void>((r) => (timer = clock.setTimeout(r, Math.max(0, ms))));
+  return signal ? abortable(p, signal).finally(() => clock.clearTimeout(timer)) : p;
 }
 
 /** True for the rejection of {@linkcode deadline}. */
@@ -130,44 +79,31 @@ export function isTimeout(e: unknown): boolean {
   return e instanceof DOMException && e.name === "TimeoutError";
 }
 
-/**
- * A timer that fires once nothing has happened for `ms`: each
- * {@linkcode IdleTimer.touch} starts the quiet period again. For the
- * "Codex said nothing for idle_timeout_s" rule of both backends.
- */
+/** Fires once nothing happened for `ms` ({@linkcode IdleTimer.touch} restarts the wait). */
 export class IdleTimer {
   #last: number;
   #timer: unknown;
-  #fired: Promise<void>;
   #fire!: () => void;
-  #clock: Clock;
+  /** Resolves once the quiet period has passed without a touch (never after `stop`). */
+  readonly fired: Promise<void> = new Promise<void>((r) => (this.#fire = r));
 
-  constructor(readonly ms: number, clock: Clock = realClock) {
-    this.#clock = clock;
+  constructor(readonly ms: number, readonly clock: Clock = realClock) {
     this.#last = clock.now();
-    this.#fired = new Promise<void>((r) => (this.#fire = r));
     this.#arm(ms);
   }
 
-  /** Resolves once the quiet period has passed without a touch. */
-  get fired(): Promise<void> {
-    return this.#fired;
-  }
-
-  /** Something happened: the quiet period starts again. */
   touch(): void {
-    this.#last = this.#clock.now();
+    this.#last = this.clock.now();
   }
 
-  /** Stop the timer; {@linkcode IdleTimer.fired} then never resolves. */
   stop(): void {
-    this.#clock.clearTimeout(this.#timer);
+    this.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #arm(wait: number) {
-    this.#timer = this.#clock.setTimeout(() => {
-      const left = this.#last + this.ms - this.#clock.now();
+    this.#timer = this.clock.setTimeout(() => {
+      const left = this.#last + this.ms - this.clock.now();
       if (left <= 0) this.#fire();
       else this.#arm(left);
     }, wait);

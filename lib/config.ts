@@ -1,6 +1,7 @@
 /**
- * HostConfig: the plugin's configuration, from `--config FILE` (JSONC) and/or
- * the `config` of `initialize`. Validation returns one message per bad field.
+ * HostConfig: the plugin's configuration, from `--config FILE` (JSONC,
+ * lib/config_file.ts) and/or the `config` of `initialize`. Validation returns
+ * one message per bad field, so an operator fixes them all in one go.
  *
  * @example
  * ```ts
@@ -14,33 +15,22 @@
 import { err, ok, type Result } from "./result.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
-/** Validated configuration with defaults filled in. */
+/** Validated configuration, defaults filled in; {@linkcode CONFIG_KEYS} describes each key. */
 export interface Config {
-  /** Codex executable: a bare name looked up on PATH (and beyond), or a path. */
   binary: string;
-  /** Inserted after our flags, before `resume`/the prompt. */
   extra_args: string[];
-  /** Advertised Plexum model ids; `codex` means "Codex's own default". */
   supported_models: string[];
   /** Plexum model id → `--model` value. */
   model_args: Record<string, string>;
-  /** End a turn when Codex prints nothing for this long. */
   idle_timeout_s: number;
   log_level: LogLevel;
   log_format: LogFormat;
-  /** Send `activity` events (commands, file changes, tool calls, ...). */
   emit_activity: boolean;
-  /** A new thread gets the request's earlier messages as a transcript (lib/codex/history.ts). */
   replay_history: boolean;
-  /** Send `reasoning_delta` events. */
   emit_reasoning: boolean;
-  /** How turns run: a shared `codex app-server`, `codex exec` per turn, or the first that works. */
   backend: BackendChoice;
-  /** Stop the shared app-server after this many seconds without a turn (0: as soon as none runs). */
   app_server_idle_s: number;
-  /** What the model's commands may touch (lib/codex/sandbox.ts); approvals are always `never`. */
   sandbox: SandboxMode;
-  /** Commands may use the network; only with `sandbox: "workspace-write"`. */
   network_access: boolean;
   /** A turn's reasoning effort when its `chat` names none; null: Codex's own. */
   reasoning_effort: ReasoningEffort | null;
@@ -55,17 +45,12 @@ export type ReasoningEffort = typeof REASONING_EFFORTS[number];
 export const SANDBOX_MODES = ["danger-full-access", "workspace-write", "read-only"] as const;
 /** One of {@linkcode SANDBOX_MODES}. */
 export type SandboxMode = typeof SANDBOX_MODES[number];
-
 /** Values of the `backend` key. */
 export const BACKENDS = ["auto", "app-server", "exec"] as const;
 /** One of {@linkcode BACKENDS}. */
 export type BackendChoice = typeof BACKENDS[number];
 
-/**
- * A config that validated key by key but cannot run as a whole (e.g. an
- * `extra_args` element the chosen backend does not take). Thrown by a
- * backend factory; the server answers `initialize` with -32602 and these.
- */
+/** Thrown by a backend factory for a config that cannot run as a whole (answered -32602). */
 export class ConfigError extends Error {
   constructor(readonly errors: FieldError[]) {
     super(errors.map((e) => `${e.field} ${e.message}`).join("; "));
@@ -120,13 +105,18 @@ export const CONFIG_KEYS: Record<keyof Config, string> = {
   reasoning_effort: "none | minimal | low | medium | high | xhigh: a turn's default (default null)",
 };
 
+const ENUMS: Record<string, readonly string[]> = {
+  log_level: LOG_LEVELS,
+  backend: BACKENDS,
+  sandbox: SANDBOX_MODES,
+};
+
+const NO_API_KEY =
+  "Codex authenticates from ~/.codex or OPENAI_API_KEY in the plugin's environment";
 const isStringArray = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((x) => typeof x === "string");
 
-/**
- * Validate a raw object (usually parsed JSON) on top of `base`.
- * Unknown keys are errors: a typo should not silently do nothing.
- */
+/** Validate a raw object (usually parsed JSON) on top of `base`; unknown keys are errors. */
 export function validateConfig(
   raw: unknown,
   base: Config = { ...DEFAULTS },
@@ -138,6 +128,7 @@ export function validateConfig(
     return err([{ field: "config", message: "must be an object" }]);
   }
   const c: Config = { ...base };
+  const set = c as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     switch (k) {
       case "binary":
@@ -158,56 +149,42 @@ export function validateConfig(
       case "model_args":
         if (typeof v !== "object" || v === null || Array.isArray(v)) {
           bad(k, "must be an object mapping model id to --model value");
-        } else {
-          for (const [m, arg] of Object.entries(v)) {
-            if (typeof arg !== "string" || arg === "") {
-              bad(`${k}.${m}`, "must be a non-empty string");
-            } else if (arg.startsWith("-")) {
-              bad(`${k}.${m}`, "must not start with '-' (Codex would read it as a flag)");
-            }
-          }
-          c.model_args = v as Record<string, string>;
+          break;
         }
+        for (const [m, arg] of Object.entries(v)) {
+          if (typeof arg !== "string" || arg === "") bad(`${k}.${m}`, "must be a non-empty string");
+          else if (arg.startsWith("-")) {
+            bad(`${k}.${m}`, "must not start with '-' (Codex would read it as a flag)");
+          }
+        }
+        c.model_args = v as Record<string, string>;
         break;
       case "idle_timeout_s":
         if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
           bad(k, "must be a positive number of seconds");
         } else c.idle_timeout_s = v;
         break;
+      case "app_server_idle_s":
+        if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 86_400) {
+          bad(k, "must be a number of seconds from 0 to 86400");
+        } else c.app_server_idle_s = v;
+        break;
       case "log_level":
-        if (!LOG_LEVELS.includes(v as LogLevel)) bad(k, `must be one of ${LOG_LEVELS.join(", ")}`);
-        else c.log_level = v as LogLevel;
+      case "backend":
+      case "sandbox":
+        if (!ENUMS[k].includes(v as string)) bad(k, `must be one of ${ENUMS[k].join(", ")}`);
+        else set[k] = v;
         break;
       case "log_format":
         if (v !== "text" && v !== "json") bad(k, "must be text or json");
         else c.log_format = v;
         break;
       case "emit_activity":
-        if (typeof v !== "boolean") bad(k, "must be a boolean");
-        else c.emit_activity = v;
-        break;
       case "replay_history":
       case "emit_reasoning":
-        if (typeof v !== "boolean") bad(k, "must be a boolean");
-        else c[k] = v;
-        break;
-      case "backend":
-        if (!BACKENDS.includes(v as BackendChoice)) bad(k, `must be one of ${BACKENDS.join(", ")}`);
-        else c.backend = v as BackendChoice;
-        break;
-      case "app_server_idle_s":
-        if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 86_400) {
-          bad(k, "must be a number of seconds from 0 to 86400");
-        } else c.app_server_idle_s = v;
-        break;
-      case "sandbox":
-        if (!SANDBOX_MODES.includes(v as SandboxMode)) {
-          bad(k, `must be one of ${SANDBOX_MODES.join(", ")}`);
-        } else c.sandbox = v as SandboxMode;
-        break;
       case "network_access":
         if (typeof v !== "boolean") bad(k, "must be a boolean");
-        else c.network_access = v;
+        else c[k] = v;
         break;
       case "reasoning_effort":
         if (v !== null && !REASONING_EFFORTS.includes(v as ReasoningEffort)) {
@@ -215,10 +192,7 @@ export function validateConfig(
         } else c.reasoning_effort = v as ReasoningEffort | null;
         break;
       case "api_key":
-        bad(
-          k,
-          "is not accepted: Codex authenticates from ~/.codex or OPENAI_API_KEY in the plugin's environment",
-        );
+        bad(k, `is not accepted: ${NO_API_KEY}`);
         break;
       default:
         bad(k, "is not a known config key");
@@ -228,13 +202,12 @@ export function validateConfig(
     c.network_access && c.sandbox !== "workspace-write" &&
     !errors.some((e) => e.field === "sandbox")
   ) {
+    const why = c.sandbox === "read-only"
+      ? "read-only has no network"
+      : "danger-full-access has the network anyway";
     bad(
       "network_access",
-      `is only for sandbox "workspace-write" (sandbox is "${c.sandbox}": ` +
-        (c.sandbox === "read-only"
-          ? "read-only has no network"
-          : "danger-full-access has the network anyway") +
-        ")",
+      `is only for sandbox "workspace-write" (sandbox is "${c.sandbox}": ${why})`,
     );
   }
   return errors.length ? err(errors) : ok(c);

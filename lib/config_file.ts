@@ -1,40 +1,67 @@
 /**
- * Loads HostConfig from a JSONC file (`--config FILE`), the same keys as the
- * `config` of `initialize` (which overrides the file key by key). Every error
- * names the file and, where it can, the line and column.
- *
- * Only a regular file (or a symlink to one) of at most
- * {@linkcode MAX_CONFIG_BYTES} is read: a FIFO would block start-up forever
- * and a device such as `/dev/zero` never ends. A leading UTF-8 BOM is
- * skipped, as editors on other systems write one.
+ * Loads HostConfig from a JSONC file (`--config FILE`; comments and trailing
+ * commas through `npm:jsonc-parser`, the one place that knows it). Every
+ * error names the file and, where it can, the line and column. Only a
+ * regular file of at most {@linkcode MAX_CONFIG_BYTES} is read: a FIFO would
+ * block start-up forever and `/dev/zero` never ends.
  *
  * @example
  * ```ts
  * import { loadConfigFile } from "./config_file.ts";
  * const r = await loadConfigFile("/etc/plexum/openai.jsonc");
- * if (!r.ok) console.error(r.error);
- * // config file /etc/plexum/openai.jsonc: expected ',' at line 4, column 3
+ * if (!r.ok) console.error(r.error); // config file /etc/…: expected ',' at line 4, column 3
  * ```
  *
  * @module
  */
+import {
+  findNodeAtLocation,
+  parse,
+  type ParseError,
+  parseTree,
+  printParseErrorCode,
+} from "jsonc-parser";
 import { err, ok, type Result } from "./result.ts";
 import { type Config, DEFAULTS, validateConfig } from "./config.ts";
-import { parseJsonc, positionOf } from "./jsonc.ts";
 
-/**
- * The validated config (defaults when `path` is undefined), or one message
- * saying what is wrong and where.
- *
- * @example
- * ```ts
- * import { loadConfigFile } from "./config_file.ts";
- * const r = await loadConfigFile(undefined); // { ok: true, value: DEFAULTS }
- * ```
- */
-export async function loadConfigFile(
-  path: string | undefined,
-): Promise<Result<Config, string>> {
+/** Largest config file read (1 MiB): a config is a few hundred bytes. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Plain words for jsonc-parser's error names. */
+const WORDS: Record<string, string> = {
+  InvalidSymbol: "invalid symbol",
+  InvalidNumberFormat: "invalid number",
+  PropertyNameExpected: "expected a property name in double quotes",
+  ValueExpected: "expected a value",
+  ColonExpected: "expected ':'",
+  CommaExpected: "expected ','",
+  CloseBraceExpected: "expected '}'",
+  CloseBracketExpected: "expected ']'",
+  EndOfFileExpected: "expected the end of the file",
+  UnexpectedEndOfComment: "unterminated comment",
+  UnexpectedEndOfString: "unterminated string",
+  InvalidEscapeCharacter: "invalid escape character",
+  InvalidCharacter: "invalid character",
+};
+const OPTIONS = { allowTrailingComma: true, disallowComments: false };
+
+/** 1-based line and column of a character offset. */
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split("\n");
+  return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+}
+
+/** JSONC text parsed, or why not ("expected ',' at line 3, column 5"). */
+export function parseJsonc(text: string): Result<unknown, { message: string }> {
+  const errors: ParseError[] = [];
+  const value = parse(text, errors, OPTIONS);
+  if (errors.length === 0) return ok(value);
+  const code = printParseErrorCode(errors[0].error);
+  return err({ message: `${WORDS[code] ?? code} at ${lineColumn(text, errors[0].offset)}` });
+}
+
+/** The validated config (defaults when `path` is undefined), or what is wrong and where. */
+export async function loadConfigFile(path: string | undefined): Promise<Result<Config, string>> {
   if (path === undefined) return ok({ ...DEFAULTS });
   const read = await readConfigText(path);
   if (!read.ok) return read;
@@ -42,18 +69,17 @@ export async function loadConfigFile(
   const parsed = parseJsonc(text);
   if (!parsed.ok) return err(`config file ${path}: ${parsed.error.message}`);
   const v = validateConfig(parsed.value);
-  if (!v.ok) {
-    const problems = v.error.map((e) => {
-      const at = e.field === "config" ? undefined : positionOf(text, [e.field.split(".")[0]]);
-      return `${at ? `line ${at.line}, column ${at.column}: ` : ""}${e.field} ${e.message}`;
-    });
-    return err(`config file ${path}: ${problems.join("; ")}`);
-  }
-  return v;
+  if (v.ok) return v;
+  const root = parseTree(text, [], OPTIONS);
+  const problems = v.error.map((e) => {
+    // A property's value node: its parent is the property, which starts at the key.
+    const node = e.field === "config" ? undefined : root &&
+      findNodeAtLocation(root, [e.field.split(".")[0]]);
+    const at = node && (node.parent?.type === "property" ? node.parent.offset : node.offset);
+    return `${at !== undefined ? `${lineColumn(text, at)}: ` : ""}${e.field} ${e.message}`;
+  });
+  return err(`config file ${path}: ${problems.join("; ")}`);
 }
-
-/** Largest config file read (1 MiB): a config is a few hundred bytes. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** What a path is, for an error message. */
 function kind(info: Deno.FileInfo): string {
@@ -65,12 +91,11 @@ function kind(info: Deno.FileInfo): string {
   return "not a regular file";
 }
 
-/** The file's text (BOM dropped), or why it cannot be a config file. */
+/** The file's text (TextDecoder drops a leading BOM), or why it cannot be a config file. */
 async function readConfigText(path: string): Promise<Result<string, string>> {
   const bad = (why: string) => err(`cannot read config file ${path}: ${why}`);
   try {
-    // stat first: opening a FIFO would wait for a writer.
-    const info = await Deno.stat(path);
+    const info = await Deno.stat(path); // first: opening a FIFO would wait for a writer
     if (!info.isFile) return bad(`it is ${kind(info)}; a regular file is needed`);
     if (info.size > MAX_CONFIG_BYTES) {
       return bad(`it has ${info.size} bytes, over the ${MAX_CONFIG_BYTES} byte limit`);
@@ -82,13 +107,11 @@ async function readConfigText(path: string): Promise<Result<string, string>> {
     let n = 0;
     for (let r; n < buf.length && (r = await f.read(buf.subarray(n))) !== null;) n += r;
     if (n > MAX_CONFIG_BYTES) return bad(`it is over the ${MAX_CONFIG_BYTES} byte limit`);
-    let text: string;
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, n));
+      return ok(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, n)));
     } catch {
       return bad("it is not valid UTF-8");
     }
-    return ok(text); // TextDecoder drops a leading BOM
   } catch (e) {
     return bad((e as Error).message);
   }

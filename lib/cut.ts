@@ -1,8 +1,6 @@
 /**
- * Bounded text: one way to shorten a string that may be huge (a prompt in an
- * error message, a log field, an event's text) while saying how long it was,
- * so whoever reads it knows that something was cut and how much. Used by the
- * logger, error replies and outgoing events alike, so it lives in no layer.
+ * Bounded text: one way to shorten a string that may be huge (a log field, an
+ * error message, an event's text) saying how long it was. Used by every layer.
  *
  * @example
  * ```ts
@@ -13,10 +11,7 @@
  * @module
  */
 
-/**
- * Cut `s` to `max` characters, saying how long it was (`length`: of the
- * original, when `s` is already a part of it). Never splits a surrogate pair.
- */
+/** `s` cut to `max` characters (a surrogate pair kept whole), saying it was `length` long. */
 export function cut(s: string, max: number, length = s.length): string {
   if (s.length <= max && length === s.length) return s;
   let end = Math.min(max, s.length);

@@ -1,28 +1,17 @@
 /**
- * Splits a byte stream into text lines, with the semantics of `@std/streams`'
- * `TextDecoderStream` + `TextLineStream`: lines end at `\n`, a `\r` right
- * before it is dropped, and a last line without a newline is still emitted.
- * Unlike a plain `TextDecoderStream`, each line is checked as strict UTF-8 on
- * its own: a line that is not valid UTF-8 comes out as `undefined` (one
- * skipped line, not a corrupted stream), or, with `onInvalidUtf8`, as its text
- * with U+FFFD for each bad sequence, right after a call to `onInvalidUtf8`
- * (for text that must not be lost, like Codex's answers).
- *
- * Each chunk is decoded as it arrives and only the pending line's text is
- * kept (no byte copies, no join), so memory follows the longest line's text.
- * Decoding is loose (fast); a piece whose text holds U+FFFD is checked again
- * strictly, since U+FFFD may also be genuine text. A line longer than
- * `maxLineBytes` is dropped (its length goes to `onOverflow`) and reading
- * resumes at the next line.
+ * Splits a byte stream into text lines like `@std/streams`' `TextLineStream`
+ * (`\n`, an optional `\r` before it, a last line without one), but checks
+ * each line as strict UTF-8 on its own: an invalid line is `undefined` (one
+ * skipped line, not a corrupted stream), or with `onInvalidUtf8` its text
+ * with U+FFFD (Codex's answers must not be lost). Chunks are decoded loosely
+ * as they arrive (a piece holding U+FFFD is checked again strictly), so
+ * memory follows the longest line's text. A line over `maxLineBytes` is
+ * dropped (its length goes to `onOverflow`).
  *
  * @example
  * ```ts
  * import { LineStream } from "./lines.ts";
- * const child = new Deno.Command("codex", { args: ["exec", "--json", "-"], stdout: "piped" }).spawn();
- * for await (const line of child.stdout.pipeThrough(new LineStream())) {
- *   if (line === undefined) console.error("skipped a line of invalid UTF-8");
- *   else console.log(JSON.parse(line));
- * }
+ * for await (const line of Deno.stdin.readable.pipeThrough(new LineStream())) console.log(line);
  * ```
  *
  * @module
@@ -47,7 +36,6 @@ export class LineStream extends TransformStream<Uint8Array, string | undefined> 
     let overflowed = false;
     let carry: Uint8Array = EMPTY; // an incomplete UTF-8 sequence at the end of the last piece
 
-    /** Add a segment of the pending line (no newline in it). */
     const add = (seg: Uint8Array) => {
       pending += seg.length;
       if (overflowed || seg.length === 0) return;
@@ -63,7 +51,6 @@ export class LineStream extends TransformStream<Uint8Array, string | undefined> 
       text += piece;
     };
 
-    /** End the pending line with its last segment (`\r` handling included). */
     const end = (c: TransformStreamDefaultController<string | undefined>, seg: Uint8Array) => {
       const cr = seg.length > 0 && seg[seg.length - 1] === 13;
       add(cr ? seg.subarray(0, -1) : seg);

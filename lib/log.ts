@@ -1,24 +1,14 @@
 /**
- * Logging to stderr: stdout belongs to the protocol. Levels `error`, `warn`,
- * `info`, `debug`; `text` (default) or `json` format, one line per record.
+ * Logging to stderr (stdout belongs to the protocol): levels `error`, `warn`,
+ * `info`, `debug`; `text` or `json`, one line per record. Secrets are masked
+ * in every record (lib/redact.ts); prompt text is logged only at `debug`
+ * (callers' duty). Each value is cut to {@linkcode MAX_LOG_FIELD} characters
+ * after masking: a host may send a megabyte as `host.name`.
  *
- * Secrets are masked as `***` in every record, whatever the level
- * (lib/redact.ts: values of environment variables whose name ends in `KEY`,
- * `TOKEN`, `SECRET` or `PASSWORD`, and `sk-…`-shaped keys). Prompt text is
- * only ever logged at `debug` (callers' duty).
- *
- * Under systemd every line starts with journald's `<N>` priority prefix
- * (error 3, warning 4, info 6, debug 7; sd-daemon(3)), in both formats, so
- * `journalctl -p warning` filters the plugin's lines: journald strips the
- * prefix, the journal's MESSAGE is the line as without systemd (a JSON line
- * stays pure JSON). Only when stderr IS the journal stream systemd made
- * (`$JOURNAL_STREAM` names stderr's device and inode): a host that pipes the
- * plugin's stderr and logs it itself inherits the variable, but not the
- * stream, and gets no prefix to print literally.
- *
- * Each field value and the message are cut to {@linkcode MAX_LOG_FIELD}
- * characters (masked first, so a cut never leaves part of a secret): a host
- * may send a megabyte as `host.name`, and Codex may print one in an error.
+ * Under systemd each line starts with journald's `<N>` priority (sd-daemon(3)),
+ * so `journalctl -p warning` works; journald strips it (a JSON line stays JSON).
+ * Only when stderr IS the journal stream (`$JOURNAL_STREAM` names its device
+ * and inode): a host that pipes stderr inherits the variable, not the stream.
  *
  * @example
  * ```ts
@@ -29,7 +19,6 @@
  *
  * @module
  */
-
 import { Redactor } from "./redact.ts";
 import { cut } from "./cut.ts";
 
@@ -39,15 +28,16 @@ export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 /** `text` for people, `json` for journald and log shippers. */
 export type LogFormat = "text" | "json";
+type Fields = Record<string, unknown>;
 
 /** A structured logger. */
 export interface Logger {
   level: LogLevel;
   format: LogFormat;
-  error(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  debug(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  debug(msg: string, fields?: Fields): void;
   /** True when records of `level` are written. */
   enabled(level: LogLevel): boolean;
 }
@@ -55,65 +45,40 @@ export interface Logger {
 /** Longest message or field value written, in characters (objects: as JSON). */
 export const MAX_LOG_FIELD = 2048;
 
-/** journald's priority of each level (syslog's: err, warning, info, debug). */
-export const JOURNALD_PRIORITY: Readonly<Record<LogLevel, number>> = {
-  error: 3,
-  warn: 4,
-  info: 6,
-  debug: 7,
-};
-
-/** Inputs of {@linkcode stderrIsJournal}; both default to the real process. */
-export interface JournalProbe {
-  /** `$JOURNAL_STREAM`, set by systemd to "DEV:INO" of the stream it connects. */
-  journalStream?: string;
-  /** Device and inode of this process's stderr. */
-  stderr?: () => { dev: number; ino: number | null };
-}
+/** journald's priority of each level (syslog's err, warning, info, debug). */
+const PRIORITY: Readonly<Record<LogLevel, number>> = { error: 3, warn: 4, info: 6, debug: 7 };
 
 /**
- * Device and inode of stderr. Deno has no fstat, and stats nothing under
- * /proc/self or /dev/fd without --allow-all, so `stat(1)` looks at this
- * process's fd 2 (once, at start-up, and only when JOURNAL_STREAM is set).
+ * True when stderr is the journal stream systemd connected. Deno has no
+ * fstat and cannot stat /proc/self/fd without --allow-all, so `stat(1)` looks
+ * at this process's fd 2 (once, and only when JOURNAL_STREAM is set).
  */
-function statStderr(): { dev: number; ino: number } {
-  const o = new Deno.Command("stat", {
-    args: ["-L", "-c", "%d:%i", `/proc/${Deno.pid}/fd/2`],
-    stdin: "null",
-    stderr: "null",
-  }).outputSync();
-  const [dev, ino] = new TextDecoder().decode(o.stdout).trim().split(":").map(Number);
-  return { dev, ino };
-}
-
-/** True when stderr is the journal stream systemd connected (see the module doc). */
-export function stderrIsJournal(probe: JournalProbe = {}): boolean {
+export function stderrIsJournal(probe: {
+  journalStream?: string;
+  stderr?: () => { dev: number; ino: number | null };
+} = {}): boolean {
   try {
     const js = probe.journalStream ?? Deno.env.get("JOURNAL_STREAM");
-    const m = js?.match(/^(\d+):(\d+)$/);
-    if (!m) return false;
-    const st = (probe.stderr ?? statStderr)();
-    return String(st.dev) === m[1] && String(st.ino) === m[2];
+    if (!js || !/^\d+:\d+$/.test(js)) return false;
+    const st = probe.stderr?.();
+    if (st) return `${st.dev}:${st.ino}` === js;
+    const args = ["-L", "-c", "%d:%i", `/proc/${Deno.pid}/fd/2`];
+    const o = new Deno.Command("stat", { args, stdin: "null", stderr: "null" }).outputSync();
+    return new TextDecoder().decode(o.stdout).trim() === js;
   } catch {
     return false; // no permission, no /proc: plain lines
   }
 }
 
-/** {@linkcode stderrIsJournal} of this process, asked once. */
 let stderrJournal: boolean | undefined;
 
-/** Options of {@linkcode createLogger}. */
-export interface LoggerOptions {
+/** Create a logger; `write` defaults to stderr, `journald` to whether stderr is the journal. */
+export function createLogger(opts: {
   level?: LogLevel;
   format?: LogFormat;
-  /** Where lines go; default stderr. */
   write?: (line: string) => void;
-  /** Prefix lines with journald's `<N>`; default: when stderr is the journal stream. */
   journald?: boolean;
-}
-
-/** Create a logger; `write` defaults to stderr. */
-export function createLogger(opts: LoggerOptions = {}): Logger {
+} = {}): Logger {
   const enc = new TextEncoder();
   const write = opts.write ?? ((line: string) => {
     try {
@@ -123,6 +88,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const journald = opts.journald ??
     (opts.write === undefined && (stderrJournal ??= stderrIsJournal()));
   const redactor = new Redactor();
+  // Masked before the cut, so no part of a secret is left at the end.
+  const short = (s: string) =>
+    cut(redactor.text(s.length > 1 << 20 ? s.slice(0, 1 << 20) : s), MAX_LOG_FIELD, s.length);
   const bounded = (v: unknown): unknown => {
     if (typeof v === "string") return v.length > MAX_LOG_FIELD ? short(v) : v;
     if (v === null || typeof v !== "object") return v;
@@ -132,9 +100,22 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     } catch { /* a cycle: written as is */ }
     return json !== undefined && json.length > MAX_LOG_FIELD ? short(json) : v;
   };
-  // Masked before the cut, so no part of a secret is left at the end.
-  const short = (s: string) =>
-    cut(redactor.text(s.length > 1 << 20 ? s.slice(0, 1 << 20) : s), MAX_LOG_FIELD, s.length);
+  const emit = (level: LogLevel, msg: string, raw: Fields = {}) => {
+    if (!log.enabled(level)) return;
+    const time = new Date().toISOString();
+    const fields = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, bounded(v)]));
+    const line = log.format === "json"
+      ? JSON.stringify({ time, level, msg: bounded(msg), ...fields })
+      : [
+        time,
+        level.toUpperCase(),
+        bounded(msg),
+        ...Object.entries(fields).map(([k, v]) =>
+          `${k}=${typeof v === "string" && !/\s|"/.test(v) ? v : JSON.stringify(v)}`
+        ),
+      ].join(" ");
+    write((journald ? `<${PRIORITY[level]}>` : "") + redactor.text(line) + "\n");
+  };
   const log: Logger = {
     level: opts.level ?? "info",
     format: opts.format ?? "text",
@@ -144,22 +125,5 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     info: (m, f) => emit("info", m, f),
     debug: (m, f) => emit("debug", m, f),
   };
-  function emit(level: LogLevel, msg: string, raw: Record<string, unknown> = {}) {
-    if (!log.enabled(level)) return;
-    msg = bounded(msg) as string;
-    const fields: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(raw)) fields[k] = bounded(v);
-    const time = new Date().toISOString();
-    let line: string;
-    if (log.format === "json") {
-      line = JSON.stringify({ time, level, msg, ...fields });
-    } else {
-      const kv = Object.entries(fields).map(([k, v]) =>
-        `${k}=${typeof v === "string" && !/\s|"/.test(v) ? v : JSON.stringify(v)}`
-      );
-      line = [time, level.toUpperCase(), msg, ...kv].join(" ");
-    }
-    write((journald ? `<${JOURNALD_PRIORITY[level]}>` : "") + redactor.text(line) + "\n");
-  }
   return log;
 }

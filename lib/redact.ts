@@ -1,29 +1,25 @@
 /**
- * Masks secrets in text the plugin passes on: every log line (lib/log.ts) and
- * every event sent to the host (lib/protocol/outbound.ts). Codex may print
- * an API key (in an error message, a command it ran, the model's own text),
- * and neither the journal nor the host should get it.
- *
- * Masked as `***`: the value of every environment variable whose name ends in
- * `KEY`, `TOKEN`, `SECRET` or `PASSWORD` (6 characters or more), as is and as
- * it appears inside a JSON string; and anything shaped like an OpenAI key
- * (`sk-` followed by 16 or more letters, digits, `-` or `_`).
+ * Masks secrets in what the plugin passes on (every log line, every event to
+ * the host): Codex may print an API key in an error, a command or the
+ * model's text. Masked as `***`: the value of every environment variable
+ * whose name ends in `KEY`, `TOKEN`, `SECRET` or `PASSWORD` (6 characters or
+ * more), as is and as inside a JSON string; and `sk-` followed by 16 or more
+ * key characters.
  *
  * @example
  * ```ts
- * import { Redactor } from "./redact.ts";
+ * import { Redactor, StreamRedactor } from "./redact.ts";
  * const r = new Redactor({ OPENAI_API_KEY: "abcdef123456" });
  * r.text("key=abcdef123456 and sk-proj-0123456789abcdefXYZ"); // "key=*** and ***"
- * r.deep({ type: "error", message: "abcdef123456" }); // { type: "error", message: "***" }
+ * const s = new StreamRedactor(r);
+ * s.push("key: abc") + s.push("def123456!"); // "key: " + "***!"
  * ```
  *
  * @module
  */
 
-/** Environment variable names whose values are secrets. */
-export const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD)$/i;
-/** An OpenAI-style API key. */
-export const KEY_SHAPE = /sk-[A-Za-z0-9_-]{16,}/g;
+const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD)$/i;
+const KEY_SHAPE = /sk-[A-Za-z0-9_-]{16,}/g;
 /** The end of a text a key may still grow from: `s`, `sk`, or `sk-` and key characters. */
 const KEY_RUN = /sk?$|sk-[A-Za-z0-9_-]*$/;
 /** What a secret is replaced with. */
@@ -31,8 +27,7 @@ export const MASK = "***";
 
 /** Masks known secret values and key-shaped tokens. */
 export class Redactor {
-  /** Longest first, so a secret that contains another is masked whole. */
-  readonly #values: string[];
+  readonly #values: string[]; // longest first: a secret holding another is masked whole
 
   /** `env` defaults to the process environment (nothing when it cannot be read). */
   constructor(env?: Record<string, string>) {
@@ -50,19 +45,9 @@ export class Redactor {
   }
 
   /**
-   * Where a stream that has sent `buf` so far may cut it: `buf.slice(0, end)`
-   * can be masked and passed on now, `buf.slice(end)` must wait for more text.
-   * What waits is only a tail that may still become a secret: a proper prefix
-   * of a secret value, or a run `s`, `sk`, `sk-…` that a key may go on from;
-   * and no secret the text holds whole is cut in two.
-   *
-   * @example
-   * ```ts
-   * import { Redactor } from "./redact.ts";
-   * const r = new Redactor({ API_KEY: "abcdef123456" });
-   * r.safeEnd("the key is abc"); // 11: "abc" may be the start of the key
-   * r.safeEnd("hello"); // 5
-   * ```
+   * Where a stream may cut `buf`: `buf.slice(0, end)` can be masked and sent
+   * now; the rest may still become a secret (a proper prefix of a secret
+   * value, or `s`, `sk`, `sk-…`) and waits. No whole secret is cut in two.
    */
   safeEnd(buf: string): number {
     let end = buf.length;
@@ -105,29 +90,13 @@ export class Redactor {
     if (typeof v === "string") return this.text(v) as T;
     if (Array.isArray(v)) return v.map((x) => this.deep(x)) as T;
     if (v && typeof v === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = this.deep(x);
-      return out as T;
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.deep(x)])) as T;
     }
     return v;
   }
 }
 
-/**
- * Masks one stream of text that arrives in pieces (a turn's `text_delta`s):
- * a secret split across pieces is masked whole. Each piece is passed on at
- * once except a tail that may still become a secret ({@linkcode Redactor.safeEnd}),
- * which waits for the next piece or {@linkcode StreamRedactor.flush}.
- *
- * @example
- * ```ts
- * import { Redactor, StreamRedactor } from "./redact.ts";
- * const s = new StreamRedactor(new Redactor({ API_KEY: "abcdef123456" }));
- * s.push("key: abc"); // "key: "
- * s.push("def123456!"); // "***!"
- * s.flush(); // ""
- * ```
- */
+/** Masks text arriving in pieces: only a tail that may still become a secret waits. */
 export class StreamRedactor {
   #held = "";
 

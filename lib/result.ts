@@ -1,17 +1,12 @@
 /**
- * The one shape of a fallible function's outcome in this code base: `ok` and
- * the value, or not `ok` and the error. Errors that are expected (bad config,
- * bad params, a missing binary) are values, so callers must look at them;
- * exceptions are left for bugs and I/O the caller cannot act on.
+ * The outcome of a fallible function: expected errors (bad config, bad
+ * params, a missing binary) are values callers must look at; exceptions are
+ * left for bugs and I/O the caller cannot act on.
  *
  * @example
  * ```ts
  * import { err, ok, type Result } from "./result.ts";
- * function half(n: number): Result<number, string> {
- *   return n % 2 === 0 ? ok(n / 2) : err(`${n} is odd`);
- * }
- * const r = half(3);
- * if (!r.ok) console.error(r.error); // "3 is odd"
+ * const half = (n: number): Result<number, string> => n % 2 ? err(`${n} is odd`) : ok(n / 2);
  * ```
  *
  * @module
@@ -21,11 +16,6 @@
 export type Result<T, E> = { ok: true; value: T } | { ok: false; error: E };
 
 /** A successful result. */
-export function ok<T>(value: T): { ok: true; value: T } {
-  return { ok: true, value };
-}
-
+export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
 /** A failed result. */
-export function err<E>(error: E): { ok: false; error: E } {
-  return { ok: false, error };
-}
+export const err = <E>(error: E): { ok: false; error: E } => ({ ok: false, error });

@@ -31,7 +31,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseJsonc } from "../lib/jsonc.ts";
+import { parseJsonc } from "../lib/config_file.ts";
 import { pluginArgs } from "../dev/plugin.ts";
 import { ErrorResponse, Peer } from "../lib/jsonrpc/peer.ts";
 import { LineTransport } from "../lib/jsonrpc/transport.ts";

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { foreignTurn, markOf } from "../lib/codex/app_server/rollout.ts";
-import { lockWorkspace } from "../lib/turns/lock.ts";
+import { lockWorkspace } from "../lib/turns/scheduler.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";

@@ -24,15 +24,6 @@ Deno.test("async: within clears its timer once the promise settles", async () =>
   assert.deepEqual(clock.pending, 0);
 });
 
-Deno.test("async: within gives the fallback at once when the signal aborts", async () => {
-  const clock = new FakeClock();
-  const c = new AbortController();
-  const r = within(never, 5_000, "gone", { clock, signal: c.signal });
-  c.abort();
-  assert.deepEqual(await r, "gone");
-  assert.deepEqual(clock.pending, 0);
-});
-
 Deno.test("async: deadline rejects with a TimeoutError, abort with the signal's reason", async () => {
   const clock = new FakeClock();
   const late = deadline(never, 100, { clock }).catch((e) => e);

@@ -1,7 +1,6 @@
 /** parseChatParams: what a valid chat request becomes, and one error per bad field. */
 import assert from "node:assert/strict";
-import { parseChatParams } from "../lib/protocol/chat_params.ts";
-import { parseMessages } from "../lib/protocol/messages.ts";
+import { parseChatParams, parseMessages } from "../lib/protocol/chat_params.ts";
 
 const opts = { models: ["codex", "o4"], inFlight: (id: string) => id === "busy" };
 

@@ -10,7 +10,7 @@ import { ensureCodex } from "../dev/codex.ts";
 import { hermetic } from "../dev/hermetic.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs } from "../dev/plugin.ts";
-import { backendCheck } from "../lib/cli/backend_check.ts";
+import { backendCheck } from "../lib/cli/codex_probe.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { installFakeAppServer } from "./support/fake_app_server.ts";
 import { EDGE_VERSIONS } from "./support/backends.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
 import { CONFIG_KEYS } from "../lib/config.ts";
-import { FLAGS } from "../lib/cli/flags.ts";
+import { FLAGS } from "../main.ts";
 import { unsupportedArgMessage } from "../lib/codex/app_server/args.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";

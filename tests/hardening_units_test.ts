@@ -2,8 +2,8 @@
  * Issue 13: the pieces behind the end-to-end hardening tests, one by one:
  * masking (lib/redact.ts), outbound event limits (lib/protocol/outbound.ts),
  * bounded field errors (lib/protocol/field_errors.ts), workspace checks
- * (lib/protocol/workspace.ts), token counts (lib/codex/usage.ts), the writer
- * that notices a host that stopped reading (lib/jsonrpc/writer.ts) and cutting (cut).
+ * (lib/protocol/chat_params.ts), token counts (lib/codex/usage.ts), the writer
+ * that notices a host that stopped reading (lib/jsonrpc/transport.ts) and cutting (cut).
  */
 import assert from "node:assert/strict";
 import { MASK, Redactor } from "../lib/redact.ts";
@@ -14,11 +14,11 @@ import {
   outboundEvents,
 } from "../lib/protocol/outbound.ts";
 import { addError, addErrors, invalidParams, omittedCount } from "../lib/protocol/field_errors.ts";
-import { workspaceProblem } from "../lib/protocol/workspace.ts";
+import { workspaceProblem } from "../lib/protocol/chat_params.ts";
 import { checkTotals, usageDelta } from "../lib/codex/usage.ts";
 import { cut } from "../lib/cut.ts";
 import { countContainers } from "../lib/jsonrpc/message.ts";
-import { MessageWriter } from "../lib/jsonrpc/writer.ts";
+import { LineTransport } from "../lib/jsonrpc/transport.ts";
 import type { FieldError } from "../lib/config.ts";
 import type { ActivityItem } from "../lib/turns/backend.ts";
 
@@ -137,10 +137,14 @@ Deno.test("cut keeps surrogate pairs whole and says the original length", () => 
   assert.equal(cut("ab🦀cd", 3), "ab… (cut from 6 characters)");
 });
 
-Deno.test("MessageWriter: a write blocked for the stall limit closes it as stalled; flush does not wait forever", async () => {
-  const w = new MessageWriter({ write: () => new Promise<number>(() => {}) }, { stallMs: 50 });
+Deno.test("LineTransport: a write blocked for the stall limit closes it as stalled; flush does not wait forever", async () => {
+  const w = new LineTransport({
+    readable: new ReadableStream(),
+    writable: { write: () => new Promise<number>(() => {}) },
+    stallMs: 50,
+  });
   w.send({ a: 1 });
-  assert.equal(await w.closed, "stalled");
+  assert.equal(await w.outputClosed, "stalled");
   await w.flush(); // resolves although the write never will
   await w.send({ b: 2 }); // dropped
 });

@@ -1,14 +1,13 @@
 /**
- * Image parts of chat messages: parsing (lib/protocol/content.ts,
- * messages.ts), the private files of exec (lib/codex/exec/images.ts) and
+ * Image parts of chat messages: parsing (lib/protocol/chat_params.ts),
+ * the private files of exec (lib/codex/exec/images.ts) and
  * their argv, and end to end on the real Codex releases against the mock:
  * the image reaches the model as an image, on a new and on a resumed
  * thread, and nothing is left behind in the workspace or the temp directory
  * however the turn ends; a bad image is -32602 naming the part.
  */
 import assert from "node:assert/strict";
-import { MAX_IMAGE_BYTES, parseContent } from "../lib/protocol/content.ts";
-import { parseMessages } from "../lib/protocol/messages.ts";
+import { MAX_IMAGE_BYTES, parseContent, parseMessages } from "../lib/protocol/chat_params.ts";
 import { writeImages } from "../lib/codex/exec/images.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
 import { ensureCodex } from "../dev/codex.ts";

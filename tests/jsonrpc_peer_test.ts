@@ -13,7 +13,6 @@ import {
   RequestTimedOut,
 } from "../lib/jsonrpc/peer.ts";
 import { LineTransport } from "../lib/jsonrpc/transport.ts";
-import { MessageWriter } from "../lib/jsonrpc/writer.ts";
 
 type Json = Record<string, unknown>;
 
@@ -206,32 +205,37 @@ Deno.test("peer: the end of the input fails every pending request once, ends our
   await t.dispose();
 });
 
-Deno.test("MessageWriter: end() writes what was queued first, then closes; later sends are dropped", async () => {
+Deno.test("LineTransport: endOutput() writes what was queued first, then closes; later sends are dropped", async () => {
   const got: string[] = [];
   let closed = 0;
-  const w = new MessageWriter({
-    write: (p) => (got.push(new TextDecoder().decode(p)), Promise.resolve(p.length)),
-    close: () => void closed++,
+  const w = new LineTransport({
+    readable: new ReadableStream(),
+    writable: {
+      write: (p) => (got.push(new TextDecoder().decode(p)), Promise.resolve(p.length)),
+      close: () => void closed++,
+    },
   });
   w.send({ a: 1 });
-  await w.end();
+  await w.endOutput();
   await w.send({ b: 2 });
   assert.deepEqual(got, ['{"a":1}\n']);
   assert.equal(closed, 1);
-  assert.equal(await w.closed, "closed");
+  assert.equal(await w.outputClosed, "closed");
 });
 
-Deno.test("MessageWriter: a write blocked for stallMs on the clock closes it as stalled", async () => {
+Deno.test("LineTransport: a write blocked for stallMs on the clock closes it as stalled", async () => {
   const clock = new FakeClock();
-  const w = new MessageWriter({ write: () => new Promise<number>(() => {}) }, {
+  const w = new LineTransport({
+    readable: new ReadableStream(),
+    writable: { write: () => new Promise<number>(() => {}) },
     stallMs: 60_000,
     clock,
   });
   w.send({ a: 1 });
   await clock.tick(59_999);
-  const early = await Promise.race([w.closed, Promise.resolve("open")]);
+  const early = await Promise.race([w.outputClosed, Promise.resolve("open")]);
   assert.equal(early, "open");
   await clock.tick(1);
-  assert.equal(await w.closed, "stalled");
+  assert.equal(await w.outputClosed, "stalled");
   await w.flush(); // does not wait for the stuck write
 });

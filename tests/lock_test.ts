@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { deadline } from "../lib/async.ts";
-import { lockWorkspace } from "../lib/turns/lock.ts";
+import { lockWorkspace } from "../lib/turns/scheduler.ts";
 
 Deno.test("lock: a wait abandoned at once or midway gives the lock back, so the next turn gets it", async () => {
   const ws = await Deno.makeTempDir();

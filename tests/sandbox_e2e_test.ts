@@ -26,7 +26,7 @@ import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
 import { pluginArgs, startPlugin } from "../dev/plugin.ts";
 import { hermetic } from "../dev/hermetic.ts";
 import { DEFAULTS } from "../lib/config.ts";
-import { sandboxCheck } from "../lib/cli/sandbox_check.ts";
+import { sandboxCheck } from "../lib/cli/codex_probe.ts";
 import { chat, closePlugin, type Rig, startRig } from "./support/rig.ts";
 import { SESSION_FILE } from "../lib/codex/session.ts";
 import { BACKENDS, type TestBackendName } from "./support/backends.ts";

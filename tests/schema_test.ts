@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { ProtocolChecker, SCHEMA, SCHEMA_FILE, validate } from "../dev/protocol_check.ts";
 import { startPlugin } from "../dev/plugin.ts";
 import { CONFIG_KEYS, REASONING_EFFORTS } from "../lib/config.ts";
-import { parseJsonc } from "../lib/jsonc.ts";
+import { parseJsonc } from "../lib/config_file.ts";
 import { METHODS } from "../lib/protocol/server.ts";
 import { ErrorCodes } from "../lib/jsonrpc/message.ts";
 import {

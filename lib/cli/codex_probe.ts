@@ -1,44 +1,57 @@
 /**
- * Running Codex for `doctor` without changing what doctor inspects. Every
- * Codex command writes into its `CODEX_HOME`, even `codex --version` (helper
- * links under `tmp/arg0-linux/`); an app-server adds SQLite databases,
- * `installation_id`, `skills/`. Run as root against the service user's home,
- * doctor used to leave root-owned files in the real `CODEX_HOME`. So Codex
- * runs against a scratch `CODEX_HOME` (0700, in `TMPDIR`, removed afterwards)
- * holding copies of what the probe reads: `config.toml` always, `auth.json`
- * only for `codex login status` (never for an app-server, which could refresh
- * a ChatGPT token in the copy and so spend the real one's refresh token).
+ * What doctor learns by starting Codex, without changing what it inspects.
+ * Every Codex command writes into its `CODEX_HOME`, even `codex --version`,
+ * and doctor run as root used to leave root-owned files in the service
+ * user's. So Codex runs against a scratch `CODEX_HOME` ({@linkcode ProbeHome})
+ * holding copies of `config.toml`, and of `auth.json` only for `codex login
+ * status` (never for an app-server, which could spend the real refresh token).
+ *
+ * The `backend` and `sandbox` lines say which backend a turn will use (an
+ * operator must not guess whether turns stream, nor learn from the journal
+ * that `auto` fell back), and whether the app-server and a confining sandbox
+ * start here (not fail in every turn), each started as a turn starts it
+ * (lib/codex/app_server/launch.ts, lib/codex/sandbox_probe.ts). Under `auto`
+ * an app-server that does not start is no failure: turns use exec.
  *
  * @example
  * ```ts
- * import { ProbeHome, runCodex } from "./codex_probe.ts";
+ * import { backendCheck, ProbeHome, runCodex } from "./codex_probe.ts";
+ * import { DEFAULTS } from "../config.ts";
  * await using home = await ProbeHome.create("/home/plexum/.codex", { auth: true });
- * const r = await runCodex("/usr/local/bin/codex", ["login", "status"], (k) => Deno.env.get(k), home);
+ * const r = await runCodex("codex", ["login", "status"], (k) => Deno.env.get(k), home);
+ * await backendCheck({ ...DEFAULTS, backend: "exec" }); // { ok: true, name: "backend", … }
  * ```
  *
  * @module
  */
-import { type Env, launchEnv } from "../codex/launch_env.ts";
+import type { Config } from "../config.ts";
+import { createLogger } from "../log.ts";
+import { defaultEnv, type Env, launchEnv } from "../codex/launch_env.ts";
+import { launch, planLaunch } from "../codex/app_server/launch.ts";
+import { probeSandbox } from "../codex/sandbox_probe.ts";
 
-const RUN_TIMEOUT_MS = 30_000;
-
-/** Options of {@linkcode ProbeHome.create}. */
-export interface ProbeHomeOptions {
-  /** Copy `auth.json` too (for `codex login status` only). */
-  auth?: boolean;
+/** One line of doctor's output. */
+export interface Check {
+  ok: boolean;
+  name: string;
+  detail: string;
 }
+
+/** The two outcomes of check `name`. */
+export const outcomes = (name: string): Record<"pass" | "fail", (detail: string) => Check> => ({
+  pass: (detail) => ({ ok: true, name, detail }),
+  fail: (detail) => ({ ok: false, name, detail }),
+});
 
 /** A scratch `CODEX_HOME` with copies of the real one's config (and login). */
 export class ProbeHome implements AsyncDisposable {
   private constructor(readonly path: string) {}
 
-  /** Make one from `real` (the real `CODEX_HOME`; undefined: an empty one). */
-  static async create(real: string | undefined, o: ProbeHomeOptions = {}): Promise<ProbeHome> {
+  /** One from `real` (the real `CODEX_HOME`; undefined: an empty one); `auth`: copy the login. */
+  static async create(real: string | undefined, o: { auth?: boolean } = {}): Promise<ProbeHome> {
     const path = await Deno.makeTempDir({ prefix: "plexum-doctor-codex-home-" });
     await Deno.chmod(path, 0o700);
-    const names = o.auth ? ["config.toml", "auth.json"] : ["config.toml"];
-    for (const name of names) {
-      if (real === undefined) break;
+    for (const name of real === undefined ? [] : ["config.toml", ...o.auth ? ["auth.json"] : []]) {
       try {
         await Deno.copyFile(`${real}/${name}`, `${path}/${name}`);
         await Deno.chmod(`${path}/${name}`, 0o600);
@@ -47,10 +60,7 @@ export class ProbeHome implements AsyncDisposable {
     return new ProbeHome(path);
   }
 
-  /**
-   * Run `fn` with `CODEX_HOME` pointing here in this process's environment,
-   * so every Codex it starts (the app-server probe too) inherits it.
-   */
+  /** Run `fn` with this process's `CODEX_HOME` here, so every Codex it starts inherits it. */
   async with<T>(fn: () => Promise<T>): Promise<T> {
     const before = Deno.env.get("CODEX_HOME");
     Deno.env.set("CODEX_HOME", this.path);
@@ -67,24 +77,17 @@ export class ProbeHome implements AsyncDisposable {
   }
 }
 
-/** What one Codex command printed. */
-export interface Ran {
-  code: number;
-  stdout: string;
-  /** stdout then stderr, without Codex's `WARNING:` lines. */
-  text: string;
-}
-
 /**
- * Run codex the way a turn does (same PATH addition, same API key hand-off,
- * decided on the real environment `env`), against `home`, with a time limit.
+ * Run codex as a turn does (PATH addition, API key hand-off, decided on the
+ * real environment `env`) against `home`, for 30 s at most: its exit code,
+ * stdout, and `text`: stdout then stderr without Codex's `WARNING:` lines.
  */
 export async function runCodex(
   bin: string,
   args: string[],
   env: Env,
   home: ProbeHome,
-): Promise<Ran> {
+): Promise<{ code: number; stdout: string; text: string }> {
   try {
     const o = await new Deno.Command(bin, {
       args,
@@ -92,17 +95,15 @@ export async function runCodex(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
+      signal: AbortSignal.timeout(30_000),
     }).output();
     const dec = new TextDecoder();
     const stdout = dec.decode(o.stdout);
     const text = (stdout + "\n" + dec.decode(o.stderr)).split("\n").map((l) => l.trim())
       .filter((l) => l && !l.startsWith("WARNING:")).join("\n");
-    return {
-      code: o.signal ? -1 : o.code,
-      stdout,
-      text: o.signal ? `killed by ${o.signal}` : text,
-    };
+    return o.signal
+      ? { code: -1, stdout, text: `killed by ${o.signal}` }
+      : { code: o.code, stdout, text };
   } catch (e) {
     return { code: -1, stdout: "", text: (e as Error).message };
   }
@@ -111,3 +112,65 @@ export async function runCodex(
 /** `s` on one line, at most `max` characters. */
 export const oneLine = (s: string, max = 200): string =>
   s.replace(/\s+/g, " ").trim().slice(0, max);
+
+const EXEC = "one codex exec per turn, each agent message sent whole when it is complete";
+
+/** The `backend` check for `config`. */
+export async function backendCheck(config: Config, env: Env = defaultEnv): Promise<Check> {
+  const { pass, fail } = outcomes("backend");
+  if (config.backend === "exec") return pass(`exec (the "backend" setting): ${EXEC}`);
+  const auto = config.backend === "auto";
+  const plan = planLaunch(config, env);
+  if (!plan.ok && plan.error.execOnlyArg !== undefined) {
+    const why = `extra_args has ${JSON.stringify(plan.error.execOnlyArg)}, which only codex ` +
+      "exec takes (codex app-server takes only -c/--config, --enable, --disable and " +
+      "--strict-config)";
+    if (auto) return pass(`exec (backend "auto"): ${why}; ${EXEC}`);
+    return fail(
+      `"backend": "app-server", but ${why}. Remove it from extra_args, or set "backend": "exec"`,
+    );
+  }
+  const started = performance.now();
+  const proc = plan.ok
+    ? await launch(plan.value, { log: createLogger({ level: "error" }), clientVersion: "doctor" })
+    : plan;
+  if (!proc.ok && auto) {
+    return pass(
+      `exec (backend "auto"): ${proc.error.message}; turns fall back to ${EXEC} ` +
+        '(the plugin logs this once, at warn). Upgrade codex, or set "backend": "exec"',
+    );
+  }
+  if (!proc.ok) {
+    return fail(
+      `"backend": "app-server", but ${proc.error.message}. Upgrade codex ` +
+        '(npm install -g @openai/codex@latest), or set "backend": "exec"',
+    );
+  }
+  const ms = Math.round(performance.now() - started);
+  const version = /\/(\d+\.\d+\.\d+)/.exec(proc.value.userAgent)?.[1];
+  await proc.value.stop();
+  return pass(
+    `app-server (backend "${config.backend}"): codex app-server${version ? ` ${version}` : ""} ` +
+      `started and answered initialize in ${ms} ms, then was stopped; turns stream text as the ` +
+      `model writes it, one app-server serves every workspace and exits after ` +
+      `${config.app_server_idle_s}s without turns`,
+  );
+}
+
+/** The `sandbox` check, codex being at `bin`; none for `danger-full-access` (nothing to probe). */
+export async function sandboxCheck(
+  config: Config,
+  bin: string,
+  env: Env = (k) => Deno.env.get(k),
+): Promise<Check | undefined> {
+  if (config.sandbox === "danger-full-access") return undefined;
+  const { pass, fail } = outcomes("sandbox");
+  const allows = "commands can read what this user can, " +
+    (config.sandbox === "read-only"
+      ? "write nowhere, and have no network"
+      : "write only the workspace, /tmp and TMPDIR, " +
+        (config.network_access ? "and use the network" : "and have no network"));
+  const r = await probeSandbox({ binary: bin, config, env: launchEnv(bin, env) });
+  if (r.ok) return pass(`${config.sandbox}: ${allows} (probed: \`codex sandbox\` works)`);
+  return fail(`${config.sandbox} cannot run here, so every turn would fail: ${r.why}`);
+}

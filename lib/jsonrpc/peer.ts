@@ -2,26 +2,20 @@
  * One JSON-RPC peer for every connection the plugin and its tools hold: our
  * requests matched to their answers by id, each bounded by `{signal,
  * timeout}`; notifications both ways; the other side's requests answered by
- * a handler; and one end: when the input ends (EOF, a read error, or
- * {@linkcode Peer.close}), what is pending fails once with
- * {@linkcode PeerClosed} and `onClose` runs once. Framing is the
- * {@linkcode LineTransport}'s; which protocol runs on top is the caller's
- * (Codex's app-server wire leaves out `"jsonrpc"`: `jsonrpc: false`).
+ * a handler; one end (EOF, a read error, {@linkcode Peer.close}) that fails
+ * what is pending with {@linkcode PeerClosed}. Codex's app-server leaves out
+ * `"jsonrpc"`: `jsonrpc: false`.
  *
  * @example
  * ```ts
  * import { Peer } from "./peer.ts";
  * import { LineTransport } from "./transport.ts";
- * const child = new Deno.Command("codex", {
- *   args: ["app-server"], stdin: "piped", stdout: "piped",
- * }).spawn();
- * const peer = new Peer(new LineTransport({ readable: child.stdout, writable: child.stdin }), {
+ * const cmd = new Deno.Command("codex", { args: ["app-server"], stdin: "piped", stdout: "piped" });
+ * const { stdout, stdin } = cmd.spawn();
+ * const peer = new Peer(new LineTransport({ readable: stdout, writable: stdin }), {
  *   jsonrpc: false,
- *   onNotification: (method, params) => console.log(method, params),
  * });
- * const init = await peer.request("initialize", { clientInfo: { name: "x", version: "1" } }, {
- *   timeout: 10_000,
- * });
+ * await peer.request("initialize", { clientInfo: { name: "x", version: "1" } }, { timeout: 9000 });
  * peer.close();
  * ```
  *
@@ -55,11 +49,9 @@ export class PeerClosed extends Error {
   }
 }
 
-/** Options of one request. */
+/** Options of one request: `signal` ends the wait (not the request), `timeout` in ms. */
 export interface RequestOptions {
-  /** Ends the wait with `signal.reason` (the request itself is not withdrawn). */
   signal?: AbortSignal;
-  /** Milliseconds to wait for the answer (default: the peer's `timeoutMs`, else forever). */
   timeout?: number;
 }
 
@@ -67,7 +59,7 @@ export interface RequestOptions {
 export interface PeerOptions {
   /** Put `"jsonrpc":"2.0"` in what we send (default true; Codex's app-server wants none). */
   jsonrpc?: boolean;
-  /** Default timeout of a request, in ms (default: none). */
+  /** Default timeout of a request, in ms. */
   timeoutMs?: number;
   /** The other side's request: return (or resolve) the result, throw {@linkcode ErrorResponse}. */
   onRequest?(method: string, params: JsonObject, id: Id): unknown;
@@ -85,12 +77,7 @@ export interface PeerOptions {
   clock?: Clock;
 }
 
-interface Pending {
-  method: string;
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-}
-
+type Pending = { method: string; resolve(v: unknown): void; reject(e: Error): void };
 const isId = (v: unknown): v is string | number => typeof v === "string" || typeof v === "number";
 
 /** A JSON-RPC connection over a {@linkcode LineTransport}; see the module doc. */
@@ -119,10 +106,7 @@ export class Peer {
     return this.#pending.size;
   }
 
-  /**
-   * Send a request; resolves its result. Rejects with {@linkcode ErrorResponse},
-   * {@linkcode RequestTimedOut}, {@linkcode PeerClosed}, or the signal's reason.
-   */
+  /** Send a request; its result, or {@linkcode ErrorResponse}, a timeout, a close, an abort. */
   async request<T = unknown>(
     method: string,
     params: unknown,
@@ -132,9 +116,8 @@ export class Peer {
     const { signal } = opts;
     signal?.throwIfAborted();
     const id = this.#next++;
-    const answer = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { method, resolve, reject });
-    });
+    const { promise: answer, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#pending.set(id, { method, resolve, reject });
     this.send({ id, method, params });
     const ms = opts.timeout ?? this.#o.timeoutMs ?? Infinity;
     try {
@@ -220,29 +203,23 @@ export class Peer {
 
   #answer(id: string | number, method: string, params: JsonObject) {
     const fail = (e: unknown) => {
-      if (e instanceof ErrorResponse) {
-        const error = {
-          code: e.code,
-          message: e.message,
-          ...(e.data === undefined ? {} : { data: e.data }),
-        };
-        return this.send({ id, error });
-      }
-      this.#o.onHandlerError?.(e, method);
-      return this.send({ id, error: { code: ErrorCodes.INTERNAL, message: String(e) } });
+      if (!(e instanceof ErrorResponse)) this.#o.onHandlerError?.(e, method);
+      const { code, message, data } = e instanceof ErrorResponse
+        ? e
+        : { code: ErrorCodes.INTERNAL, message: String(e), data: undefined };
+      this.send({ id, error: { code, message, ...(data !== undefined && { data }) } });
     };
     const handler = this.#o.onRequest;
-    if (!handler) {
-      return fail(new ErrorResponse(ErrorCodes.METHOD_NOT_FOUND, `unknown method: ${method}`));
-    }
-    let r: unknown;
     try {
-      r = handler(method, params, id);
+      if (!handler) {
+        throw new ErrorResponse(ErrorCodes.METHOD_NOT_FOUND, `unknown method: ${method}`);
+      }
+      const r = handler(method, params, id);
+      if (r instanceof Promise) r.then((result) => this.send({ id, result }), fail);
+      else this.send({ id, result: r });
     } catch (e) {
-      return fail(e);
+      fail(e);
     }
-    if (r instanceof Promise) r.then((result) => this.send({ id, result }), fail);
-    else this.send({ id, result: r });
   }
 
   #end() {

@@ -1,11 +1,9 @@
 /**
  * Bounded `-32602` replies. A request can be wrong in millions of places (a
- * `messages` array of a million numbers); one entry per place made a 1 MB
- * request cost a 63 MB reply and gigabytes of memory. So a reply carries the
- * first {@linkcode MAX_FIELD_ERRORS} entries and how many more there were,
- * and validators keep only that many while they count the rest
- * ({@linkcode addError}): the list stays a plain `FieldError[]` for callers,
- * the count of what it left out travels beside it.
+ * `messages` array of a million numbers): one entry each made a 1 MB request
+ * cost a 63 MB reply. So validators keep the first {@linkcode MAX_FIELD_ERRORS}
+ * ({@linkcode addError}) and count the rest beside the plain `FieldError[]`,
+ * and a reply carries those and `errors_omitted`.
  *
  * @example
  * ```ts
@@ -25,11 +23,6 @@ import { cut } from "../cut.ts";
 
 /** Entries in one reply's `data.errors`; the rest are counted in `data.errors_omitted`. */
 export const MAX_FIELD_ERRORS = 20;
-/** Longest `field` and `message` of an entry, in characters. */
-export const MAX_FIELD_CHARS = 256;
-/** Longest `message` of an entry, in characters. */
-export const MAX_ENTRY_MESSAGE_CHARS = 1024;
-
 const omitted = new WeakMap<FieldError[], number>();
 
 /** How many errors `list` was given beyond what it kept. */
@@ -46,17 +39,16 @@ export function addError(list: FieldError[], e: FieldError): void {
 /** Add every error of `more` (and what it had left out) to `list`, bounded as {@linkcode addError}. */
 export function addErrors(list: FieldError[], more: FieldError[]): void {
   for (const e of more) addError(list, e);
-  const n = omittedCount(more);
-  if (n) omitted.set(list, omittedCount(list) + n);
+  if (omittedCount(more)) omitted.set(list, omittedCount(list) + omittedCount(more));
 }
 
-/** The `-32602` message and `data` for `errors`: bounded whatever their number and size. */
+/** The `-32602` message and `data` for `errors`; fields cut to 256, messages to 1024 characters. */
 export function invalidParams(
   errors: FieldError[],
 ): { message: string; data: { errors: FieldError[]; errors_omitted?: number } } {
   const kept = errors.slice(0, MAX_FIELD_ERRORS).map((e) => ({
-    field: cut(e.field, MAX_FIELD_CHARS),
-    message: cut(e.message, MAX_ENTRY_MESSAGE_CHARS),
+    field: cut(e.field, 256),
+    message: cut(e.message, 1024),
   }));
   const more = errors.length - kept.length + omittedCount(errors);
   const what = kept.map((e) => `${e.field} ${e.message}`).join("; ");

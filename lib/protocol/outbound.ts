@@ -1,33 +1,17 @@
 /**
- * What a turn's event becomes on the wire: secrets masked (lib/redact.ts:
- * Codex may print an API key in an error, a command or the model's text), and
- * no line longer than {@linkcode MAX_OUTBOUND_LINE_BYTES}, the limit the
- * plugin itself accepts: Codex can print a line of any size, and a host's
- * reader has a limit too.
- *
- * - `text_delta`: split into deltas of at most {@linkcode MAX_TEXT_DELTA_CHARS}
- *   characters (a surrogate pair is never split); concatenated they are the
- *   text.
- * - `error`: `message` cut to {@linkcode MAX_EVENT_ERROR_CHARS} characters.
- * - `activity`: an item whose line could exceed the limit has each string cut
- *   to {@linkcode MAX_ACTIVITY_STRING_CHARS} characters and each list to
- *   {@linkcode MAX_ACTIVITY_LIST} entries (a cut string ends with
- *   `… (cut from N characters)`).
- *
- * A turn's streamed text (`text_delta`s, `reasoning_delta`s) is masked as
- * one stream by {@linkcode OutboundTurns}: a key split across deltas is still
- * masked whole. Only a tail that may still become a secret waits for the next
- * delta; it is sent before any other event of the turn and before the turn's
- * result.
+ * What a turn's event becomes on the wire: secrets masked (lib/redact.ts),
+ * and no line over {@linkcode MAX_OUTBOUND_LINE_BYTES} (Codex can print a line
+ * of any size; a host's reader has a limit too): a `text_delta` is split, an
+ * `error` message cut, an oversized `activity` item has its strings cut and
+ * lists shortened. Each turn's streamed text is masked as one stream
+ * ({@linkcode OutboundTurns}), so a key split across deltas is masked whole.
  *
  * @example
  * ```ts
- * import { outboundEvents, OutboundTurns } from "./outbound.ts";
- * outboundEvents({ type: "text_delta", text: "x".repeat(5_000_000) }).length; // 3
+ * import { OutboundTurns } from "./outbound.ts";
  * const turns = new OutboundTurns((turnId, ev) => console.log(turnId, ev));
  * turns.send("t1", { type: "text_delta", text: "the key is sk-abc" }); // "the key is "
  * turns.send("t1", { type: "text_delta", text: "defghijklmnopqrstuvw." }); // "***."
- * turns.end("t1"); // nothing held: nothing more sent
  * ```
  *
  * @module
@@ -42,10 +26,8 @@ export const MAX_OUTBOUND_LINE_BYTES = 64 * 1024 * 1024;
 export const MAX_TEXT_DELTA_CHARS = 2 * 1024 * 1024;
 /** Longest `message` of an `error` event. */
 export const MAX_EVENT_ERROR_CHARS = 64 * 1024;
-/** Longest string in an activity item that had to be cut. */
-export const MAX_ACTIVITY_STRING_CHARS = 16 * 1024;
-/** Most entries of a list in an activity item that had to be cut. */
-export const MAX_ACTIVITY_LIST = 256;
+/** Longest string, most list entries of an activity item that had to be shrunk. */
+const [MAX_ACTIVITY_STRING_CHARS, MAX_ACTIVITY_LIST] = [16 * 1024, 256];
 
 let shared: Redactor | undefined;
 
@@ -63,10 +45,8 @@ export function outboundEvents(
     case "activity": {
       const item = redactor.deep(ev.item);
       // A UTF-16 code unit of JSON text is at most 3 bytes of UTF-8.
-      if (JSON.stringify(item).length * 3 + 1024 <= MAX_OUTBOUND_LINE_BYTES) {
-        return [{ ...ev, item }];
-      }
-      return [{ ...ev, item: shrink(item) as typeof item }];
+      const fits = JSON.stringify(item).length * 3 + 1024 <= MAX_OUTBOUND_LINE_BYTES;
+      return [{ ...ev, item: fits ? item : shrink(item) as typeof item }];
     }
     default:
       return [ev];
@@ -74,19 +54,9 @@ export function outboundEvents(
 }
 
 /** A turn's streamed text waiting to be masked whole: which kind, and its stream. */
-interface Held {
-  type: "text_delta" | "reasoning_delta";
-  stream: StreamRedactor;
-}
+type Held = { type: "text_delta" | "reasoning_delta"; stream: StreamRedactor };
 
-/**
- * The events of every turn in flight, on their way to the host: each turn's
- * streamed text masked as one stream (a key split across deltas is masked
- * whole), every event within the line limit ({@linkcode outboundEvents}).
- * Events keep their order: what a stream holds back is sent before the next
- * event of another kind, and by {@linkcode OutboundTurns.end}, which the
- * server calls before it sends the turn's result.
- */
+/** Events of the turns in flight, in order: held text goes first, and at `end`. */
 export class OutboundTurns {
   readonly #held = new Map<string, Held>();
   readonly #redactor: Redactor;

@@ -1,9 +1,9 @@
 /**
- * The Plexum plugin protocol, version 1 (PROTOCOL.md): `initialize`, `models`,
- * `chat`, `cancel`, `shutdown` requests and `event` notifications. Requests
- * are validated and answered here; turns are run by the
- * {@linkcode Scheduler} on the backend that `initialize`'s config selects.
- * Nothing here knows stdio (lib/protocol/stdio.ts) or Codex (lib/codex/).
+ * The Plexum plugin protocol, version 1 (PROTOCOL.md): `initialize`,
+ * `models`, `chat`, `cancel`, `shutdown` requests and `event` notifications,
+ * validated and answered here; turns run on the {@linkcode Scheduler} with
+ * the backend that `initialize`'s config selects. Nothing here knows stdio
+ * (lib/protocol/stdio.ts) or Codex (lib/codex/).
  *
  * @example
  * ```ts
@@ -40,12 +40,8 @@ import {
 import type { Backend } from "../turns/backend.ts";
 import { Scheduler } from "../turns/scheduler.ts";
 
-/** Protocol versions this plugin speaks. */
-export const PROTOCOL_VERSIONS = [1];
 /** Every method the plugin answers, as documented in PROTOCOL.md. */
 export const METHODS = ["initialize", "models", "chat", "cancel", "shutdown"] as const;
-/** The plugin's name on the wire. */
-export const PLUGIN_NAME = "plexum-openai-provider-plugin";
 
 /** What the server needs from its host process. */
 export interface ServerOptions {
@@ -71,9 +67,9 @@ export class Server {
   #scheduler: Scheduler | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
-  /** Each turn's events on their way out (lib/protocol/outbound.ts). */
+  /** Each turn's events on their way out, masked and bounded. */
   #outbound = new OutboundTurns((turn_id, event) =>
-    this.#send(notification("event", { turn_id, event }))
+    this.#o.send(notification("event", { turn_id, event }))
   );
 
   constructor(o: ServerOptions) {
@@ -85,15 +81,15 @@ export class Server {
     return this.#scheduler?.size ?? 0;
   }
 
-  /** Handle one line from the host. Returns "shutdown" when the host asked to stop. */
-  handle(line: string): "shutdown" | undefined {
+  /** Handle one line from the host; "shutdown" when the host asked to stop. */
+  handle(line: string): "shutdown" | void {
     const parsed = parseMessage(line);
     if (!parsed.ok) {
       // The parse error quotes part of the line (prompt text): only at debug.
       const { code, message } = parsed.error.error as { code: number; message: string };
       this.#o.log.warn("bad message from host", { code });
       this.#o.log.debug("bad message from host", { error: message });
-      this.#send(parsed.error);
+      this.#o.send(parsed.error);
       return;
     }
     const req = parsed.value;
@@ -115,42 +111,34 @@ export class Server {
     })();
   }
 
-  #send(msg: unknown) {
-    this.#o.send(msg);
-  }
-
   #reply(req: Request, value: unknown, err?: [number, string, unknown?]) {
     if (req.id === undefined) return; // a notification gets no response
-    this.#send(err ? error(req.id, err[0], err[1], err[2]) : result(req.id, value));
+    this.#o.send(err ? error(req.id, err[0], err[1], err[2]) : result(req.id, value));
   }
 
-  #dispatch(req: Request): "shutdown" | undefined {
+  #invalid(req: Request, errors: FieldError[]) {
+    const { message, data } = invalidParams(errors); // bounded
+    this.#reply(req, undefined, [ErrorCodes.INVALID_PARAMS, message, data]);
+  }
+
+  #dispatch(req: Request): "shutdown" | void {
     const p = req.params;
     if (req.method !== "initialize" && !this.#config) {
-      this.#reply(req, undefined, [
-        ErrorCodes.NOT_INITIALIZED,
-        "not initialized: send initialize first",
-      ]);
-      return;
+      const why = "not initialized: send initialize first";
+      return this.#reply(req, undefined, [ErrorCodes.NOT_INITIALIZED, why]);
     }
     switch (req.method) {
       case "initialize":
-        this.#initialize(req);
-        return;
+        return this.#initialize(req);
       case "models":
-        this.#reply(req, { models: this.#config!.supported_models });
-        return;
+        return this.#reply(req, { models: this.#config!.supported_models });
       case "chat":
-        this.#chat(req);
-        return;
-      case "cancel": {
+        return this.#chat(req);
+      case "cancel":
         if (typeof p.turn_id !== "string") {
-          this.#invalid(req, [{ field: "turn_id", message: "must be a string" }]);
-          return;
+          return this.#invalid(req, [{ field: "turn_id", message: "must be a string" }]);
         }
-        this.#reply(req, { cancelled: this.#scheduler!.cancel(p.turn_id) });
-        return;
-      }
+        return this.#reply(req, { cancelled: this.#scheduler!.cancel(p.turn_id) });
       case "shutdown":
         this.shutdown().then(() => {
           this.#reply(req, {});
@@ -162,52 +150,34 @@ export class Server {
     }
   }
 
-  #invalid(req: Request, errors: FieldError[]) {
-    const { message, data } = invalidParams(errors); // bounded (lib/protocol/field_errors.ts)
-    this.#reply(req, undefined, [ErrorCodes.INVALID_PARAMS, message, data]);
-  }
-
   #initialize(req: Request) {
     const p = req.params;
     if (this.#config) {
-      this.#reply(req, undefined, [ErrorCodes.INVALID_REQUEST, "already initialized"]);
-      return;
+      return this.#reply(req, undefined, [ErrorCodes.INVALID_REQUEST, "already initialized"]);
     }
-    if (!PROTOCOL_VERSIONS.includes(p.protocol_version as number)) {
-      this.#reply(req, undefined, [
+    if (p.protocol_version !== 1) {
+      return this.#reply(req, undefined, [
         ErrorCodes.INVALID_PARAMS,
         `unsupported protocol_version ${JSON.stringify(p.protocol_version)}`,
-        {
-          supported: PROTOCOL_VERSIONS,
-          errors: [{ field: "protocol_version", message: "is not supported" }],
-        },
+        { supported: [1], errors: [{ field: "protocol_version", message: "is not supported" }] },
       ]);
-      return;
     }
     const errors: FieldError[] = [];
-    if (
-      p.host !== undefined &&
-      (typeof p.host !== "object" || p.host === null || Array.isArray(p.host))
-    ) {
+    const host = p.host as { name?: unknown; version?: unknown } | undefined;
+    if (host !== undefined && (typeof host !== "object" || host === null || Array.isArray(host))) {
       errors.push({ field: "host", message: "must be an object {name, version}" });
     }
     const v = validateConfig(p.config, { ...this.#o.baseConfig });
-    if (!v.ok) {
-      errors.push(
-        ...v.error.map((e) => ({
-          ...e,
-          field: e.field === "config" ? "config" : `config.${e.field}`,
-        })),
-      );
-    }
-    if (errors.length) return this.#invalid(req, errors);
-    const config = (v as { value: Config }).value;
+    const prefixed = (e: FieldError) => ({ ...e, field: `config.${e.field}` });
+    if (!v.ok) errors.push(...v.error.map((e) => e.field === "config" ? e : prefixed(e)));
+    if (!v.ok || errors.length) return this.#invalid(req, errors);
+    const config = v.value;
     let backend: Backend;
     try {
       backend = this.#o.backend(config, this.#o.log);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      return this.#invalid(req, e.errors.map((x) => ({ ...x, field: `config.${x.field}` })));
+      return this.#invalid(req, e.errors.map(prefixed));
     }
     this.#config = config;
     this.#backend = backend;
@@ -215,20 +185,15 @@ export class Server {
     this.#scheduler = new Scheduler({
       backend,
       log: this.#o.log,
-      // Masked (streamed text as one stream per turn) and within the line limit.
       emit: (turn_id, ev) => this.#outbound.send(turn_id, ev),
     });
-    const host = p.host as { name?: unknown; version?: unknown } | undefined;
-    this.#o.log.info("initialized", {
-      host: host?.name,
-      host_version: host?.version,
-      models: config.supported_models,
-    });
+    const models = config.supported_models;
+    this.#o.log.info("initialized", { host: host?.name, host_version: host?.version, models });
     this.#reply(req, {
       protocol_version: 1,
-      plugin: { name: PLUGIN_NAME, version: this.#o.version },
+      plugin: { name: "plexum-openai-provider-plugin", version: this.#o.version },
       provider: "openai",
-      models: config.supported_models,
+      models,
       capabilities: {
         agent_context: true,
         streaming: true,
@@ -240,12 +205,10 @@ export class Server {
   }
 
   #chat(req: Request) {
-    const p = req.params;
     if (this.#closing) {
-      this.#reply(req, undefined, [ErrorCodes.INVALID_REQUEST, "shutting down"]);
-      return;
+      return this.#reply(req, undefined, [ErrorCodes.INVALID_REQUEST, "shutting down"]);
     }
-    const parsed = parseChatParams(p, {
+    const parsed = parseChatParams(req.params, {
       models: this.#config!.supported_models,
       inFlight: (id) => this.#scheduler!.has(id),
     });

@@ -1,12 +1,9 @@
 /**
  * The contract between the protocol and a way of running Codex: what a turn
  * asks for ({@linkcode TurnRequest}), what it reports while it runs
- * ({@linkcode PlexumEvent}) and how it ends ({@linkcode TurnResult}).
- *
- * Types only, plus the few constants the protocol documents. Both backends
- * (`lib/codex/exec/`, `lib/codex/app_server/`) map their wire events to these
- * types, so a host cannot tell which one ran a turn. `lib/turns/` and
- * `lib/protocol/` import nothing from `lib/codex/`.
+ * ({@linkcode PlexumEvent}) and how it ends ({@linkcode TurnResult}); types
+ * and the constants PROTOCOL.md documents. Both backends map their wire to
+ * these, so a host cannot tell which one ran a turn.
  *
  * @example
  * ```ts
@@ -43,18 +40,13 @@ export const ERROR_CODES = [
   "rate_limited",
   "internal",
 ] as const;
-
 /** The code of an `error` event. */
 export type ErrorCode = typeof ERROR_CODES[number];
 
 /** How far an activity item has got. */
 export type ActivityStatus = "in_progress" | "completed" | "failed" | "declined";
 
-/**
- * What Codex is doing besides talking, in one backend-neutral shape. Field
- * names follow `codex exec --json` (the shape protocol v1 first documented);
- * the app-server's camelCase items are mapped to it.
- */
+/** What Codex does besides talking; field names follow `codex exec --json`, protocol v1's first. */
 export type ActivityItem =
   | {
     id: string;
@@ -85,11 +77,8 @@ export type ActivityItem =
   | { id: string; type: "web_search"; query: string }
   | { id: string; type: "todo_list"; items: { text: string; completed: boolean }[] };
 
-/** The `type` of each activity item. */
-export type ActivityType = ActivityItem["type"];
-
 /** Activity item types, as documented in PROTOCOL.md. */
-export const ACTIVITY_TYPES: readonly ActivityType[] = [
+export const ACTIVITY_TYPES: readonly ActivityItem["type"][] = [
   "command_execution",
   "file_change",
   "mcp_tool_call",
@@ -123,24 +112,16 @@ export const EVENT_TYPES: readonly PlexumEvent["type"][] = [
 
 /** Image types a user message may carry, as documented in PROTOCOL.md. */
 export const IMAGE_MIME_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"] as const;
-
 /** The mime type of an image. */
 export type ImageMimeType = typeof IMAGE_MIME_TYPES[number];
 
-/**
- * An image of the prompt (the last user message), checked. Kept as the host
- * sent it: the app-server takes base64, and only exec decodes it (to a file).
- */
+/** An image of the prompt, checked, in standard padded base64 as the host sent it. */
 export interface ImageInput {
   mime_type: ImageMimeType;
-  /** Standard, padded base64. */
   base64: string;
 }
 
-/**
- * An earlier message of the conversation, for a thread that starts without
- * it. Images are already short placeholders in `text`.
- */
+/** An earlier message, for a new thread; images are placeholders in `text`. */
 export interface HistoryMessage {
   role: "user" | "assistant";
   text: string;
@@ -150,14 +131,10 @@ export interface HistoryMessage {
 export interface TurnRequest {
   /** Absolute path of an existing directory. */
   workspace: string;
-  /** The text sent to Codex (the last user message). */
+  /** The last user message, its text and images. */
   prompt: string;
-  /** Images of the last user message, in order, sent with the prompt. */
   images?: ImageInput[];
-  /**
-   * The user and assistant messages before the prompt, oldest first. Sent
-   * (as a transcript) only when the turn starts a new thread without `reset`.
-   */
+  /** Earlier user and assistant messages, oldest first; only for a new thread without `reset`. */
   history?: HistoryMessage[];
   /** Plexum model id (advertised). */
   model: string;
@@ -186,10 +163,7 @@ export interface TurnResult {
   output?: unknown;
 }
 
-/**
- * A way of running turns. A failed turn emits exactly one `error` event and
- * resolves with `stop_reason: "error"`; `runTurn` rejects only on a bug.
- */
+/** A way of running turns; a failed turn emits one `error` event (see outcome.ts). */
 export interface Backend {
   runTurn(req: TurnRequest): Promise<TurnResult>;
   /** Release what the backend holds (processes); turns have ended by then. */

@@ -1,9 +1,7 @@
 /**
- * How a turn ends, written once: a failed turn emits exactly one `error`
- * event (the contract of `Backend` in backend.ts) and resolves with
- * `stop_reason: "error"`; a cancelled turn emits nothing more. Every place
- * that ends a turn (both backends, the turn runner, the scheduler) builds its
- * result here, so the rule cannot drift between them.
+ * How a turn ends, written once for both backends, the turn runner and the
+ * scheduler: a failed turn emits exactly one `error` event and resolves with
+ * `stop_reason: "error"`; a cancelled turn emits nothing more.
  *
  * @example
  * ```ts
@@ -18,30 +16,20 @@
  */
 import type { ErrorCode, PlexumEvent, TurnResult } from "./backend.ts";
 
-/** Why a turn failed: the content of its one `error` event. */
+/** Why a turn failed: its one `error` event (`retryAfter`: `rate_limited`'s seconds, if said). */
 export class TurnFailure {
-  constructor(
-    readonly code: ErrorCode,
-    readonly message: string,
-    /** `rate_limited` only: seconds until the limit resets, when Codex said. */
-    readonly retryAfter?: number,
-  ) {}
+  constructor(readonly code: ErrorCode, readonly message: string, readonly retryAfter?: number) {}
 }
 
-/** What a result says besides how it stopped. */
+/** What a result says besides how it stopped (`replayed_messages` 0: left out). */
 export interface OutcomeFields {
-  /** The workspace's thread, when the turn knew it. */
   thread_id?: string | null;
-  /** How many earlier messages a new thread was given (0: the field is left out). */
   replayed_messages?: number;
 }
 
 function fields(f: OutcomeFields): Pick<TurnResult, "thread_id" | "replayed_messages"> {
-  return {
-    thread_id: f.thread_id ?? null,
-    ...(f.replayed_messages && f.replayed_messages > 0 &&
-      { replayed_messages: f.replayed_messages }),
-  };
+  const n = f.replayed_messages;
+  return { thread_id: f.thread_id ?? null, ...(n && n > 0 && { replayed_messages: n }) };
 }
 
 /** Emit the turn's one error event; the result of the failed turn. */
@@ -50,12 +38,9 @@ export function failTurn(
   failure: TurnFailure,
   f: OutcomeFields = {},
 ): TurnResult {
-  sink.emit({
-    type: "error",
-    code: failure.code,
-    message: failure.message,
-    ...(failure.retryAfter !== undefined && { retry_after_s: failure.retryAfter }),
-  });
+  const { code, message, retryAfter } = failure;
+  const retry = retryAfter === undefined ? {} : { retry_after_s: retryAfter };
+  sink.emit({ type: "error", code, message, ...retry });
   return { stop_reason: "error", usage: null, ...fields(f) };
 }
 

@@ -1,40 +1,35 @@
 /**
  * Runs turns on a {@linkcode Backend}: turns for one workspace one at a time
  * in arrival order (they share a Codex thread), holding the workspace's lock
- * file while they run; turns for different workspaces in parallel. A queued
- * turn that is cancelled never runs. Knows turn ids, not JSON-RPC ids.
+ * file so that two plugin processes never run Codex there at once; turns for
+ * different workspaces in parallel. A queued turn that is cancelled never
+ * runs. Knows turn ids, not JSON-RPC ids.
  *
  * @example
  * ```ts
  * import { Scheduler } from "./scheduler.ts";
  * import { createLogger } from "../log.ts";
- * const scheduler = new Scheduler({
- *   backend: { runTurn: () => Promise.reject(new Error("no codex")), close: async () => {} },
- *   log: createLogger(),
- *   emit: (turnId, ev) => console.log(turnId, ev),
- * });
- * const spec = { id: "t1", workspace: "/tmp", prompt: "hi", model: "codex", reset: false };
- * const result = await scheduler.submit(spec); // { stop_reason: "error", ... }
+ * const backend = { runTurn: () => Promise.reject(new Error("no codex")), close: async () => {} };
+ * const scheduler = new Scheduler({ backend, log: createLogger(), emit: console.log });
+ * await scheduler.submit({ id: "t", workspace: "/w", prompt: "hi", model: "codex", reset: false });
  * ```
  *
  * @module
  */
+import { abortable } from "../async.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, PlexumEvent, TurnRequest, TurnResult } from "./backend.ts";
-import { lockWorkspace } from "./lock.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "./outcome.ts";
 
-/** A turn as the scheduler gets it: the request without signal and emit. */
+/** A turn as the scheduler gets it: the request without signal and emit; `id` unique in flight. */
 export interface TurnSpec extends Omit<TurnRequest, "signal" | "emit"> {
-  /** Unique among turns in flight. */
   id: string;
 }
 
-/** Inputs of {@linkcode Scheduler}. */
+/** What a scheduler runs turns on; `emit`: an event of a turn not answered yet. */
 export interface SchedulerOptions {
   backend: Backend;
   log: Logger;
-  /** An event of a turn that has not been answered yet. */
   emit(turnId: string, ev: PlexumEvent): void;
 }
 
@@ -82,7 +77,10 @@ export class Scheduler {
       },
     };
     this.#turns.set(spec.id, turn);
-    const key = queueKey(spec.workspace);
+    let key = spec.workspace; // one queue per directory, however it is spelled
+    try {
+      key = Deno.realPathSync(key);
+    } catch { /* the turn will say what is wrong */ }
     const run = (this.#queues.get(key) ?? Promise.resolve()).then(() => this.#run(turn, spec));
     this.#queues.set(key, run);
     run.then(() => {
@@ -96,8 +94,7 @@ export class Scheduler {
     const turn = this.#turns.get(id);
     if (!turn) return false;
     turn.controller.abort(new Error("cancelled"));
-    // Not running yet (queued behind another turn): finish now, never run it.
-    if (!turn.started) turn.finish(cancelledTurn());
+    if (!turn.started) turn.finish(cancelledTurn()); // queued: never run it
     return true;
   }
 
@@ -113,7 +110,6 @@ export class Scheduler {
     turn.started = true;
     const { id, ...t } = spec;
     const signal = turn.controller.signal;
-    const log = this.#o.log;
     const started = performance.now();
     const emit = (ev: PlexumEvent) => {
       if (!turn.finished) this.#o.emit(id, ev);
@@ -126,24 +122,25 @@ export class Scheduler {
     } catch (e) {
       if (signal.aborted) r = cancelledTurn();
       else {
-        log.error("turn failed inside the plugin", { turn_id: id, error: String(e) });
+        this.#o.log.error("turn failed inside the plugin", { turn_id: id, error: String(e) });
         const why = `plugin error: ${(e as Error).message}`;
         r = failTurn({ emit }, new TurnFailure("internal", why));
       }
     } finally {
       lock?.release();
     }
-    log.info("turn", {
+    const u = r.usage;
+    this.#o.log.info("turn", {
       turn_id: id,
       workspace: t.workspace,
       model: t.model,
       thread_id: r.thread_id,
       duration_ms: Math.round(performance.now() - started),
-      ...(r.usage && { // token counts, when the turn completed
-        input_tokens: r.usage.input_tokens,
-        cached_input_tokens: r.usage.cached_input_tokens,
-        output_tokens: r.usage.output_tokens,
-        reasoning_tokens: r.usage.reasoning_tokens,
+      ...(u && { // token counts, when the turn completed
+        input_tokens: u.input_tokens,
+        cached_input_tokens: u.cached_input_tokens,
+        output_tokens: u.output_tokens,
+        reasoning_tokens: u.reasoning_tokens,
       }),
       ...(r.replayed_messages && { replayed_messages: r.replayed_messages }), // history replay
       outcome: r.stop_reason,
@@ -152,11 +149,39 @@ export class Scheduler {
   }
 }
 
-/** One queue per directory, however it is spelled. */
-function queueKey(workspace: string): string {
+/**
+ * Take the exclusive flock on `<workspace>/.plexum-codex.lock`, waiting for
+ * another process to release it; `undefined` when the file cannot be created
+ * (a read-only workspace: nothing to protect); rejects with `signal.reason`.
+ */
+export async function lockWorkspace(
+  workspace: string,
+  signal?: AbortSignal,
+): Promise<{ release(): void } | undefined> {
+  let file: Deno.FsFile;
   try {
-    return Deno.realPathSync(workspace);
+    file = await Deno.open(`${workspace}/.plexum-codex.lock`, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
   } catch {
-    return workspace;
+    return undefined;
+  }
+  const release = () => {
+    try {
+      file.close(); // closing drops the flock
+    } catch { /* closed */ }
+  };
+  const locked = file.lock(true).then(() => ({ release }));
+  if (!signal) return locked;
+  try {
+    return await abortable(locked, signal);
+  } catch (e) {
+    // A lock already asked for must be given back whenever it comes, or an abandoned wait
+    // (a turn cancelled at once) would keep the workspace locked for good.
+    locked.then(release, release);
+    throw e;
   }
 }
