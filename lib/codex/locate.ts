@@ -5,8 +5,7 @@
  * path returned is always absolute. When nothing is found the error lists
  * every place searched and says to set `binary` to an absolute path.
  *
- * How Codex is then run (PATH, API key) is lib/codex/launch_env.ts; comparing
- * versions is lib/codex/version.ts.
+ * How Codex is then run (PATH, API key) is lib/codex/launch_env.ts.
  *
  * @example
  * ```ts
@@ -21,7 +20,6 @@
 
 import { err, ok, type Result } from "../result.ts";
 import { absolute, defaultEnv, type Env } from "./launch_env.ts";
-import { compareVersions } from "./version.ts";
 
 /** Result of {@linkcode locateBinary}: a path, or a message naming every place searched. */
 export type Located = Result<
@@ -56,8 +54,18 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** Compare two "v1.2.3" names, newest first. */
-const byVersionDesc = (a: string, b: string) => compareVersions(b, a);
+/**
+ * Compare two versions ("0.169.0", "v22.1.0") part by part: negative when
+ * `a` is older, positive when newer, 0 when equal.
+ */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
+  const pb = b.replace(/^v/, "").split(".").map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  }
+  return 0;
+}
 
 /** `~/x` and `${VAR}` expanded the way npm expands `.npmrc` values. */
 function expand(value: string, env: Env): string {
@@ -108,7 +116,7 @@ export function fallbackDirs(env: Env = defaultEnv): string[] {
   if (prefix) dirs.push(`${prefix.replace(/\/+$/, "")}/bin`);
   const nvm = env("NVM_DIR") ?? (home ? `${home}/.nvm` : undefined);
   if (nvm) {
-    const versions = listDir(`${nvm}/versions/node`).sort(byVersionDesc);
+    const versions = listDir(`${nvm}/versions/node`).sort((a, b) => compareVersions(b, a));
     for (const v of versions) dirs.push(`${nvm}/versions/node/${v}/bin`);
     // Named even when absent, so "not found" tells that nvm was considered.
     if (versions.length === 0) dirs.push(`${nvm}/versions/node/*/bin`);

@@ -1,28 +1,28 @@
 /**
- * One turn, whichever backend runs it: what every turn needs is done here
- * once, around a {@linkcode Driver} that only talks to Codex
- * (./exec/driver.ts, ./app_server/turn.ts).
+ * One turn, whichever backend runs it. A backend's {@linkcode Driver}
+ * (./exec/driver.ts, ./app_server/turn.ts) only talks to Codex and yields
+ * {@linkcode Happening}s; what every turn needs is done here once:
  *
  * - the workspace's stored thread is resumed (none with `reset`); one Codex
  *   no longer knows is replaced by a new one within the turn, with a warning;
  * - a new thread gets the earlier messages first (./history.ts), and the
  *   result says `replayed_messages` whenever a thread got them;
  * - a new thread's id is saved as soon as it is known (./session.ts);
- * - streamed events reach the host as they come;
- * - the end: usage from the thread's running totals (./turn_usage.ts), or,
- *   for a turn that did not complete, the totals kept as the next baseline;
- *   a failure becomes exactly one error event (lib/turns/outcome.ts), a usage
- *   or rate limit `rate_limited` with `retry_after_s` (./rate_limit.ts).
+ * - streamed events (already in the host's shape) reach the host as they come;
+ * - the end: usage from the thread's running totals (./usage.ts), or, for a
+ *   turn that did not complete, the totals kept as the next baseline; a
+ *   failure becomes exactly one error event (lib/turns/outcome.ts), a usage
+ *   or rate limit `rate_limited` with `retry_after_s` (./codex_errors.ts).
  *
  * @example
  * ```ts
- * import { runTurn } from "./turn_runner.ts";
- * import type { Driver } from "./happening.ts";
+ * import { type Driver, runTurn } from "./turn_runner.ts";
  * import { DEFAULTS } from "../config.ts";
  * import { createLogger } from "../log.ts";
  * const driver: Driver = {
- *   async *run() {
- *     yield { type: "text_delta", text: "hi" };
+ *   async *run(turn) {
+ *     yield { type: "thread", id: "0199a0b1-0000-7000-8000-000000000001", fresh: true };
+ *     yield { type: "text_delta", text: turn.text };
  *     yield { type: "completed" };
  *   },
  * };
@@ -30,21 +30,103 @@
  *   workspace: "/srv/agent", prompt: "hi", model: "codex", reset: true,
  *   signal: new AbortController().signal, emit: (ev) => console.log(ev),
  * }, { config: { ...DEFAULTS }, log: createLogger() });
- * // r: { stop_reason: "end_turn", thread_id: null, usage: null }
+ * // r: { stop_reason: "end_turn", thread_id: "0199a0b1-…", usage: null }
  * ```
  *
  * @module
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { TurnRequest, TurnResult, Usage } from "../turns/backend.ts";
+import type { PlexumEvent, TurnRequest, TurnResult, Usage } from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
-import type { Driver, FailureCause, Happening } from "./happening.ts";
 import { replayedField, turnText } from "./history.ts";
-import { rateLimitOf } from "./rate_limit.ts";
+import { rateLimitOf } from "./codex_errors.ts";
 import { readThreadId, saveThreadId } from "./session.ts";
-import { keepBaseline, settleUsage } from "./turn_usage.ts";
-import type { Totals } from "./usage.ts";
+import { settleUsage, type Totals, writeTotals } from "./usage.ts";
+
+/** What reaches the host as it streams, in the host's own shape. */
+export type Streamed = Extract<
+  PlexumEvent,
+  { type: "text_delta" } | { type: "reasoning_delta" } | { type: "activity" }
+>;
+
+/** Why a driver's run failed. */
+export type FailureCause =
+  /** The turn was cancelled (the host, or the plugin stopping). */
+  | { type: "cancelled" }
+  /** Codex no longer knows the thread it was asked to resume: the runner starts a new one. */
+  | { type: "stale_thread"; message: string }
+  /** Codex ran the turn and failed it: a usage limit or another failure. */
+  | { type: "codex"; message: string; errorInfo?: unknown }
+  /** Anything else, already worded as the turn's error. */
+  | { type: "failure"; failure: TurnFailure };
+
+/** One thing that happened in a turn; `failed` or `completed` is the last. */
+export type Happening =
+  | Streamed
+  /** The turn's thread: `fresh` when this run started it. */
+  | { type: "thread"; id: string; fresh: boolean }
+  /** The thread's running token totals (the last one counts). */
+  | { type: "totals"; totals: Totals }
+  | { type: "failed"; cause: FailureCause }
+  | { type: "completed" };
+
+/** What one run of a driver gets. */
+export interface DriverTurn {
+  req: TurnRequest;
+  /** Resume this thread; undefined starts a new one. */
+  threadId?: string;
+  /** The text to send: the prompt, after the replayed history for a new thread. */
+  text: string;
+}
+
+/** A way of running a turn on Codex, as a stream of happenings. */
+export interface Driver {
+  run(turn: DriverTurn): AsyncIterable<Happening>;
+}
+
+/**
+ * A queue from callbacks (a line on stdout, a notification) to an async
+ * iterable (a driver's happenings): values are kept in order until read;
+ * {@linkcode Channel.close} ends the iteration once they have all been read.
+ */
+export class Channel<T> implements AsyncIterable<T> {
+  #buf: T[] = [];
+  #closed = false;
+  #wake: (() => void) | undefined;
+
+  /** Queue `v` (ignored once closed). */
+  push(v: T): void {
+    if (this.#closed) return;
+    this.#buf.push(v);
+    this.#wake?.();
+  }
+
+  /** No more values: the iteration ends after those queued. */
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for (;;) {
+      while (this.#buf.length) yield this.#buf.shift()!;
+      if (this.#closed) return;
+      await new Promise<void>((r) => (this.#wake = r));
+      this.#wake = undefined;
+    }
+  }
+}
+
+/**
+ * The model Codex gets for Plexum model id `model` on both backends:
+ * `model_args` first, `codex` is Codex's own default (undefined), anything
+ * else is passed as is.
+ */
+export function modelArg(config: Pick<Config, "model_args">, model: string): string | undefined {
+  if (Object.hasOwn(config.model_args, model)) return config.model_args[model];
+  return model === "codex" ? undefined : model;
+}
 
 /** What {@linkcode runTurn} needs besides the driver and the request. */
 export interface RunnerOptions {
@@ -86,14 +168,7 @@ export async function runTurn(
   if (end.type === "completed") {
     let usage: Usage | null = null;
     if (a.totals && a.thread) {
-      // Per turn, validated, never a wrong number (./turn_usage.ts).
-      usage = await settleUsage({
-        workspace: req.workspace,
-        threadId: a.thread.id,
-        totals: a.totals,
-        fresh: a.thread.fresh,
-        log: o.log,
-      });
+      usage = await settleUsage(req.workspace, a.thread.id, a.totals, a.thread.fresh, o.log);
       if (usage) req.emit({ type: "usage", ...usage });
     }
     return {
@@ -103,7 +178,8 @@ export async function runTurn(
       ...replayedField(fields.replayed_messages),
     };
   }
-  if (a.totals && thread_id) await keepBaseline(req.workspace, thread_id, a.totals);
+  // Kept as the next baseline, so this turn's tokens are not counted again.
+  if (a.totals && thread_id) await writeTotals(req.workspace, thread_id, a.totals).catch(() => {});
   if (end.cause.type === "cancelled") return cancelledTurn(fields);
   return failTurn(req, failureOf(end.cause), fields);
 }

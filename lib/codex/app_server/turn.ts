@@ -33,12 +33,16 @@
 import { IdleTimer, within } from "../../async.ts";
 import type { TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
-import { Channel } from "../channel.ts";
-import type { Driver, DriverTurn, Happening } from "../happening.ts";
-import { modelArg } from "../model.ts";
-import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../retry_notice.ts";
+import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../codex_errors.ts";
 import { turnSandbox } from "../sandbox.ts";
-import { runTurn } from "../turn_runner.ts";
+import {
+  Channel,
+  type Driver,
+  type DriverTurn,
+  type Happening,
+  modelArg,
+  runTurn,
+} from "../turn_runner.ts";
 import { request, TurnCalls, type TurnContext } from "./calls.ts";
 import { RpcError } from "./client.ts";
 import { AppServerTurnMapper } from "./notifications.ts";

@@ -1,14 +1,12 @@
 /**
  * The exec backend: one `codex exec --json` process per turn, as a
- * {@linkcode Driver} for the turn runner (../turn_runner.ts), which does
- * what both backends share (thread id, history, usage, the one error).
- * Here: the binary, the prompt's images as temporary files, the argv, the
- * process, its JSONL mapped to happenings (./jsonl.ts), and how its end
- * reads (a crash, Codex's own error line, a thread another process holds,
- * a stored thread Codex no longer knows).
- *
- * The fallback backend: every turn pays a cold Codex start and text arrives a
- * whole message at a time, but it needs nothing beyond `codex exec`.
+ * {@linkcode Driver} for the turn runner (../turn_runner.ts), which does what
+ * both backends share. Here: the binary, the images as temporary files and
+ * the argv (./argv.ts), the process (./process.ts), its JSONL mapped to
+ * happenings (./jsonl.ts), and how its end reads (a crash, Codex's own error
+ * line, a thread another process holds, a stored thread Codex lost). Every
+ * turn pays a cold Codex start and text arrives a whole message at a time,
+ * but it needs nothing beyond `codex exec`.
  *
  * @example
  * ```ts
@@ -28,33 +26,33 @@
  *
  * @module
  */
-import { modelArg } from "../model.ts";
-import { execArgs } from "./argv.ts";
 import type { Config } from "../../config.ts";
+import type { Logger } from "../../log.ts";
+import { err, ok, type Result } from "../../result.ts";
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
-import { Channel } from "../channel.ts";
-import type { Driver, DriverTurn, Happening } from "../happening.ts";
-import { runTurn } from "../turn_runner.ts";
-import { type ImageFiles, writeImages } from "./images.ts";
-import { err, ok, type Result } from "../../result.ts";
-import { type CodexEvent, TurnMapper } from "./jsonl.ts";
-import { runCodex, type RunResult } from "./process.ts";
-import { idleTimeoutMessage } from "../retry_notice.ts";
+import { idleTimeoutMessage, STALE_THREAD, THREAD_HELD } from "../codex_errors.ts";
 import { launchEnv } from "../launch_env.ts";
 import { locateBinary } from "../locate.ts";
-import type { Logger } from "../../log.ts";
-import { STALE_THREAD, THREAD_HELD } from "../thread_errors.ts";
+import {
+  Channel,
+  type Driver,
+  type DriverTurn,
+  type Happening,
+  modelArg,
+  runTurn,
+} from "../turn_runner.ts";
+import { execArgs, type ImageFiles, writeImages } from "./argv.ts";
+import { type CodexEvent, TurnMapper } from "./jsonl.ts";
+import { runCodex, type RunResult } from "./process.ts";
 
 /** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
-export function stderrSummary(tail: string): string {
+function stderrSummary(tail: string): string {
   const lines = tail.split("\n").map((l) => l.trimEnd());
-  const err = lines.findIndex((l) => l.startsWith("Error:"));
-  if (err >= 0) return lines[err].slice("Error:".length).trim();
-  return lines.filter((l) => l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:").slice(-5).join(
-    "\n",
-  )
-    .slice(-2000);
+  const err = lines.find((l) => l.startsWith("Error:"));
+  if (err) return err.slice("Error:".length).trim();
+  const useful = lines.filter((l) => l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:");
+  return useful.slice(-5).join("\n").slice(-2000);
 }
 
 const failed = (code: TurnFailure["code"], message: string): Happening => ({
@@ -93,8 +91,7 @@ export class ExecBackend implements Backend, Driver {
   async *run(turn: DriverTurn): AsyncGenerator<Happening> {
     const bin = this.binary();
     if (!bin.ok) return yield failed("codex_not_found", bin.error);
-    // The prompt's images live in a private temp dir for exactly as long as the run.
-    let files: ImageFiles;
+    let files: ImageFiles; // for exactly as long as the run
     try {
       files = await writeImages(turn.req.images ?? []);
     } catch (e) {

@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { Streamed } from "../happening.ts";
+import type { Streamed } from "../turn_runner.ts";
 import type { Totals } from "../usage.ts";
 import { type CodexItem, toActivity } from "../activity.ts";
 
@@ -30,7 +30,7 @@ export type { CodexItem } from "../activity.ts";
 export type CodexEvent =
   | { type: "thread.started"; thread_id: string }
   | { type: "turn.started" }
-  /** `usage`: the thread's running totals (validated where they are used: ../turn_usage.ts). */
+  /** `usage`: the thread's running totals (validated where they are used: ../usage.ts). */
   | { type: "turn.completed"; usage?: Totals }
   | { type: "turn.failed"; error?: { message?: string } }
   | { type: "item.started" | "item.updated" | "item.completed"; item: CodexItem }

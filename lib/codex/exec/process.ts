@@ -1,21 +1,14 @@
 /**
  * Runs one `codex` process: in its own process group, prompt on stdin (then
- * closed), stdout read as JSONL through {@linkcode LineStream}, a bounded tail
- * of stderr kept for error messages.
+ * closed), stdout read as JSONL, a bounded tail of stderr kept for errors.
+ * Cancel (the `signal`) and the idle timeout (no progress on stdout or stderr
+ * for `idleTimeoutMs`; a retry notice is not progress) end the whole run
+ * (../reap.ts): SIGTERM, then SIGKILL after a grace period.
  *
- * Cancel (the `signal`) and the idle timeout (no output on stdout or stderr for
- * `idleTimeoutMs`) send SIGTERM to the whole group and SIGKILL after a grace
- * period. When the process ends, whatever is left of its group is killed too.
- * "Group" includes the helpers codex starts in sessions of their own
- * ({@linkcode ProcessTree}). If something still holds the pipes after that,
- * reading stops once they have been quiet for the grace period.
- *
- * After a normal exit, the scan that finds what codex left running (one `ps`
- * of every process: tens of milliseconds on a busy machine, the biggest part
- * of what a turn cost beyond raw `codex exec`) runs off the turn's path: the
- * result is ready once codex has exited and its output is read, and
- * `RunResult.settled` resolves once the leftovers got their SIGTERM (the
- * run's watchdog stays armed until then).
+ * After a normal exit, what codex left running gets SIGTERM off the turn's
+ * path (the `ps` scan that finds it costs tens of milliseconds on a busy
+ * machine): the result is ready once codex has exited and its output is
+ * read; `RunResult.settled` resolves once the leftovers got their signal.
  *
  * @example
  * ```ts
@@ -30,7 +23,6 @@
  *   log: createLogger(),
  *   onEvent: (ev) => console.log(ev),
  * });
- * // r.code, r.timedOut, r.cancelled, r.stderrTail
  * await r.settled; // what codex left running has been signalled
  * ```
  *
@@ -39,15 +31,20 @@
 import { type Clock, IdleTimer, realClock } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
-import { ProcessTree, runMarker, startWatchdog } from "../reap.ts";
-import { clearRun, endRecordedRuns, recordRun } from "../run_record.ts";
-import { execRetryNotice, RetryWatch } from "../retry_notice.ts";
+import {
+  clearRun,
+  endRecordedRuns,
+  ProcessTree,
+  recordRun,
+  runMarker,
+  startWatchdog,
+} from "../reap.ts";
+import { execRetryNotice, RetryWatch } from "../codex_errors.ts";
 
 /** How long TERM gets before KILL. */
 export const KILL_GRACE_MS = 2000;
 /** How long what a stopped codex left running gets after TERM before KILL. */
-export const LEFTOVER_GRACE_MS = 500;
-const STDERR_TAIL = 8192;
+const LEFTOVER_GRACE_MS = 500;
 
 /** Inputs of {@linkcode runCodex}. */
 export interface RunOptions {
@@ -65,11 +62,7 @@ export interface RunOptions {
   clock?: Clock;
   /** Environment additions (tests); the plugin's own environment is inherited. */
   env?: Record<string, string>;
-  /**
-   * Record the run in `cwd`, the workspace (lib/codex/run_record.ts), after
-   * first ending what a dead plugin's run left there; the caller holds the
-   * workspace's lock. Default true.
-   */
+  /** Record the run in `cwd` (../reap.ts), after ending what a dead plugin's run left there. */
   record?: boolean;
 }
 
@@ -84,34 +77,10 @@ export interface RunResult {
   stderrTail: string;
   /** Set when the binary could not be started (not found, not executable). */
   spawnError?: Error;
-  /** On a timeout: Codex's last retry notice since its last progress (lib/codex/retry_notice.ts). */
+  /** On a timeout: Codex's last retry notice since its last progress. */
   lastRetry?: string;
-  /**
-   * Resolves once what codex left running has been signalled and its watchdog
-   * released (after a normal exit this outlasts `runCodex`; never rejects).
-   */
+  /** Resolves once what codex left has been signalled and the watchdog released; never rejects. */
   settled: Promise<void>;
-}
-
-/** Keeps the last `max` characters of a stream of text. */
-class Tail {
-  #s = "";
-  constructor(private max: number) {}
-  push(t: string) {
-    this.#s = (this.#s + t).slice(-this.max);
-  }
-  toString() {
-    return this.#s;
-  }
-}
-
-/** True once `work` settles; false if `quiet` fires first. */
-async function settlesBeforeQuiet(work: Promise<unknown>, quiet: IdleTimer): Promise<boolean> {
-  try {
-    return await Promise.race([work.then(() => true), quiet.fired.then(() => false)]);
-  } finally {
-    quiet.stop();
-  }
 }
 
 /**
@@ -130,7 +99,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   const recordIn = o.record === false ? undefined : o.cwd;
   if (recordIn) await endRecordedRuns(recordIn, o.log, KILL_GRACE_MS);
   if (o.signal?.aborted) return { ...result, cancelled: true };
-  const mark = runMarker(); // inherited by everything codex starts (lib/reap.ts)
+  const mark = runMarker(); // inherited by everything codex starts
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(o.binary, {
@@ -146,12 +115,10 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     return { ...result, spawnError: e as Error };
   }
   const pid = child.pid;
-  // Ends the run should the plugin die without ending it (lib/codex/reap.ts).
-  const watchdog = startWatchdog(pid, mark);
+  const releaseWatchdog = startWatchdog(pid, mark); // should the plugin die
   const record = recordIn
     ? recordRun(recordIn, { pid, marker: mark.marker, plugin_pid: Deno.pid })
     : undefined;
-  // The group, plus helpers codex starts in sessions of their own (lib/reap.ts).
   const tree = new ProcessTree(pid, mark.marker);
   const clock = o.clock ?? realClock;
   let killTimer: unknown;
@@ -199,15 +166,11 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     } catch { /* codex exited without reading its prompt; its exit says why */ }
   })();
 
-  const tail = new Tail(STDERR_TAIL);
   const readStderr = (async () => {
-    for await (
-      const chunk of child.stderr.pipeThrough(new TextDecoderStream(), {
-        signal: stopReading.signal,
-      })
-    ) {
+    const { signal } = stopReading;
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream(), { signal })) {
       touch();
-      tail.push(chunk);
+      result.stderrTail = (result.stderrTail + chunk).slice(-8192);
     }
   })();
 
@@ -262,7 +225,9 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // forever: once they have been quiet for the grace period, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
   quiet = new IdleTimer(KILL_GRACE_MS, clock);
-  if (!(await settlesBeforeQuiet(reads, quiet))) {
+  const drained = await Promise.race([reads.then(() => true), quiet.fired.then(() => false)]);
+  quiet.stop();
+  if (!drained) {
     o.log.warn("a process codex started keeps its output open; stopped reading it", { pid });
     stopReading.abort();
     w.abort().catch(() => {});
@@ -276,10 +241,9 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // The record goes now (the next turn must not take this run for a dead plugin's);
   // the watchdog stays armed until the leftovers got their signal.
   await clearRun(await record);
-  result.settled = swept.then(() => watchdog.release());
+  result.settled = swept.then(releaseWatchdog);
   o.signal?.removeEventListener("abort", onAbort);
   result.code = status.signal ? null : status.code;
   result.signal = status.signal;
-  result.stderrTail = tail.toString();
   return result;
 }
