@@ -30,7 +30,7 @@ import { doctor } from "./lib/cli/doctor.ts";
 import { parseFlags } from "./lib/cli/flags.ts";
 import { createLogger } from "./lib/log.ts";
 import { selectBackend } from "./lib/codex/select.ts";
-import { sandboxGuarded } from "./lib/codex/sandbox_guard.ts";
+import { sandboxGuarded } from "./lib/codex/sandbox.ts";
 import { applyLogConfig, serve } from "./lib/protocol/stdio.ts";
 
 /** The plugin's version, from deno.json (embedded by `deno compile`). */

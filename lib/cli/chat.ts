@@ -19,7 +19,7 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { selectBackend } from "../codex/select.ts";
-import { sandboxGuarded } from "../codex/sandbox_guard.ts";
+import { sandboxGuarded } from "../codex/sandbox.ts";
 import { Server } from "../protocol/server.ts";
 
 /** What the `chat` subcommand was given. */

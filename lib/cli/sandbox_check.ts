@@ -1,7 +1,7 @@
 /**
  * doctor's `sandbox` line, for a confining `sandbox`: what the model's
  * commands may do under it, and whether Codex's sandbox actually starts on
- * this host (lib/codex/sandbox_probe.ts: the very probe a
+ * this host (lib/codex/sandbox.ts: the very probe a
  * turn makes before it runs). A host without user namespaces fails here with
  * what is missing, instead of every turn failing in production.
  *
@@ -17,7 +17,7 @@
  */
 import type { Config } from "../config.ts";
 import { type Env, launchEnv } from "../codex/launch_env.ts";
-import { probeSandbox } from "../codex/sandbox_probe.ts";
+import { probeSandbox } from "../codex/sandbox.ts";
 import type { Check } from "./check.ts";
 
 const NAME = "sandbox";

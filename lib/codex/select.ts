@@ -33,6 +33,7 @@ import { type Clock, realClock } from "../async.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
+import { cancelledTurn } from "../turns/outcome.ts";
 import { appServerArgs, unsupportedArgMessage } from "./app_server/args.ts";
 import { AppServerBackend } from "./app_server/backend.ts";
 import type { Health } from "./app_server/health.ts";
@@ -108,9 +109,7 @@ export class AutoBackend implements Backend {
     const { appServer, health, exec, log } = this.#o;
     if (this.#clock.now() >= this.#retryAt) {
       const r = await health.ready(req.signal);
-      if (r.state === "cancelled") {
-        return { stop_reason: "cancelled", thread_id: null, usage: null };
-      }
+      if (r.state === "cancelled") return cancelledTurn();
       if (r.state === "ready") {
         if (this.#onExec) {
           log.info("codex app-server works again; turns use it", {});

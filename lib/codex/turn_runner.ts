@@ -39,7 +39,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { PlexumEvent, TurnRequest, TurnResult, Usage } from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
-import { replayedField, turnText } from "./history.ts";
+import { turnText } from "./history.ts";
 import { rateLimitOf } from "./codex_errors.ts";
 import { readThreadId, saveThreadId } from "./session.ts";
 import { settleUsage, type Totals, writeTotals } from "./usage.ts";
@@ -175,7 +175,7 @@ export async function runTurn(
       stop_reason: "end_turn",
       thread_id,
       usage,
-      ...replayedField(fields.replayed_messages),
+      ...(fields.replayed_messages > 0 && { replayed_messages: fields.replayed_messages }),
     };
   }
   // Kept as the next baseline, so this turn's tokens are not counted again.
