@@ -11,11 +11,8 @@
  *   exec for a while ({@linkcode RETRY_APP_SERVER_MS}) when the app-server
  *   cannot be started or initialized (a Codex without the subcommand) or keeps
  *   crashing, then the app-server is tried again. Each switch is logged once,
- *   at warn, with the reason.
- *
- * `auto` knows the app-server only through its {@linkcode Health}
- * (app_server/health.ts): ready or why not, and "stand down" when turns move
- * to exec; the supervisor behind it decides the rest.
+ *   at warn, with the reason. `auto` knows the app-server only through its
+ *   {@linkcode Health} (app_server/health.ts).
  *
  * @example
  * ```ts
@@ -47,30 +44,18 @@ export function selectBackend(config: Config, log: Logger): Backend {
   if (config.backend === "exec") return new ExecBackend(config, log);
   const args = appServerArgs(config.extra_args);
   if (!args.ok) {
-    if (config.backend === "app-server") {
-      throw new ConfigError([{
-        field: "extra_args",
-        message: `${
-          unsupportedArgMessage(args.error)
-        }; remove it or set backend to "exec" or "auto"`,
-      }]);
-    }
-    log.warn(
-      "using codex exec for every turn: extra_args hold an argument codex app-server does not take",
-      {
-        argument: args.error,
-      },
-    );
+    const why = unsupportedArgMessage(args.error);
+    const message = `${why}; remove it or set backend to "exec" or "auto"`;
+    if (config.backend === "app-server") throw new ConfigError([{ field: "extra_args", message }]);
+    const warning = "using codex exec for every turn: extra_args hold an argument codex " +
+      "app-server does not take";
+    log.warn(warning, { argument: args.error });
     return new ExecBackend(config, log);
   }
   const appServer = new AppServerBackend({ config, log, clientVersion: meta.version });
   if (config.backend === "app-server") return appServer;
-  return new AutoBackend({
-    appServer,
-    health: appServer.supervisor,
-    exec: new ExecBackend(config, log),
-    log,
-  });
+  const exec = new ExecBackend(config, log);
+  return new AutoBackend({ appServer, health: appServer.supervisor, exec, log });
 }
 
 /** Inputs of {@linkcode AutoBackend}. */
@@ -90,14 +75,13 @@ export interface AutoBackendOptions {
 
 /** `auto`: the app-server while it works, exec while it does not. */
 export class AutoBackend implements Backend {
-  #o: AutoBackendOptions;
-  #clock: Clock;
   #retryAt = 0;
   #onExec = false;
 
-  constructor(o: AutoBackendOptions) {
-    this.#o = o;
-    this.#clock = o.clock ?? realClock;
+  constructor(readonly o: AutoBackendOptions) {}
+
+  get #clock(): Clock {
+    return this.o.clock ?? realClock;
   }
 
   /** Which backend the next turn uses (doctor, tests). */
@@ -106,7 +90,7 @@ export class AutoBackend implements Backend {
   }
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
-    const { appServer, health, exec, log } = this.#o;
+    const { appServer, health, exec, log } = this.o;
     if (this.#clock.now() >= this.#retryAt) {
       const r = await health.ready(req.signal);
       if (r.state === "cancelled") return cancelledTurn();
@@ -120,7 +104,7 @@ export class AutoBackend implements Backend {
       // A missing binary is exec's to report too (codex_not_found), not a reason to switch.
       if (r.notFound) return exec.runTurn(req);
       await health.standDown(); // the retry starts with a clean slate
-      const retryMs = this.#o.retryMs ?? RETRY_APP_SERVER_MS;
+      const retryMs = this.o.retryMs ?? RETRY_APP_SERVER_MS;
       if (!this.#onExec) {
         log.warn("codex app-server is unusable; turns use codex exec", {
           why: r.why,
@@ -134,6 +118,6 @@ export class AutoBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#o.appServer.close(), this.#o.exec.close()]);
+    await Promise.all([this.o.appServer.close(), this.o.exec.close()]);
   }
 }

@@ -63,7 +63,7 @@ const failed = (code: TurnFailure["code"], message: string): Happening => ({
 /** Runs turns with one `codex exec` process each. */
 export class ExecBackend implements Backend, Driver {
   #binary: string | undefined;
-  /** Runs whose leftovers are still being signalled (lib/codex/exec/process.ts). */
+  /** Runs whose leftovers are still being signalled. */
   #settling = new Set<Promise<void>>();
 
   constructor(private config: Config, private log: Logger) {}
@@ -95,10 +95,8 @@ export class ExecBackend implements Backend, Driver {
     try {
       files = await writeImages(turn.req.images ?? []);
     } catch (e) {
-      const why = `could not write the prompt's images to a temporary file: ${
-        (e as Error).message
-      }`;
-      return yield failed("internal", why);
+      const why = "could not write the prompt's images to a temporary file: ";
+      return yield failed("internal", why + (e as Error).message);
     }
     try {
       yield* this.#run(turn, bin.value, files.paths);
@@ -163,12 +161,12 @@ export class ExecBackend implements Backend, Driver {
       return { type: "failed", cause: { type: "stale_thread", message: run.stderrTail } };
     }
     if (run.timedOut) {
-      const why = idleTimeoutMessage({
-        idleS: this.config.idle_timeout_s,
-        silence: "printed nothing",
-        lastRetry: run.lastRetry,
-      });
-      return failed("timeout", why);
+      const { idle_timeout_s: idleS } = this.config;
+      const { lastRetry } = run;
+      return failed(
+        "timeout",
+        idleTimeoutMessage({ idleS, silence: "printed nothing", lastRetry }),
+      );
     }
     if (mapper.failure !== undefined) {
       return { type: "failed", cause: { type: "codex", message: mapper.failure } };

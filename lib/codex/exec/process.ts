@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { type Clock, IdleTimer, realClock } from "../../async.ts";
+import { IdleTimer } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
 import {
@@ -58,12 +58,8 @@ export interface RunOptions {
   log: Logger;
   /** Each valid JSON object printed on stdout. */
   onEvent(ev: Record<string, unknown>): void;
-  /** Where the idle timeout's time comes from (tests); the real clock by default. */
-  clock?: Clock;
-  /** Environment additions (tests); the plugin's own environment is inherited. */
+  /** Environment additions; the plugin's own environment is inherited. */
   env?: Record<string, string>;
-  /** Record the run in `cwd` (../reap.ts), after ending what a dead plugin's run left there. */
-  record?: boolean;
 }
 
 /** How the process ended. */
@@ -84,8 +80,10 @@ export interface RunResult {
 }
 
 /**
- * Run codex once; resolves when it has exited and its output is read (after a
- * cancel or a timeout: when its group is gone; see `RunResult.settled`).
+ * Run codex once in `cwd`, the workspace, whose lock the caller holds (the run
+ * is recorded there, after ending what a dead plugin's run left: ../reap.ts).
+ * Resolves when codex has exited and its output is read (after a cancel or a
+ * timeout: when its group is gone).
  */
 export async function runCodex(o: RunOptions): Promise<RunResult> {
   const result: RunResult = {
@@ -96,8 +94,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     stderrTail: "",
     settled: Promise.resolve(),
   };
-  const recordIn = o.record === false ? undefined : o.cwd;
-  if (recordIn) await endRecordedRuns(recordIn, o.log, KILL_GRACE_MS);
+  await endRecordedRuns(o.cwd, o.log, KILL_GRACE_MS);
   if (o.signal?.aborted) return { ...result, cancelled: true };
   const mark = runMarker(); // inherited by everything codex starts
   let child: Deno.ChildProcess;
@@ -116,22 +113,19 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   }
   const pid = child.pid;
   const releaseWatchdog = startWatchdog(pid, mark); // should the plugin die
-  const record = recordIn
-    ? recordRun(recordIn, { pid, marker: mark.marker, plugin_pid: Deno.pid })
-    : undefined;
+  const record = recordRun(o.cwd, { pid, marker: mark.marker, plugin_pid: Deno.pid });
   const tree = new ProcessTree(pid, mark.marker);
-  const clock = o.clock ?? realClock;
-  let killTimer: unknown;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
   let signalling: Promise<unknown> = Promise.resolve();
   const stop = () => {
     if (killTimer !== undefined) return;
-    killTimer = clock.setTimeout(() => {
+    killTimer = setTimeout(() => {
       signalling = signalling.then(() => tree.signal("SIGKILL"));
     }, KILL_GRACE_MS);
     signalling = tree.signal("SIGTERM");
   };
   // Silence for idleTimeoutMs ends the run; after the exit, silence for the grace ends reading.
-  const idle = new IdleTimer(o.idleTimeoutMs, clock);
+  const idle = new IdleTimer(o.idleTimeoutMs);
   let quiet: IdleTimer | undefined = undefined; // set once codex has exited
   let exited = false;
   const retries = new RetryWatch(); // a retry notice is output, but not progress
@@ -210,7 +204,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   exited = true;
   idle.stop();
   // Stragglers (commands codex started and left running) would hold the pipes open.
-  clock.clearTimeout(killTimer);
+  clearTimeout(killTimer);
   await signalling;
   // What codex left running (e.g. the login shell it snapshots the environment
   // with) gets SIGTERM, so shells run their exit traps. After a normal exit that
@@ -224,7 +218,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // One that escaped (a session of its own whose parent is gone) could hold them
   // forever: once they have been quiet for the grace period, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
-  quiet = new IdleTimer(KILL_GRACE_MS, clock);
+  quiet = new IdleTimer(KILL_GRACE_MS);
   const drained = await Promise.race([reads.then(() => true), quiet.fired.then(() => false)]);
   quiet.stop();
   if (!drained) {
@@ -237,7 +231,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       o.log.warn("reading codex output failed", { error: String(r.reason) });
     }
   }
-  clock.clearTimeout(killTimer); // a cancel that came while the pipes drained
+  clearTimeout(killTimer); // a cancel that came while the pipes drained
   // The record goes now (the next turn must not take this run for a dead plugin's);
   // the watchdog stays armed until the leftovers got their signal.
   await clearRun(await record);
