@@ -2,10 +2,8 @@
  * Finds the codex executable. systemd's PATH (`/usr/bin:/bin`) lacks nvm,
  * `~/.local/bin` and npm's global prefix, so a bare name that is not on PATH
  * is also looked for where installs put it ({@linkcode fallbackDirs}). The
- * path returned is always absolute. When nothing is found the error lists
- * every place searched and says to set `binary` to an absolute path.
- *
- * How Codex is then run (PATH, API key) is lib/codex/launch_env.ts.
+ * path returned is absolute; "not found" lists every place searched. How
+ * Codex is then run (PATH, API key) is ./launch_env.ts.
  *
  * @example
  * ```ts
@@ -27,32 +25,19 @@ export type Located = Result<
   { message: string; searched: string[] }
 >;
 
-function isExecutable(p: string): boolean {
+function orElse<T>(f: () => T, fallback: T): T {
   try {
+    return f();
+  } catch {
+    return fallback;
+  }
+}
+
+const isExecutable = (p: string) =>
+  orElse(() => {
     const st = Deno.statSync(p);
     return st.isFile && ((st.mode ?? 0o755) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].filter((e) => e.isDirectory || e.isSymlink).map((e) =>
-      e.name
-    );
-  } catch {
-    return [];
-  }
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
-}
+  }, false);
 
 /**
  * Compare two versions ("0.169.0", "v22.1.0") part by part: negative when
@@ -88,9 +73,9 @@ export function npmPrefix(env: Env = defaultEnv): string | undefined {
   const fromEnv = env("NPM_CONFIG_PREFIX") ?? env("npm_config_prefix");
   if (fromEnv) return expand(fromEnv, env);
   const home = env("HOME");
-  const rc = home ? readText(`${home}/.npmrc`) : undefined;
+  const rc = home ? orElse(() => Deno.readTextFileSync(`${home}/.npmrc`), "") : "";
   let prefix: string | undefined;
-  for (const line of (rc ?? "").split(/\r?\n/)) {
+  for (const line of rc.split(/\r?\n/)) {
     const m = line.match(/^\s*prefix\s*=\s*(.*?)\s*$/);
     if (m && m[1]) prefix = m[1].replace(/^(["'])(.*)\1$/, "$2");
   }
@@ -116,7 +101,9 @@ export function fallbackDirs(env: Env = defaultEnv): string[] {
   if (prefix) dirs.push(`${prefix.replace(/\/+$/, "")}/bin`);
   const nvm = env("NVM_DIR") ?? (home ? `${home}/.nvm` : undefined);
   if (nvm) {
-    const versions = listDir(`${nvm}/versions/node`).sort((a, b) => compareVersions(b, a));
+    const versions = orElse(() => [...Deno.readDirSync(`${nvm}/versions/node`)], [])
+      .filter((e) => e.isDirectory || e.isSymlink).map((e) => e.name)
+      .sort((a, b) => compareVersions(b, a));
     for (const v of versions) dirs.push(`${nvm}/versions/node/${v}/bin`);
     // Named even when absent, so "not found" tells that nvm was considered.
     if (versions.length === 0) dirs.push(`${nvm}/versions/node/*/bin`);

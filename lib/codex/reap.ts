@@ -1,23 +1,19 @@
 /**
  * Ending every process a Codex run started, even after the plugin died.
- *
- * Codex runs in its own session and process group (setsid), but it starts
- * some helpers with setsid too (e.g. the login shell that snapshots the
- * environment): a group kill misses those, and they keep running in the
- * workspace. {@linkcode ProcessTree} therefore lists processes with `ps` (the
+ * Codex runs in its own session and group (setsid) but starts some helpers
+ * with setsid too (the login shell that snapshots the environment), which a
+ * group kill misses. {@linkcode ProcessTree} lists processes with `ps` (the
  * plugin may not read /proc) and takes as members the group's and session's
  * processes, their descendants, the sessions they lead, and every process
- * carrying the run's marker: a variable in its environment that all it
- * starts inherit, so a helper whose parent died is still found. Without `ps`
- * only the group is signalled.
+ * carrying the run's marker (a variable all it starts inherit). Without
+ * `ps`, only the group.
  *
- * A plugin killed hard (SIGKILL, OOM) cannot end its Codex, which would keep
- * its thread ("already has an active writer"): a watchdog (a tiny `sh` in a
- * session of its own, on a pipe from the plugin) ends the run when the pipe
- * closes without `done`; and the run is recorded in `.plexum-codex-run`
- * (./session.ts), so that the next turn on the workspace, in any plugin
- * process, ends what a dead plugin and its dead watchdog left. Pids alone
- * are never trusted: a process must carry the recorded marker.
+ * A Codex left running by a plugin killed hard keeps its thread ("already
+ * has an active writer"): a watchdog (`sh` in a session of its own, on a pipe
+ * from the plugin) ends the run when the pipe closes without `done`, and the
+ * run is recorded in `.plexum-codex-run` (./session.ts) so that the next turn
+ * on the workspace ends what a dead plugin and watchdog left. A pid alone is
+ * never trusted: a process must carry the recorded marker.
  *
  * @example
  * ```ts
@@ -33,13 +29,12 @@ import { delay } from "../async.ts";
 import type { Logger } from "../log.ts";
 import { keepFile, keptPlaces, readSmall } from "./session.ts";
 
-/** A live process, as {@linkcode listProcesses} sees it. */
+/** A live process; `marked`: it carries the run's marker in its environment. */
 export interface Proc {
   pid: number;
   ppid: number;
   pgid: number;
   sid: number;
-  /** Carries the run's marker in its environment. */
   marked: boolean;
 }
 
@@ -77,10 +72,7 @@ export class ProcessTree {
   /** Members seen so far: pid → session id. */
   #known = new Map<number, number>();
 
-  /**
-   * `leader`: the pid of a process spawned with setsid (undefined: a leader
-   * that cannot be verified; only the marked processes and theirs count).
-   */
+  /** `leader`: spawned with setsid; undefined when unverified (only marked processes count). */
   constructor(readonly leader: number | undefined, readonly marker: string) {}
 
   /** Scan now (while parent links still lead to members). Returns how many members are alive. */
@@ -109,11 +101,7 @@ export class ProcessTree {
     return this.#known.size;
   }
 
-  /**
-   * Scan, then send `sig` to the group and to every member; with SIGKILL,
-   * again (a few times at most) while members are left, since one may have
-   * started a child meanwhile. Resolves how many the first scan found.
-   */
+  /** Scan, send `sig` to the group and every member (SIGKILL: a few rounds); how many were found. */
   async signal(sig: Deno.Signal): Promise<number> {
     let found = -1;
     for (let round = 0; round < 4; round++) {
@@ -130,9 +118,8 @@ export class ProcessTree {
   }
 
   /**
-   * End every member: SIGTERM, up to `graceMs` for them to exit, then SIGKILL.
-   * TERM first lets shells run their exit traps (pyenv's rehash releases its
-   * lock there; a KILLed one leaves it, and later login shells wait on it).
+   * SIGTERM, up to `graceMs` to exit, then SIGKILL. TERM first lets shells run
+   * their exit traps (pyenv's rehash releases its lock there).
    */
   async end(graceMs: number): Promise<void> {
     if ((await this.signal("SIGTERM")) === 0 && !this.groupAlive()) return;
@@ -152,18 +139,14 @@ export class ProcessTree {
   }
 }
 
-/** A run as it is recorded: its leader, its marker, its plugin. */
+/** A run as recorded: codex (its group's leader), its `PLEXUM_CODEX_RUN=…`, its plugin. */
 export interface RunIdentity {
-  /** The codex process (leader of its group and session). */
   pid: number;
-  /** `PLEXUM_CODEX_RUN=…` (see {@linkcode runMarker}). */
   marker: string;
-  /** The plugin process that started it. */
   plugin_pid: number;
 }
 
-/** File name of the run record inside the workspace. */
-export const RUN_FILE = ".plexum-codex-run";
+const RUN_FILE = ".plexum-codex-run";
 
 /** Record `run`; resolves where (undefined when nowhere could be written). */
 export function recordRun(workspace: string, run: RunIdentity): Promise<string | undefined> {
@@ -175,11 +158,7 @@ export async function clearRun(where: string | undefined): Promise<void> {
   if (where) await Deno.remove(where).catch(() => {});
 }
 
-/**
- * End what recorded runs on `workspace` left running and drop their records.
- * A run still attached to its live plugin (a marked process whose parent is
- * that plugin) is left alone, with a warning.
- */
+/** End what recorded runs on `workspace` left, but a run of a live plugin; drop the records. */
 export async function endRecordedRuns(workspace: string, log: Logger, graceMs: number) {
   const isPid = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 1;
   for (const where of await keptPlaces(workspace, RUN_FILE)) {
@@ -212,11 +191,9 @@ export async function endRecordedRuns(workspace: string, log: Logger, graceMs: n
 }
 
 /**
- * The watchdog's script: a line `done` on stdin means the plugin ended the
- * run itself; end of file without it means the plugin died: every process
- * carrying the marker (and the leader's group, once the leader is seen with
- * it) gets SIGTERM, 2 s, SIGKILL. It holds the marker's value under another
- * name, so it never matches itself. Without `ps` it signals the group.
+ * The watchdog: `done` on stdin, the plugin ended the run; end of file
+ * without it, the plugin died: what carries the marker (and the leader's
+ * group) gets SIGTERM, 2 s, SIGKILL. It holds the marker under another name.
  */
 const WATCHDOG = `leader=$1
 sweep() {
@@ -234,11 +211,7 @@ sleep 2
 sweep KILL
 `;
 
-/**
- * Start the watchdog of the run led by `leader`; the returned function tells
- * it the plugin ended the run and waits for it to exit. Without `sh` there
- * is none (the run record still lets the next turn clean up).
- */
+/** Start the run's watchdog; the function returned releases it (none without `sh`). */
 export function startWatchdog(leader: number, marker: { value: string }): () => Promise<void> {
   // Not in the plugin's group (a signal to that group leaves it watching). Through setsid(1)
   // rather than Deno's `detached`, whose fork blocks the event loop for milliseconds.

@@ -99,7 +99,7 @@ export interface ProbeOptions {
 /** The probe's answer. */
 export type ProbeResult = { ok: true } | { ok: false; why: string };
 
-/** argv (after the binary) of the probe for a confining mode. */
+/** The probe's argv (after the binary). */
 export function probeArgs(c: SandboxConfig): string[] {
   return [
     "sandbox",
@@ -147,15 +147,8 @@ const NO_USERNS =
 
 /**
  * What is missing, from the output of a failed `codex sandbox` (or of a
- * command Codex could not confine): Codex's `WARNING:` lines dropped, the
- * first `bwrap:` line quoted, at most 300 characters of it.
- *
- * @example
- * ```ts
- * import { explainSandboxFailure } from "./sandbox.ts";
- * explainSandboxFailure("bwrap: Creating new namespace failed: Operation not permitted\n", 1);
- * // "user namespaces are not available to this user, and Codex's sandbox (bubblewrap) needs them ..."
- * ```
+ * command Codex could not confine): the first `bwrap:` line quoted (300
+ * characters at most), Codex's `WARNING:` lines dropped.
  */
 export function explainSandboxFailure(output: string, code: number | null): string {
   const lines = output.split("\n").map((l) => l.trim())
@@ -186,7 +179,7 @@ export function sandboxGuarded(factory: BackendFactory): BackendFactory {
   };
 }
 
-/** See the module doc. */
+/** The guard; see the module doc. */
 export class SandboxGuard implements Backend {
   #verified = false;
   #probing: Promise<ProbeResult> | undefined;

@@ -37,7 +37,13 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { PlexumEvent, TurnRequest, TurnResult, Usage } from "../turns/backend.ts";
+import type {
+  ActivityStatus,
+  PlexumEvent,
+  TurnRequest,
+  TurnResult,
+  Usage,
+} from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
 import { turnText } from "./history.ts";
 import { rateLimitOf } from "./codex_errors.ts";
@@ -50,33 +56,33 @@ export type Streamed = Extract<
   { type: "text_delta" } | { type: "reasoning_delta" } | { type: "activity" }
 >;
 
-/** Why a driver's run failed. */
-export type FailureCause =
-  /** The turn was cancelled (the host, or the plugin stopping). */
+/**
+ * Why a driver's run failed: cancelled; a stored thread Codex no longer
+ * knows (replaced); Codex failed the turn (maybe a limit); anything else,
+ * already worded as the turn's error.
+ */
+type FailureCause =
   | { type: "cancelled" }
-  /** Codex no longer knows the thread it was asked to resume: the runner starts a new one. */
   | { type: "stale_thread"; message: string }
-  /** Codex ran the turn and failed it: a usage limit or another failure. */
   | { type: "codex"; message: string; errorInfo?: unknown }
-  /** Anything else, already worded as the turn's error. */
   | { type: "failure"; failure: TurnFailure };
 
-/** One thing that happened in a turn; `failed` or `completed` is the last. */
+/**
+ * One thing that happened in a turn; `failed` or `completed` is the last.
+ * `thread`: `fresh` when this run started it; `totals`: the thread's running
+ * token totals (the last one counts).
+ */
 export type Happening =
   | Streamed
-  /** The turn's thread: `fresh` when this run started it. */
   | { type: "thread"; id: string; fresh: boolean }
-  /** The thread's running token totals (the last one counts). */
   | { type: "totals"; totals: Totals }
   | { type: "failed"; cause: FailureCause }
   | { type: "completed" };
 
-/** What one run of a driver gets. */
+/** One run of a driver: resume `threadId` (or start one), send `text` (history + prompt). */
 export interface DriverTurn {
   req: TurnRequest;
-  /** Resume this thread; undefined starts a new one. */
   threadId?: string;
-  /** The text to send: the prompt, after the replayed history for a new thread. */
   text: string;
 }
 
@@ -85,11 +91,7 @@ export interface Driver {
   run(turn: DriverTurn): AsyncIterable<Happening>;
 }
 
-/**
- * A queue from callbacks (a line on stdout, a notification) to an async
- * iterable (a driver's happenings): values are kept in order until read;
- * {@linkcode Channel.close} ends the iteration once they have all been read.
- */
+/** A queue from callbacks (a line, a notification) to a driver's async iterable, in order. */
 export class Channel<T> implements AsyncIterable<T> {
   #buf: T[] = [];
   #closed = false;
@@ -118,6 +120,18 @@ export class Channel<T> implements AsyncIterable<T> {
   }
 }
 
+/** An item's status as the contract's: anything not ended is `in_progress`. */
+export function activityStatus(v: unknown): ActivityStatus {
+  return v === "completed" || v === "failed" || v === "declined" ? v : "in_progress";
+}
+
+/** Command output as an activity item carries it, the same on both backends: its last 4096 characters. */
+export function commandOutput(out: string): { aggregated_output: string; output_truncated?: true } {
+  return out.length > 4096
+    ? { aggregated_output: out.slice(-4096), output_truncated: true }
+    : { aggregated_output: out };
+}
+
 /**
  * The model Codex gets for Plexum model id `model` on both backends:
  * `model_args` first, `codex` is Codex's own default (undefined), anything
@@ -129,7 +143,7 @@ export function modelArg(config: Pick<Config, "model_args">, model: string): str
 }
 
 /** What {@linkcode runTurn} needs besides the driver and the request. */
-export interface RunnerOptions {
+interface RunnerOptions {
   config: Pick<Config, "replay_history">;
   log: Logger;
 }
@@ -192,7 +206,6 @@ async function attempt(
   threadId: string | undefined,
   stored: string | undefined,
 ): Promise<Attempt> {
-  // A new thread gets the host's earlier messages (./history.ts).
   const replay = turnText(req, {
     newThread: threadId === undefined,
     enabled: o.config.replay_history,

@@ -1,7 +1,8 @@
 /**
  * Codex's `exec --json` lines (see openai/codex `codex-rs/exec`) and their
  * mapping for one turn: what the host sees as it streams (text, reasoning,
- * activity, in the host's shape: ../happening.ts), and what the driver
+ * activity: exec's items as the contract's neutral activity items, which
+ * protocol v1 first documented from exec's shape), and what the driver
  * (./driver.ts) reads at the end (thread id, totals, failure).
  *
  * One failure gives one error: Codex prints `error` then `turn.failed` with the
@@ -20,11 +21,17 @@
  * @module
  */
 
-import type { Streamed } from "../turn_runner.ts";
+import type { ActivityItem } from "../../turns/backend.ts";
+import { activityStatus, commandOutput, type Streamed } from "../turn_runner.ts";
 import type { Totals } from "../usage.ts";
-import { type CodexItem, toActivity } from "../activity.ts";
 
-export type { CodexItem } from "../activity.ts";
+/** A Codex item (`agent_message`, `command_execution`, `file_change`, ...). */
+export interface CodexItem {
+  id: string;
+  type: string;
+  text?: string;
+  [k: string]: unknown;
+}
 
 /** A line of `codex exec --json` output. */
 export type CodexEvent =
@@ -108,4 +115,55 @@ export class TurnMapper {
     this.opts.onNote?.(`codex ${type}`, item);
     return [];
   }
+}
+
+/** The neutral activity item for an exec item, or undefined for items that are not activity. */
+export function toActivity(item: CodexItem): ActivityItem | undefined {
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  const id = str(item.id);
+  switch (item.type) {
+    case "command_execution":
+      return {
+        id,
+        type: "command_execution",
+        command: str(item.command),
+        ...commandOutput(str(item.aggregated_output)),
+        exit_code: typeof item.exit_code === "number" ? item.exit_code : null,
+        status: activityStatus(item.status),
+      };
+    case "file_change": {
+      const changes = Array.isArray(item.changes) ? item.changes : [];
+      return {
+        id,
+        type: "file_change",
+        changes: changes.map((c) => ({
+          path: str(c?.path),
+          kind: c?.kind === "add" || c?.kind === "delete" ? c.kind : "update",
+        })),
+        status: activityStatus(item.status),
+      };
+    }
+    case "mcp_tool_call": {
+      const err = item.error as { message?: unknown } | null | undefined;
+      return {
+        id,
+        type: "mcp_tool_call",
+        server: str(item.server),
+        tool: str(item.tool),
+        status: activityStatus(item.status),
+        ...(err && { error: str(err.message) || "tool call failed" }),
+      };
+    }
+    case "web_search":
+      return { id, type: "web_search", query: str(item.query) };
+    case "todo_list": {
+      const items = Array.isArray(item.items) ? item.items : [];
+      return {
+        id,
+        type: "todo_list",
+        items: items.map((t) => ({ text: str(t?.text), completed: t?.completed === true })),
+      };
+    }
+  }
+  return undefined;
 }

@@ -62,16 +62,15 @@ export interface RunOptions {
   env?: Record<string, string>;
 }
 
-/** How the process ended. */
+/** How the process ended (`code` null: killed by a signal, or never started). */
 export interface RunResult {
-  /** Exit code; null when killed by a signal or never started. */
   code: number | null;
   signal: string | null;
   timedOut: boolean;
   cancelled: boolean;
-  /** Last few KiB of stderr. */
+  /** Last 8 KiB of stderr. */
   stderrTail: string;
-  /** Set when the binary could not be started (not found, not executable). */
+  /** The binary could not be started (not found, not executable). */
   spawnError?: Error;
   /** On a timeout: Codex's last retry notice since its last progress. */
   lastRetry?: string;
@@ -206,17 +205,13 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   // Stragglers (commands codex started and left running) would hold the pipes open.
   clearTimeout(killTimer);
   await signalling;
-  // What codex left running (e.g. the login shell it snapshots the environment
-  // with) gets SIGTERM, so shells run their exit traps. After a normal exit that
-  // is all: they go on their own, and the turn does not wait for the scan that
-  // finds them (it would add tens of milliseconds to every turn). A codex that was
-  // stopped (cancel, timeout, shutdown) gets the full end first: TERM, grace, KILL.
+  // What codex left running gets SIGTERM (shells run their exit traps); after a normal
+  // exit the turn does not wait for that scan. A stopped codex's get TERM, grace, KILL.
   const swept = killTimer === undefined
     ? tree.signal("SIGTERM").then(() => {}, () => {})
     : tree.end(LEFTOVER_GRACE_MS);
   if (killTimer !== undefined) await swept;
-  // One that escaped (a session of its own whose parent is gone) could hold them
-  // forever: once they have been quiet for the grace period, stop reading.
+  // One that escaped could hold the pipes forever: once quiet for the grace, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
   quiet = new IdleTimer(KILL_GRACE_MS);
   const drained = await Promise.race([reads.then(() => true), quiet.fired.then(() => false)]);
@@ -232,8 +227,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     }
   }
   clearTimeout(killTimer); // a cancel that came while the pipes drained
-  // The record goes now (the next turn must not take this run for a dead plugin's);
-  // the watchdog stays armed until the leftovers got their signal.
+  // The record goes now (the next turn must not take it for a dead plugin's run).
   await clearRun(await record);
   result.settled = swept.then(releaseWatchdog);
   o.signal?.removeEventListener("abort", onAbort);
