@@ -28,9 +28,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { codexHome, type Env } from "../codex/launch_env.ts";
-import { locateBinary } from "../codex/locate.ts";
-import { compareVersions } from "../codex/locate.ts";
+import { codexHome, compareVersions, type Env, locateBinary } from "../codex/launch_env.ts";
 import { backendCheck } from "./backend_check.ts";
 import type { Check } from "./check.ts";
 import { oneLine, ProbeHome, runCodex } from "./codex_probe.ts";

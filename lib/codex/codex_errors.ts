@@ -1,21 +1,18 @@
 /**
  * What Codex's words about trouble mean, the same on both backends:
  *
- * - a retry notice is not progress: when the API cannot be reached Codex
- *   retries and says so each time (exec: an `error` line "Reconnecting...";
- *   app-server: the `error` notification with `willRetry: true`). Counted as
- *   activity, they let a turn without network outlive `idle_timeout_s` many
- *   times over (issue 21), so they do not reset the idle timer, and a turn
- *   that times out while Codex retries says it could not reach the API;
- * - a usage or rate limit is `rate_limited` with `retry_after_s` when Codex
- *   said when it resets (fixtures/<version>/usage_limit*.jsonl: "You've hit
- *   your usage limit. … try again at 11:08 AM." in local time, a reset on
- *   another day "Nov 30th, 2026 10:58 AM", else "… try again later."; any
- *   other 429 "exceeded retry limit, last status: 429 Too Many Requests").
- *   The app-server adds `codexErrorInfo: "usageLimitExceeded"`. The API's
- *   `insufficient_quota` does not reset, so it stays `turn_failed`;
+ * - a retry notice (exec: an `error` line "Reconnecting..."; app-server:
+ *   `error` with `willRetry: true`) is not progress for the idle timer
+ *   (issue 21: a turn without network outlived `idle_timeout_s` many times),
+ *   and a turn that times out while Codex retries says it could not reach
+ *   the API;
+ * - a usage or rate limit is `rate_limited`, with `retry_after_s` when Codex
+ *   said when it resets ("… try again at 11:08 AM." in local time, "Nov 30th,
+ *   2026 10:58 AM" on another day: fixtures/<version>/usage_limit*.jsonl);
+ *   the app-server adds `codexErrorInfo`. `insufficient_quota` does not
+ *   reset: `turn_failed`;
  * - a stored thread Codex no longer knows is replaced; one another live
- *   process writes is the turn's clear error, never replaced.
+ *   process writes is the turn's clear error.
  *
  * @example
  * ```ts
@@ -43,10 +40,7 @@ export function execRetryNotice(ev: Record<string, unknown>): string | undefined
   return /^\s*reconnecting\b/i.test(ev.message) ? ev.message : undefined;
 }
 
-/**
- * The message of an app-server notification when it is a retry notice, else
- * undefined; `additionalDetails` are added in parentheses, as exec prints them.
- */
+/** An app-server notification's retry notice (details in parentheses, as exec prints them). */
 export function appServerRetryNotice(
   method: string,
   params: Record<string, unknown>,
@@ -70,10 +64,7 @@ export class RetryWatch {
   }
 }
 
-/**
- * The one `timeout` error's message of a turn ended by its idle timeout;
- * `silence`: what it was, e.g. "printed nothing" (exec) or "sent nothing".
- */
+/** The `timeout` error of a turn ended by its idle timeout (`silence`: "printed nothing"). */
 export function idleTimeoutMessage(o: { idleS: number; silence: string; lastRetry?: string }) {
   if (o.lastRetry === undefined) return `codex ${o.silence} for ${o.idleS}s; turn ended`;
   const quote = o.lastRetry.replace(/\s+/g, " ").trim();
@@ -115,11 +106,7 @@ export function isLimitInfo(info: unknown): boolean {
   );
 }
 
-/**
- * The limit a failed turn's message (and, on the app-server, its
- * `codexErrorInfo`) reports, or undefined when it is another failure;
- * `retry_after_s` when Codex said when it resets.
- */
+/** The limit a failed turn's message (and app-server `codexErrorInfo`) reports, if any. */
 export function rateLimitOf(
   message: string,
   now: Date = new Date(),

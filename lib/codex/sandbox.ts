@@ -16,29 +16,22 @@
  *   are sent: `thread/resume` of a thread the app-server holds keeps its old
  *   mode (0.171.0), while the turn's policy wins and sticks to the thread.
  *
- * Where Codex's sandbox (bubblewrap, which needs unprivileged user
- * namespaces) cannot start, every command fails with `bwrap: ...` as its
- * output and the turn goes on without effect. So before the first turn of a
- * confining config, {@linkcode probeSandbox} runs `codex sandbox -- sh -c
- * 'echo MARKER'` in a private temp dir (offline); while it fails, each turn
- * fails with ONE `turn_failed` error saying what is missing, and probes again
- * (a fix takes effect without a restart). Once it worked, it stands.
- * `doctor` shows the same probe.
+ * Where Codex's sandbox (bubblewrap: it needs unprivileged user namespaces)
+ * cannot start, every command fails with `bwrap: ...` and the turn goes on
+ * without effect. So before the first turn of a confining config,
+ * {@linkcode probeSandbox} runs `codex sandbox -- sh -c 'echo MARKER'`
+ * (offline); while it fails, each turn fails with ONE `turn_failed` error
+ * saying what is missing, and probes again. `doctor` shows the same probe.
  *
  * @example
  * ```ts
- * import { execSandboxArgs, sandboxGuarded, turnSandbox } from "./sandbox.ts";
- * import { selectBackend } from "./select.ts";
- * import { DEFAULTS } from "../config.ts";
- * import { createLogger } from "../log.ts";
+ * import { execSandboxArgs, turnSandbox } from "./sandbox.ts";
  * const c = { sandbox: "workspace-write", network_access: true } as const;
  * execSandboxArgs(c);
  * // ["--sandbox", "workspace-write", "-c", 'approval_policy="never"',
  * //  "-c", "sandbox_workspace_write.network_access=true"]
  * turnSandbox(c);
  * // { approvalPolicy: "never", sandboxPolicy: { type: "workspaceWrite", networkAccess: true } }
- * const backend = sandboxGuarded(selectBackend)({ ...DEFAULTS, ...c }, createLogger());
- * await backend.close();
  * ```
  *
  * @module
@@ -47,8 +40,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
-import { launchEnv } from "./launch_env.ts";
-import { locateBinary } from "./locate.ts";
+import { launchEnv, locateBinary } from "./launch_env.ts";
 
 /** The two keys this module reads. */
 export type SandboxConfig = Pick<Config, "sandbox" | "network_access">;

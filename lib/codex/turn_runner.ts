@@ -19,18 +19,15 @@
  * import { type Driver, runTurn } from "./turn_runner.ts";
  * import { DEFAULTS } from "../config.ts";
  * import { createLogger } from "../log.ts";
- * const driver: Driver = {
+ * const echo: Driver = {
  *   async *run(turn) {
- *     yield { type: "thread", id: "0199a0b1-0000-7000-8000-000000000001", fresh: true };
  *     yield { type: "text_delta", text: turn.text };
  *     yield { type: "completed" };
  *   },
  * };
- * const r = await runTurn(driver, {
- *   workspace: "/srv/agent", prompt: "hi", model: "codex", reset: true,
- *   signal: new AbortController().signal, emit: (ev) => console.log(ev),
- * }, { config: { ...DEFAULTS }, log: createLogger() });
- * // r: { stop_reason: "end_turn", thread_id: "0199a0b1-…", usage: null }
+ * const req = { workspace: "/w", prompt: "hi", model: "codex", reset: true, emit: console.log };
+ * const options = { config: { ...DEFAULTS }, log: createLogger() };
+ * await runTurn(echo, { ...req, signal: new AbortController().signal }, options);
  * ```
  *
  * @module

@@ -1,16 +1,13 @@
 /**
- * Per-turn usage from Codex's running totals. Both backends get cumulative
- * token counts for the thread (exec's `turn.completed.usage`, the
- * app-server's `thread/tokenUsage/updated` `total`), so a turn's usage is the
- * totals at its end minus the baseline: the totals kept after the thread's
- * previous turn, in `<workspace>/.plexum-codex-usage`, in this process's
- * memory and, when the workspace cannot be written, in the state directory
- * (./session.ts), so a read-only workspace still gets per-turn usage.
+ * Per-turn usage from Codex's running totals for the thread (exec's
+ * `turn.completed.usage`, the app-server's `thread/tokenUsage/updated`): the
+ * totals at the turn's end minus the baseline kept after the previous turn
+ * (in `<workspace>/.plexum-codex-usage`, in memory, and in the state
+ * directory when the workspace cannot be written: ./session.ts).
  *
- * Never a wrong number: totals whose counts are not non-negative integers
- * (Codex's, or a baseline the agent rewrote in its workspace) are ignored
- * with a warning; a resumed thread with no usable baseline reports `null`
- * with a warning rather than the thread's whole total as this turn's.
+ * Never a wrong number: counts that are not non-negative integers (Codex's,
+ * or a baseline the agent rewrote) are ignored with a warning; a resumed
+ * thread without a usable baseline reports `null`, not the thread's total.
  *
  * @example
  * ```ts
@@ -48,9 +45,8 @@ export const USAGE_FILE = ".plexum-codex-usage";
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /**
- * `v` as totals, or why it cannot be: every count present must be a
- * non-negative safe integer (one bad count makes the whole set
- * untrustworthy), and at least one must be. Other keys are dropped.
+ * `v` as totals, or why not: every count present a non-negative safe integer
+ * (one bad count spoils the set), at least one. Other keys are dropped.
  *
  * @example
  * ```ts
@@ -118,11 +114,7 @@ export async function readTotals(
   return best;
 }
 
-/**
- * Store the thread's totals in memory and on disk ({@linkcode keepFile});
- * resolves the path written, throws when no disk place could be (or the
- * totals are not valid counts).
- */
+/** Store the thread's totals in memory and on disk; the path written (throws: none, or bad counts). */
 export async function writeTotals(
   workspace: string,
   threadId: string,

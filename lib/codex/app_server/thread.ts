@@ -34,7 +34,7 @@
 import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../turn_runner.ts";
 import { threadSandbox } from "../sandbox.ts";
-import { compareVersions } from "../locate.ts";
+import { compareVersions } from "../launch_env.ts";
 import { readThreadId } from "../session.ts";
 import { STALE_THREAD } from "../codex_errors.ts";
 import { TurnFailure } from "../../turns/outcome.ts";

@@ -14,14 +14,8 @@
  * import { DEFAULTS } from "../../config.ts";
  * import { createLogger } from "../../log.ts";
  * const backend = new ExecBackend({ ...DEFAULTS }, createLogger());
- * const r = await backend.runTurn({
- *   workspace: "/srv/agent",
- *   prompt: "hi",
- *   model: "codex",
- *   reset: false,
- *   signal: new AbortController().signal,
- *   emit: (ev) => console.log(ev),
- * });
+ * const req = { workspace: "/w", prompt: "hi", model: "codex", reset: false, emit: console.log };
+ * await backend.runTurn({ ...req, signal: new AbortController().signal });
  * ```
  *
  * @module
@@ -32,8 +26,7 @@ import { err, ok, type Result } from "../../result.ts";
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
 import { idleTimeoutMessage, STALE_THREAD, THREAD_HELD } from "../codex_errors.ts";
-import { launchEnv } from "../launch_env.ts";
-import { locateBinary } from "../locate.ts";
+import { launchEnv, locateBinary } from "../launch_env.ts";
 import {
   Channel,
   type Driver,

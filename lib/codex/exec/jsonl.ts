@@ -43,19 +43,18 @@ export type CodexEvent =
   | { type: "item.started" | "item.updated" | "item.completed"; item: CodexItem }
   | { type: "error"; message?: string };
 
-/** Folds one turn's Codex events into Plexum events. */
+/**
+ * Folds one turn's Codex events into Plexum events, and keeps what the end
+ * needs: the thread id, the running totals, `turn.failed`'s message, the last
+ * `error` event's (for a crash without `turn.failed`).
+ */
 export class TurnMapper {
-  /** Thread id from `thread.started`. */
   threadId: string | undefined;
-  /** Cumulative totals from `turn.completed`. */
   totals: Totals | undefined;
-  /** Message of `turn.failed`, if any. */
   failure: string | undefined;
-  /** Last `error` event message (for a crash without `turn.failed`). */
   lastError: string | undefined;
   completed = false;
-  #texts = 0;
-  #reasonings = 0;
+  #count = { text_delta: 0, reasoning_delta: 0 };
 
   constructor(
     private opts: {
@@ -95,16 +94,16 @@ export class TurnMapper {
 
   #item(type: string, item: CodexItem | undefined): Streamed[] {
     if (!item || typeof item !== "object") return [];
-    if (item.type === "agent_message" && type === "item.completed") {
+    // exec prints messages and reasoning only whole (item.completed).
+    const kind = item.type === "agent_message"
+      ? "text_delta"
+      : item.type === "reasoning" && this.opts.emitReasoning
+      ? "reasoning_delta"
+      : undefined;
+    if (kind && type === "item.completed") {
       const text = typeof item.text === "string" ? item.text : "";
       if (!text) return [];
-      return [{ type: "text_delta", text: this.#texts++ > 0 ? `\n\n${text}` : text }];
-    }
-    if (item.type === "reasoning" && type === "item.completed" && this.opts.emitReasoning) {
-      // exec prints reasoning only whole (item.completed); never part of the answer's text.
-      const text = typeof item.text === "string" ? item.text : "";
-      if (!text) return [];
-      return [{ type: "reasoning_delta", text: this.#reasonings++ > 0 ? `\n\n${text}` : text }];
+      return [{ type: kind, text: this.#count[kind]++ > 0 ? `\n\n${text}` : text }];
     }
     if (item.type === "error") this.opts.onNote?.("codex reported a non-fatal error item", item);
     const activity = this.opts.emitActivity ? toActivity(item) : undefined;

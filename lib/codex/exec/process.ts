@@ -14,15 +14,9 @@
  * ```ts
  * import { runCodex } from "./process.ts";
  * import { createLogger } from "../../log.ts";
- * const r = await runCodex({
- *   binary: "codex",
- *   args: ["exec", "--json", "-"],
- *   cwd: "/srv/agent",
- *   stdin: "hello",
- *   idleTimeoutMs: 600_000,
- *   log: createLogger(),
- *   onEvent: (ev) => console.log(ev),
- * });
+ * const args = ["exec", "--json", "-"];
+ * const run = { binary: "codex", args, cwd: "/w", stdin: "hello", idleTimeoutMs: 600_000 };
+ * const r = await runCodex({ ...run, log: createLogger(), onEvent: console.log });
  * await r.settled; // what codex left running has been signalled
  * ```
  *
