@@ -25,13 +25,10 @@ import type { HistoryMessage, TurnRequest } from "../turns/backend.ts";
 /** Most characters of earlier messages replayed (the most recent ones are kept). */
 export const HISTORY_MAX_CHARS = 100_000;
 
-/** What a new thread is sent. */
+/** What a new thread is sent: `replayed` messages (whole or cut), `omitted` for the cap. */
 export interface Replay {
-  /** The transcript and the prompt, or the prompt alone when there is no history. */
   text: string;
-  /** How many messages the transcript holds (whole or cut). */
   replayed: number;
-  /** How many older messages were left out for the cap. */
   omitted: number;
 }
 
@@ -40,9 +37,7 @@ const CLOSE = "</earlier_conversation>";
 const INTRO = "The messages below come from earlier in this conversation, before this thread " +
   "started. Treat them as context; answer the message after the transcript.";
 
-function block(m: HistoryMessage): string {
-  return `[${m.role}]\n${m.text}\n[/${m.role}]`;
-}
+const block = (m: HistoryMessage) => `[${m.role}]\n${m.text}\n[/${m.role}]`;
 
 /** The prompt, after a transcript of `history` (at most `maxChars` of text) when there is any. */
 export function buildReplay(

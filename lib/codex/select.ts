@@ -58,18 +58,17 @@ export function selectBackend(config: Config, log: Logger): Backend {
   return new AutoBackend({ appServer, health: appServer.supervisor, exec, log });
 }
 
-/** Inputs of {@linkcode AutoBackend}. */
+/**
+ * Inputs of {@linkcode AutoBackend}: turns go to `appServer` while `health`
+ * (its supervisor's) says it can take them, else to `exec`; `retryMs`
+ * default {@linkcode RETRY_APP_SERVER_MS}; `clock` for tests.
+ */
 export interface AutoBackendOptions {
-  /** Where turns go while {@linkcode health} says it can take them. */
   appServer: Backend;
-  /** The app-server's health (app_server/health.ts); its supervisor in the plugin. */
   health: Health;
-  /** Where turns go meanwhile. */
   exec: Backend;
   log: Logger;
-  /** Default {@linkcode RETRY_APP_SERVER_MS}. */
   retryMs?: number;
-  /** Where time comes from (tests: dev/fake_clock.ts). */
   clock?: Clock;
 }
 

@@ -25,19 +25,16 @@ import { execSandboxArgs, type SandboxConfig } from "../sandbox.ts";
 
 /** What varies between turns. */
 export interface ExecArgsInput {
-  /** `--model` value, or undefined for Codex's default. */
+  /** `--model`; undefined: Codex's default. */
   model?: string;
   /** System text for a new thread (`-c developer_instructions=...`). */
   developerInstructions?: string;
   extraArgs: string[];
-  /**
-   * Image files sent with the prompt, each one `--image=PATH` element:
-   * `--image PATH -` would take the `-` that ends argv for an image.
-   */
+  /** Each one `--image=PATH` (`--image PATH -` would take the final `-` for an image). */
   images?: string[];
   /** Resume this thread; undefined starts a new one. */
   threadId?: string;
-  /** Config `sandbox` and `network_access`; undefined: `danger-full-access`. */
+  /** Undefined: `danger-full-access`. */
   sandbox?: SandboxConfig;
 }
 
