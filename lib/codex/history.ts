@@ -26,11 +26,7 @@ import type { HistoryMessage, TurnRequest } from "../turns/backend.ts";
 export const HISTORY_MAX_CHARS = 100_000;
 
 /** What a new thread is sent: `replayed` messages (whole or cut), `omitted` for the cap. */
-export interface Replay {
-  text: string;
-  replayed: number;
-  omitted: number;
-}
+export type Replay = { text: string; replayed: number; omitted: number };
 
 const OPEN = "<earlier_conversation>";
 const CLOSE = "</earlier_conversation>";

@@ -30,13 +30,7 @@ import type { Logger } from "../log.ts";
 import { keepFile, keptPlaces, readSmall } from "./session.ts";
 
 /** A live process; `marked`: it carries the run's marker in its environment. */
-export interface Proc {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  marked: boolean;
-}
+export type Proc = { pid: number; ppid: number; pgid: number; sid: number; marked: boolean };
 
 /** Every live process (zombies left out); empty when `ps` is unavailable. */
 export async function listProcesses(marker: string): Promise<Proc[]> {
@@ -140,11 +134,7 @@ export class ProcessTree {
 }
 
 /** A run as recorded: codex (its group's leader), its `PLEXUM_CODEX_RUN=…`, its plugin. */
-export interface RunIdentity {
-  pid: number;
-  marker: string;
-  plugin_pid: number;
-}
+export type RunIdentity = { pid: number; marker: string; plugin_pid: number };
 
 const RUN_FILE = ".plexum-codex-run";
 

@@ -77,11 +77,7 @@ export type Happening =
   | { type: "completed" };
 
 /** One run of a driver: resume `threadId` (or start one), send `text` (history + prompt). */
-export interface DriverTurn {
-  req: TurnRequest;
-  threadId?: string;
-  text: string;
-}
+export type DriverTurn = { req: TurnRequest; threadId?: string; text: string };
 
 /** A way of running a turn on Codex, as a stream of happenings. */
 export interface Driver {
@@ -140,10 +136,7 @@ export function modelArg(config: Pick<Config, "model_args">, model: string): str
 }
 
 /** What {@linkcode runTurn} needs besides the driver and the request. */
-interface RunnerOptions {
-  config: Pick<Config, "replay_history">;
-  log: Logger;
-}
+type RunnerOptions = { config: Pick<Config, "replay_history">; log: Logger };
 
 /** How one run of the driver went. */
 interface Attempt {
@@ -233,15 +226,9 @@ async function attempt(
 
 /** The turn's one error for a failed run. */
 function failureOf(cause: Exclude<FailureCause, { type: "cancelled" }>): TurnFailure {
-  switch (cause.type) {
-    case "failure":
-      return cause.failure;
-    case "stale_thread":
-      return new TurnFailure("codex_exit", cause.message);
-    case "codex": {
-      const limit = rateLimitOf(cause.message, new Date(), cause.errorInfo);
-      if (limit) return new TurnFailure("rate_limited", cause.message, limit.retry_after_s);
-      return new TurnFailure("turn_failed", cause.message);
-    }
-  }
+  if (cause.type === "failure") return cause.failure;
+  if (cause.type === "stale_thread") return new TurnFailure("codex_exit", cause.message);
+  const limit = rateLimitOf(cause.message, new Date(), cause.errorInfo);
+  if (limit) return new TurnFailure("rate_limited", cause.message, limit.retry_after_s);
+  return new TurnFailure("turn_failed", cause.message);
 }

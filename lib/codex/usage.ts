@@ -148,18 +148,13 @@ export async function settleUsage(
   }
   const before = fresh ? undefined : await readTotals(workspace, threadId, checked.value);
   // Kept before anything is reported, so the next turn is right either way.
-  try {
-    const where = await writeTotals(workspace, threadId, checked.value);
-    if (where !== `${workspace}/${USAGE_FILE}`) {
-      log.debug("usage baseline kept in the state directory: the workspace is not writable", {
-        workspace,
-      });
-    }
-  } catch (e) {
-    log.warn("could not store the usage baseline on disk; it is kept in memory only", {
-      workspace,
-      error: (e as Error).message,
-    });
+  const where = await writeTotals(workspace, threadId, checked.value).catch((e: Error) => {
+    const why = "could not store the usage baseline on disk; it is kept in memory only";
+    log.warn(why, { workspace, error: e.message });
+  });
+  if (where && where !== `${workspace}/${USAGE_FILE}`) {
+    const why = "usage baseline kept in the state directory: the workspace is not writable";
+    log.debug(why, { workspace });
   }
   if (!fresh && !before) {
     log.warn("no usage baseline for this resumed thread; usage not reported for this turn", {

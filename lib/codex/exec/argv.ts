@@ -59,9 +59,7 @@ export function execArgs(i: ExecArgsInput): string[] {
 }
 
 /** The files of one turn's images: absolute paths, in order; dispose of it to delete them. */
-export interface ImageFiles extends AsyncDisposable {
-  paths: string[];
-}
+export type ImageFiles = AsyncDisposable & { paths: string[] };
 
 const EXT = { "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp" };
 

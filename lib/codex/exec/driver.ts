@@ -22,7 +22,6 @@
  */
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
-import { err, ok, type Result } from "../../result.ts";
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
 import { idleTimeoutMessage, STALE_THREAD, THREAD_HELD } from "../codex_errors.ts";
@@ -61,16 +60,6 @@ export class ExecBackend implements Backend, Driver {
 
   constructor(private config: Config, private log: Logger) {}
 
-  /** Resolve the binary once; retried while it is missing. */
-  binary(): Result<string, string> {
-    if (this.#binary) return ok(this.#binary);
-    const r = locateBinary(this.config.binary);
-    if (!r.ok) return err(r.error.message);
-    this.log.info("using codex binary", { path: r.value.path, found_via: r.value.via });
-    this.#binary = r.value.path;
-    return ok(r.value.path);
-  }
-
   /** Nothing outlives a turn but the signalling of what a run left, which this waits for. */
   async close(): Promise<void> {
     await Promise.all([...this.#settling]);
@@ -82,8 +71,12 @@ export class ExecBackend implements Backend, Driver {
 
   /** One `codex exec` run (the runner's {@linkcode Driver}). */
   async *run(turn: DriverTurn): AsyncGenerator<Happening> {
-    const bin = this.binary();
-    if (!bin.ok) return yield failed("codex_not_found", bin.error);
+    if (!this.#binary) { // found once; looked for again while it is missing
+      const r = locateBinary(this.config.binary);
+      if (!r.ok) return yield failed("codex_not_found", r.error.message);
+      this.log.info("using codex binary", { path: r.value.path, found_via: r.value.via });
+      this.#binary = r.value.path;
+    }
     let files: ImageFiles; // for exactly as long as the run
     try {
       files = await writeImages(turn.req.images ?? []);
@@ -92,7 +85,7 @@ export class ExecBackend implements Backend, Driver {
       return yield failed("internal", why + (e as Error).message);
     }
     try {
-      yield* this.#run(turn, bin.value, files.paths);
+      yield* this.#run(turn, this.#binary, files.paths);
     } finally {
       await files[Symbol.asyncDispose]();
     }

@@ -1,14 +1,11 @@
 /**
  * Runs one `codex` process: in its own process group, prompt on stdin (then
  * closed), stdout read as JSONL, a bounded tail of stderr kept for errors.
- * Cancel (the `signal`) and the idle timeout (no progress on stdout or stderr
- * for `idleTimeoutMs`; a retry notice is not progress) end the whole run
- * (../reap.ts): SIGTERM, then SIGKILL after a grace period.
- *
- * After a normal exit, what codex left running gets SIGTERM off the turn's
- * path (the `ps` scan that finds it costs tens of milliseconds on a busy
- * machine): the result is ready once codex has exited and its output is
- * read; `RunResult.settled` resolves once the leftovers got their signal.
+ * Cancel and the idle timeout (no progress for `idleTimeoutMs`; a retry
+ * notice is not progress) end the whole run (../reap.ts): SIGTERM, then
+ * SIGKILL after a grace period. After a normal exit, what codex left gets
+ * SIGTERM off the turn's path (that `ps` scan costs tens of milliseconds):
+ * `RunResult.settled` resolves once it has.
  *
  * @example
  * ```ts
@@ -162,15 +159,12 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   })();
 
   const readStdout = (async () => {
+    const warn = (msg: string) => (bytes: number) => o.log.warn(msg, { bytes });
     const lines = child.stdout.pipeThrough(
       new LineStream({
-        onOverflow: (n) =>
-          o.log.warn("codex printed a line too long to parse; skipped", { bytes: n }),
+        onOverflow: warn("codex printed a line too long to parse; skipped"),
         // Never drop an answer over one bad byte: its text arrives with U+FFFD.
-        onInvalidUtf8: (n) =>
-          o.log.warn("codex printed invalid UTF-8; passed on with U+FFFD in its place", {
-            bytes: n,
-          }),
+        onInvalidUtf8: warn("codex printed invalid UTF-8; passed on with U+FFFD in its place"),
       }),
       { signal: stopReading.signal },
     );
