@@ -55,6 +55,24 @@ export async function listProcesses(marker: string): Promise<Proc[]> {
   }
 }
 
+/**
+ * Spawn `cmd` leading a new session and group: via setsid(1), a plain spawn
+ * (Deno's `detached` forks, blocking the event loop for ms), else `detached`
+ * (macOS). setsid execs `cmd` in place (same pid); one it cannot execute
+ * makes it exit 126/127, {@linkcode SETSID_FAILED} on stderr.
+ */
+export function spawnInSession(cmd: string, o: Deno.CommandOptions): Deno.ChildProcess {
+  try {
+    return new Deno.Command("setsid", { ...o, args: [cmd, ...o.args ?? []] }).spawn();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    return new Deno.Command(cmd, { ...o, detached: true }).spawn();
+  }
+}
+
+/** What setsid(1) prints when it cannot execute its command. */
+export const SETSID_FAILED = /^setsid: failed to execute (.*)/m;
+
 /** A fresh marker for one run: set `name` to `value` in its environment. */
 export function runMarker(): { name: string; value: string; marker: string } {
   const value = crypto.randomUUID();
@@ -63,8 +81,7 @@ export function runMarker(): { name: string; value: string; marker: string } {
 
 /** The processes of one run, found and signalled together. */
 export class ProcessTree {
-  /** Members seen so far: pid → session id. */
-  #known = new Map<number, number>();
+  #known = new Map<number, number>(); // members seen so far: pid → session id
 
   /** `leader`: spawned with setsid; undefined when unverified (only marked processes count). */
   constructor(readonly leader: number | undefined, readonly marker: string) {}
@@ -203,26 +220,17 @@ sweep KILL
 
 /** Start the run's watchdog; the function returned releases it (none without `sh`). */
 export function startWatchdog(leader: number, marker: { value: string }): () => Promise<void> {
-  // Not in the plugin's group (a signal to that group leaves it watching). Through setsid(1)
-  // rather than Deno's `detached`, whose fork blocks the event loop for milliseconds.
-  const spawn = (cmd: string, args: string[]) =>
-    new Deno.Command(cmd, {
-      args: [...args, "-c", WATCHDOG, "plexum-codex-watchdog", String(leader)],
+  let child: Deno.ChildProcess; // not in the plugin's group: a signal to that leaves it watching
+  try {
+    child = spawnInSession("/bin/sh", {
+      args: ["-c", WATCHDOG, "plexum-codex-watchdog", String(leader)],
       env: { PLEXUM_WATCH_RUN: marker.value },
       stdin: "piped",
       stdout: "null",
       stderr: "null",
-      detached: args.length === 0,
-    }).spawn();
-  let child: Deno.ChildProcess;
-  try {
-    child = spawn("setsid", ["/bin/sh"]);
+    });
   } catch {
-    try {
-      child = spawn("/bin/sh", []); // no setsid(1) (macOS)
-    } catch {
-      return () => Promise.resolve();
-    }
+    return () => Promise.resolve();
   }
   const w = child.stdin.getWriter();
   let released: Promise<void> | undefined;

@@ -24,12 +24,9 @@ import type { Logger } from "../log.ts";
 /** File name of the thread id inside the workspace. */
 export const SESSION_FILE = ".plexum-codex-session";
 
-const THREAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** True for a Codex thread id (a UUID). */
-export function isThreadId(s: string): boolean {
-  return THREAD_ID.test(s);
-}
+export const isThreadId = (s: string): boolean =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
 /** The stored thread id, or undefined when there is none (or it is not a thread id). */
 export async function readThreadId(workspace: string): Promise<string | undefined> {

@@ -147,27 +147,20 @@ export class ExecBackend implements Backend, Driver {
       return { type: "failed", cause: { type: "stale_thread", message: run.stderrTail } };
     }
     if (run.timedOut) {
-      const { idle_timeout_s: idleS } = this.config;
-      const { lastRetry } = run;
-      return failed(
-        "timeout",
-        idleTimeoutMessage({ idleS, silence: "printed nothing", lastRetry }),
-      );
+      const o = { idleS: this.config.idle_timeout_s, lastRetry: run.lastRetry };
+      return failed("timeout", idleTimeoutMessage({ ...o, silence: "printed nothing" }));
     }
     if (mapper.failure !== undefined) {
       return { type: "failed", cause: { type: "codex", message: mapper.failure } };
     }
     if (mapper.completed) return { type: "completed" };
-    const threadId = mapper.threadId ?? stored ?? null;
-    const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
     const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
-    if (THREAD_HELD.test(detail)) {
-      return failed(
-        "codex_exit",
-        `thread ${threadId} is in use by another live Codex process (another plugin, or codex ` +
-          `run by hand), so this turn did not run; the thread is kept. Codex said: ${detail}`,
-      );
-    }
-    return failed("codex_exit", `codex ${why} before the turn completed: ${detail}`);
+    const why = THREAD_HELD.test(detail)
+      ? `thread ${mapper.threadId ?? stored ?? null} is in use by another live Codex process ` +
+        `(another plugin, or codex run by hand), so this turn did not run; the thread is kept. ` +
+        `Codex said: `
+      : `codex ${run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`} ` +
+        `before the turn completed: `;
+    return failed("codex_exit", why + detail);
   }
 }

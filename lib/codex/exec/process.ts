@@ -28,6 +28,8 @@ import {
   ProcessTree,
   recordRun,
   runMarker,
+  SETSID_FAILED,
+  spawnInSession,
   startWatchdog,
 } from "../reap.ts";
 import { execRetryNotice, RetryWatch } from "../codex_errors.ts";
@@ -89,15 +91,14 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   const mark = runMarker(); // inherited by everything codex starts
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(o.binary, {
+    child = spawnInSession(o.binary, { // codex and its commands: one group we can end
       args: o.args,
       cwd: o.cwd,
       env: { ...o.env, [mark.name]: mark.value },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      detached: true, // setsid: codex and its commands form one group we can end
-    }).spawn();
+    });
   } catch (e) {
     return { ...result, spawnError: e as Error };
   }
@@ -219,6 +220,8 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   await clearRun(await record);
   result.settled = swept.then(releaseWatchdog);
   o.signal?.removeEventListener("abort", onAbort);
+  const notStarted = status.code >= 126 && SETSID_FAILED.exec(result.stderrTail);
+  if (notStarted) result.spawnError = new Error(notStarted[1].slice(o.binary.length + 2));
   result.code = status.signal ? null : status.code;
   result.signal = status.signal;
   return result;
