@@ -143,7 +143,7 @@ export class AppServerDriver implements Driver {
     // The idle timeout: what counts as Codex showing progress is decided here, and only here.
     const idle = new IdleTimer(ctx.config.idle_timeout_s * 1000, ctx.clock);
     const progress = () => idle.touch();
-    const retries = new RetryWatch(); // a retry notice is not progress (lib/codex/retry_notice.ts)
+    const retries = new RetryWatch(); // a retry notice is not progress (lib/codex/codex_errors.ts)
     let lastRetry: string | undefined; // as it was when the idle timeout fired
     const unsubscribe = conn.proc.client.subscribe(threadId, {
       onNotification(method, params) {
