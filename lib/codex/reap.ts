@@ -139,7 +139,7 @@ export class ProcessTree {
     await this.signal("SIGKILL");
   }
 
-  /** True while the leader's process group has a live member (probed, no `ps`). */
+  /** True while the leader's group has a live member (probed without `ps`). */
   groupAlive(): boolean {
     try {
       if (this.leader) Deno.kill(-this.leader, "SIGCONT"); // does nothing to a running process

@@ -72,10 +72,9 @@ export interface RunResult {
 }
 
 /**
- * Run codex once in `cwd`, the workspace, whose lock the caller holds (the run
+ * Run codex once in `cwd`, the workspace whose lock the caller holds (the run
  * is recorded there, after ending what a dead plugin's run left: ../reap.ts).
- * Resolves when codex has exited and its output is read (after a cancel or a
- * timeout: when its group is gone).
+ * Resolves once codex has exited and its output is read.
  */
 export async function runCodex(o: RunOptions): Promise<RunResult> {
   const result: RunResult = {
@@ -117,7 +116,7 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   };
   // Silence for idleTimeoutMs ends the run; after the exit, silence for the grace ends reading.
   const idle = new IdleTimer(o.idleTimeoutMs);
-  let quiet: IdleTimer | undefined = undefined; // set once codex has exited
+  let quiet: IdleTimer | undefined; // set once codex has exited
   let exited = false;
   const retries = new RetryWatch(); // a retry notice is output, but not progress
   idle.fired.then(() => {
