@@ -15,7 +15,7 @@ import { loadConfigFile } from "./lib/config_file.ts";
 import { doctor } from "./lib/cli/doctor.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { selectBackend } from "./lib/codex/select.ts";
-import { sandboxGuarded } from "./lib/codex/sandbox_guard.ts";
+import { sandboxGuarded } from "./lib/codex/sandbox.ts";
 import { applyLogConfig, serve } from "./lib/protocol/stdio.ts";
 import { Server } from "./lib/protocol/server.ts";
 

@@ -107,7 +107,7 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 /**
- * How the releases report a usage or rate limit (lib/codex/rate_limit.ts):
+ * How the releases report a usage or rate limit (lib/codex/codex_errors.ts):
  * the mock answers 429 with the bodies the API sends. Recorded with `TZ=UTC`;
  * the reset times are relative to the recording, and kept in the mock script.
  */

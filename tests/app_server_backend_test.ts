@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { type Config, ConfigError, DEFAULTS } from "../lib/config.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
-import { readTotals } from "../lib/codex/usage_file.ts";
+import { readTotals } from "../lib/codex/usage.ts";
 import { AutoBackend, RETRY_APP_SERVER_MS, selectBackend } from "../lib/codex/select.ts";
 import { REAP_AFTER_MS } from "../lib/codex/app_server/supervisor.ts";
 import { ExecBackend } from "../lib/codex/exec/driver.ts";

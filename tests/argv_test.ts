@@ -1,7 +1,7 @@
 /** argv of `codex exec` (lib/argv.ts): exact order, prompt never in argv, model rules. */
 import assert from "node:assert/strict";
 import { execArgs } from "../lib/codex/exec/argv.ts";
-import { modelArg } from "../lib/codex/model.ts";
+import { modelArg } from "../lib/codex/turn_runner.ts";
 import { DEFAULTS } from "../lib/config.ts";
 
 const BASE = [

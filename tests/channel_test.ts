@@ -1,6 +1,6 @@
-/** lib/codex/channel.ts: callbacks in, an async iterable out. */
+/** lib/codex/turn_runner.ts `Channel`: callbacks in, an async iterable out. */
 import assert from "node:assert/strict";
-import { Channel } from "../lib/codex/channel.ts";
+import { Channel } from "../lib/codex/turn_runner.ts";
 
 Deno.test("values come out in order, those queued before close included; later pushes are dropped", async () => {
   const ch = new Channel<number>();

@@ -6,8 +6,9 @@
  * `reset: true`, never with `replay_history: false`.
  */
 import assert from "node:assert/strict";
-import { buildReplay, HISTORY_MAX_CHARS, replayDecision } from "../lib/codex/history.ts";
+import { buildReplay, HISTORY_MAX_CHARS, turnText } from "../lib/codex/history.ts";
 import { SESSION_FILE } from "../lib/codex/session.ts";
+import { createLogger } from "../lib/log.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { chat, startRig, userTexts } from "./support/rig.ts";
 import { backendConfig, BACKENDS, EDGE_VERSIONS, NEUTRAL_VERSIONS } from "./support/backends.ts";
@@ -68,11 +69,13 @@ Deno.test("replay: a newest message longer than the cap keeps its end", () => {
 Deno.test("replay: only a new thread, without reset, with replay_history, with history", () => {
   const history = [{ role: "user" as const, text: "x" }];
   const yes = { newThread: true, reset: false, enabled: true, history };
-  assert.equal(replayDecision(yes), true);
-  assert.equal(replayDecision({ ...yes, newThread: false }), false);
-  assert.equal(replayDecision({ ...yes, reset: true }), false);
-  assert.equal(replayDecision({ ...yes, enabled: false }), false);
-  assert.equal(replayDecision({ ...yes, history: [] }), false);
+  const replayed = (o: typeof yes) =>
+    turnText({ prompt: "p", workspace: "/w", ...o }, { ...o, log: createLogger() }).replayed;
+  assert.equal(replayed(yes), 1);
+  assert.equal(replayed({ ...yes, newThread: false }), 0);
+  assert.equal(replayed({ ...yes, reset: true }), 0);
+  assert.equal(replayed({ ...yes, enabled: false }), 0);
+  assert.equal(replayed({ ...yes, history: [] }), 0);
 });
 
 // ---- end to end ------------------------------------------------------------

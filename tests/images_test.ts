@@ -1,6 +1,6 @@
 /**
  * Image parts of chat messages: parsing (lib/protocol/chat_params.ts),
- * the private files of exec (lib/codex/exec/images.ts) and
+ * the private files of exec (lib/codex/exec/argv.ts) and
  * their argv, and end to end on the real Codex releases against the mock:
  * the image reaches the model as an image, on a new and on a resumed
  * thread, and nothing is left behind in the workspace or the temp directory
@@ -8,8 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_IMAGE_BYTES, parseContent, parseMessages } from "../lib/protocol/chat_params.ts";
-import { writeImages } from "../lib/codex/exec/images.ts";
-import { execArgs } from "../lib/codex/exec/argv.ts";
+import { execArgs, writeImages } from "../lib/codex/exec/argv.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { chat, startRig } from "./support/rig.ts";
 import { backendConfig, BACKENDS, EDGE_VERSIONS } from "./support/backends.ts";

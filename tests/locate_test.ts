@@ -9,8 +9,7 @@ import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, startPlugin } from "../dev/plugin.ts";
 import { hermetic } from "../dev/hermetic.ts";
 import { chat } from "./support/rig.ts";
-import { launchEnv } from "../lib/codex/launch_env.ts";
-import { fallbackDirs, locateBinary, npmPrefix } from "../lib/codex/locate.ts";
+import { fallbackDirs, launchEnv, locateBinary, npmPrefix } from "../lib/codex/launch_env.ts";
 
 const SYSTEMD_PATH = "/usr/bin:/bin";
 

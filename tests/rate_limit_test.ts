@@ -1,12 +1,12 @@
 /**
- * Usage and rate limits (lib/codex/rate_limit.ts): what each release printed
+ * Usage and rate limits (lib/codex/codex_errors.ts): what each release printed
  * for them (fixtures/<version>/usage_limit*.jsonl, rate_limit.jsonl,
  * quota.jsonl, recorded with TZ=UTC) becomes `rate_limited` with
  * `retry_after_s` when a reset time was printed; end to end on the real
  * releases against the mock answering 429, the turn's one error says so.
  */
 import assert from "node:assert/strict";
-import { isLimitInfo, rateLimitOf, resetTime } from "../lib/codex/rate_limit.ts";
+import { isLimitInfo, rateLimitOf, resetTime } from "../lib/codex/codex_errors.ts";
 import { AppServerTurnMapper } from "../lib/codex/app_server/notifications.ts";
 import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";
 import type { FixtureMeta } from "../scripts/record_fixtures.ts";

@@ -11,7 +11,7 @@ import {
   idleTimeoutMessage,
   MAX_RETRY_QUOTE,
   RetryWatch,
-} from "../lib/codex/retry_notice.ts";
+} from "../lib/codex/codex_errors.ts";
 
 const root = new URL("../fixtures/", import.meta.url).pathname;
 const lines = (path: string) =>

@@ -1,28 +1,26 @@
 /**
- * Config `sandbox` and `network_access` (lib/config.ts), what each backend
- * tells Codex for them (lib/codex/sandbox.ts, exec argv, app-server params),
- * the probe's argv and its reading of bubblewrap's errors
- * (lib/codex/sandbox_probe.ts), and the guard that fails a turn with one
- * error while the sandbox cannot run (lib/codex/sandbox_guard.ts). The real
- * Codex runs in tests/sandbox_e2e_test.ts.
+ * Config `sandbox` and `network_access` (lib/config.ts), and
+ * lib/codex/sandbox.ts: what each backend tells Codex for them (exec argv,
+ * app-server params), the probe's argv and its reading of bubblewrap's
+ * errors, and the guard that fails a turn with one error while the sandbox
+ * cannot run. The real Codex runs in tests/sandbox_e2e_test.ts.
  */
 import assert from "node:assert/strict";
 import { type Config, DEFAULTS, validateConfig } from "../lib/config.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
 import {
   execSandboxArgs,
-  type SandboxConfig,
-  threadSandbox,
-  turnSandbox,
-} from "../lib/codex/sandbox.ts";
-import {
   explainSandboxFailure,
   PROBE_MARKER,
   probeArgs,
   type ProbeResult,
   probeSandbox,
-} from "../lib/codex/sandbox_probe.ts";
-import { SandboxGuard, sandboxGuarded } from "../lib/codex/sandbox_guard.ts";
+  type SandboxConfig,
+  SandboxGuard,
+  sandboxGuarded,
+  threadSandbox,
+  turnSandbox,
+} from "../lib/codex/sandbox.ts";
 import { createLogger } from "../lib/log.ts";
 import type { Backend, PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";

@@ -1,12 +1,16 @@
 /**
- * The workspace's thread file (lib/codex/session.ts), usage totals file
- * (lib/codex/usage_file.ts) and the small-file rules both follow
- * (lib/codex/small_file.ts).
+ * The workspace's thread file and the small-file rules (lib/codex/session.ts),
+ * and the usage totals file that follows them (lib/codex/usage.ts).
  */
 import assert from "node:assert/strict";
-import { isThreadId, readThreadId, SESSION_FILE, writeThreadId } from "../lib/codex/session.ts";
-import { writeAtomic } from "../lib/codex/small_file.ts";
-import { readTotals, USAGE_FILE, writeTotals } from "../lib/codex/usage_file.ts";
+import {
+  isThreadId,
+  readThreadId,
+  SESSION_FILE,
+  writeAtomic,
+  writeThreadId,
+} from "../lib/codex/session.ts";
+import { readTotals, USAGE_FILE, writeTotals } from "../lib/codex/usage.ts";
 
 const ID = "019a5c1e-7d2f-7a31-9e4b-2c8d0f6a1b3c";
 const OTHER = "01a20e38-6aa3-7ba0-aefd-97ed8ecc36b8";

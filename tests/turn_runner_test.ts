@@ -7,10 +7,9 @@
 import assert from "node:assert/strict";
 import { DEFAULTS } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
-import type { Driver, DriverTurn, Happening } from "../lib/codex/happening.ts";
-import { runTurn } from "../lib/codex/turn_runner.ts";
+import { type Driver, type DriverTurn, type Happening, runTurn } from "../lib/codex/turn_runner.ts";
 import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
-import { readTotals, writeTotals } from "../lib/codex/usage_file.ts";
+import { readTotals, writeTotals } from "../lib/codex/usage.ts";
 import type { PlexumEvent, TurnRequest } from "../lib/turns/backend.ts";
 import { TurnFailure } from "../lib/turns/outcome.ts";
 

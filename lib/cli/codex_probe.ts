@@ -10,7 +10,7 @@
  * operator must not guess whether turns stream, nor learn from the journal
  * that `auto` fell back), and whether the app-server and a confining sandbox
  * start here (not fail in every turn), each started as a turn starts it
- * (lib/codex/app_server/launch.ts, lib/codex/sandbox_probe.ts). Under `auto`
+ * (lib/codex/app_server/launch.ts, lib/codex/sandbox.ts). Under `auto`
  * an app-server that does not start is no failure: turns use exec.
  *
  * @example
@@ -28,7 +28,7 @@ import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { defaultEnv, type Env, launchEnv } from "../codex/launch_env.ts";
 import { launch, planLaunch } from "../codex/app_server/launch.ts";
-import { probeSandbox } from "../codex/sandbox_probe.ts";
+import { probeSandbox } from "../codex/sandbox.ts";
 
 /** One line of doctor's output. */
 export interface Check {

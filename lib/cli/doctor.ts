@@ -22,9 +22,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { codexHome, type Env } from "../codex/launch_env.ts";
-import { locateBinary } from "../codex/locate.ts";
-import { compareVersions } from "../codex/version.ts";
+import { codexHome, compareVersions, type Env, locateBinary } from "../codex/launch_env.ts";
 import {
   backendCheck,
   type Check,

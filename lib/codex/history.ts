@@ -2,16 +2,11 @@
  * History replay: the text a NEW Codex thread gets when the host holds a
  * conversation Codex does not (no stored thread, a stale one replaced, a
  * conversation started elsewhere). The earlier messages go first, as one
- * clearly delimited transcript with each message's role marked, then the
- * prompt; all of it is the first user message of the thread, so later turns
- * resume a thread that has it and nothing is ever sent twice.
- *
- * Only the most recent part is kept when the transcript is longer than
- * {@linkcode HISTORY_MAX_CHARS}: whole messages, newest first, and the tail of
- * the newest one when even it alone is too long; a note says what was cut.
- *
- * Whether to replay at all is the backend's call (new thread, no `reset`,
- * config `replay_history`); {@linkcode replayDecision} says it for both.
+ * delimited transcript with each message's role marked, then the prompt; all
+ * of it is the thread's first user message, so later turns resume a thread
+ * that has it and nothing is sent twice. Over {@linkcode HISTORY_MAX_CHARS},
+ * only whole recent messages are kept (the tail of the newest when even it
+ * alone is too long), and a note says what was cut.
  *
  * @example
  * ```ts
@@ -25,43 +20,27 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { HistoryMessage, TurnRequest, TurnResult } from "../turns/backend.ts";
+import type { HistoryMessage, TurnRequest } from "../turns/backend.ts";
 
 /** Most characters of earlier messages replayed (the most recent ones are kept). */
 export const HISTORY_MAX_CHARS = 100_000;
 
-/** Options of {@linkcode buildReplay}. */
-export interface ReplayOptions {
-  /** Character budget for the messages' text (default {@linkcode HISTORY_MAX_CHARS}). */
-  maxChars?: number;
-}
-
-/** What a new thread is sent. */
-export interface Replay {
-  /** The transcript and the prompt, or the prompt alone when there is no history. */
-  text: string;
-  /** How many messages the transcript holds (whole or cut). */
-  replayed: number;
-  /** How many older messages were left out for the cap. */
-  omitted: number;
-}
+/** What a new thread is sent: `replayed` messages (whole or cut), `omitted` for the cap. */
+export type Replay = { text: string; replayed: number; omitted: number };
 
 const OPEN = "<earlier_conversation>";
 const CLOSE = "</earlier_conversation>";
 const INTRO = "The messages below come from earlier in this conversation, before this thread " +
   "started. Treat them as context; answer the message after the transcript.";
 
-function block(m: HistoryMessage): string {
-  return `[${m.role}]\n${m.text}\n[/${m.role}]`;
-}
+const block = (m: HistoryMessage) => `[${m.role}]\n${m.text}\n[/${m.role}]`;
 
-/** The prompt, preceded by a transcript of `history` when there is any. */
+/** The prompt, after a transcript of `history` (at most `maxChars` of text) when there is any. */
 export function buildReplay(
   history: readonly HistoryMessage[],
   prompt: string,
-  opts: ReplayOptions = {},
+  { maxChars: max = HISTORY_MAX_CHARS } = {},
 ): Replay {
-  const max = opts.maxChars ?? HISTORY_MAX_CHARS;
   const kept: HistoryMessage[] = [];
   let used = 0;
   let cutText = false;
@@ -93,42 +72,17 @@ export function buildReplay(
   return { text: `${transcript}\n\n${prompt}`, replayed: kept.length, omitted };
 }
 
-/** Inputs of {@linkcode replayDecision}. */
-export interface ReplayDecisionInput {
-  /** The turn starts a new thread (none stored, or the stored one is gone). */
-  newThread: boolean;
-  /** The host asked for a fresh start. */
-  reset: boolean;
-  /** Config `replay_history`. */
-  enabled: boolean;
-  history?: readonly HistoryMessage[];
-}
-
-/** True when the turn's new thread should get the earlier messages. */
-export function replayDecision(i: ReplayDecisionInput): boolean {
-  return i.newThread && !i.reset && i.enabled && (i.history?.length ?? 0) > 0;
-}
-
-/** Inputs of {@linkcode turnText} besides the request. */
-export interface TurnTextOptions {
-  /** The turn starts a new thread (none stored, or the stored one is gone). */
-  newThread: boolean;
-  /** Config `replay_history`. */
-  enabled: boolean;
-  log: Logger;
-}
-
 /**
  * The text a turn sends Codex, the same on both backends: the prompt, after
- * the replayed history when {@linkcode replayDecision} says so. A history cut
- * for the cap is logged.
+ * the replayed history for a new thread (not with `reset`, not without
+ * `enabled`: config `replay_history`). A history cut for the cap is logged.
  */
 export function turnText(
   req: Pick<TurnRequest, "prompt" | "history" | "reset" | "workspace">,
-  o: TurnTextOptions,
+  o: { newThread: boolean; enabled: boolean; log: Logger },
 ): Replay {
-  const replay = replayDecision({ ...o, reset: req.reset, history: req.history })
-    ? buildReplay(req.history!, req.prompt)
+  const replay = o.newThread && !req.reset && o.enabled && req.history?.length
+    ? buildReplay(req.history, req.prompt)
     : { text: req.prompt, replayed: 0, omitted: 0 };
   if (replay.omitted > 0) {
     o.log.info("history longer than the replay cap; the oldest messages were left out", {
@@ -137,9 +91,4 @@ export function turnText(
     });
   }
   return replay;
-}
-
-/** `replayed_messages` for a turn's result: present only when history was replayed. */
-export function replayedField(n: number): Pick<TurnResult, "replayed_messages"> {
-  return n > 0 ? { replayed_messages: n } : {};
 }

@@ -1,46 +1,36 @@
 /**
- * Ending every process a Codex run started, not just its process group.
+ * Ending every process a Codex run started, even after the plugin died.
+ * Codex runs in its own session and group (setsid) but starts some helpers
+ * with setsid too (the login shell that snapshots the environment), which a
+ * group kill misses. {@linkcode ProcessTree} lists processes with `ps` (the
+ * plugin may not read /proc) and takes as members the group's and session's
+ * processes, their descendants, the sessions they lead, and every process
+ * carrying the run's marker (a variable all it starts inherit). Without
+ * `ps`, only the group.
  *
- * Codex runs in its own session and process group (spawned with setsid), but
- * it starts some helpers with setsid too (e.g. the login shell that snapshots
- * the user's environment), and a group kill misses those: when Codex dies
- * they are re-parented to init and keep running in the workspace.
- *
- * {@linkcode ProcessTree} therefore lists processes with `ps` (the plugin may
- * not read /proc: Deno asks for --allow-all there) and takes as members: the
- * group's and the session's processes, every descendant of a member
- * (following parent links while they still exist), and every process of a
- * session a member leads (those survive their leader). Members are remembered
- * across scans, so helpers are still found after Codex has exited, and each
- * is signalled by pid. A helper started in a session of its own whose parent
- * has died keeps no link to Codex, so each run is also tagged with a marker in
- * its environment, which every process it starts inherits: a process carrying
- * it is a member wherever it went. Without `ps` it falls back to the group
- * kill alone.
+ * A Codex left running by a plugin killed hard keeps its thread ("already
+ * has an active writer"): a watchdog (`sh` in a session of its own, on a pipe
+ * from the plugin) ends the run when the pipe closes without `done`, and the
+ * run is recorded in `.plexum-codex-run` (./session.ts) so that the next turn
+ * on the workspace ends what a dead plugin and watchdog left. A pid alone is
+ * never trusted: a process must carry the recorded marker.
  *
  * @example
  * ```ts
  * import { ProcessTree, runMarker } from "./reap.ts";
  * const { name, value, marker } = runMarker();
  * const child = new Deno.Command("codex", { env: { [name]: value }, detached: true }).spawn();
- * const tree = new ProcessTree(child.pid, marker);
- * await tree.signal("SIGTERM");            // group, session and helpers
- * await tree.signal("SIGKILL");
+ * await new ProcessTree(child.pid, marker).end(2000); // TERM, grace, KILL
  * ```
  *
  * @module
  */
 import { delay } from "../async.ts";
+import type { Logger } from "../log.ts";
+import { keepFile, keptPlaces, readSmall } from "./session.ts";
 
-/** A live process, as {@linkcode listProcesses} sees it. */
-export interface Proc {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  /** Carries the run's marker in its environment. */
-  marked: boolean;
-}
+/** A live process; `marked`: it carries the run's marker in its environment. */
+export type Proc = { pid: number; ppid: number; pgid: number; sid: number; marked: boolean };
 
 /** Every live process (zombies left out); empty when `ps` is unavailable. */
 export async function listProcesses(marker: string): Promise<Proc[]> {
@@ -66,31 +56,35 @@ export async function listProcesses(marker: string): Promise<Proc[]> {
 }
 
 /**
- * A fresh environment marker for one run: set `name` to `value` in the
- * environment of the process that {@linkcode ProcessTree} will watch.
- *
- * @example
- * ```ts
- * import { runMarker } from "./reap.ts";
- * const m = runMarker(); // { name: "PLEXUM_CODEX_RUN", value: "…", marker: "PLEXUM_CODEX_RUN=…" }
- * ```
+ * Spawn `cmd` leading a new session and group: via setsid(1), a plain spawn
+ * (Deno's `detached` forks, blocking the event loop for ms), else `detached`
+ * (macOS). setsid execs `cmd` in place (same pid); one it cannot execute
+ * makes it exit 126/127, {@linkcode SETSID_FAILED} on stderr.
  */
+export function spawnInSession(cmd: string, o: Deno.CommandOptions): Deno.ChildProcess {
+  try {
+    return new Deno.Command("setsid", { ...o, args: [cmd, ...o.args ?? []] }).spawn();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    return new Deno.Command(cmd, { ...o, detached: true }).spawn();
+  }
+}
+
+/** What setsid(1) prints when it cannot execute its command. */
+export const SETSID_FAILED = /^setsid: failed to execute (.*)/m;
+
+/** A fresh marker for one run: set `name` to `value` in its environment. */
 export function runMarker(): { name: string; value: string; marker: string } {
   const value = crypto.randomUUID();
   return { name: "PLEXUM_CODEX_RUN", value, marker: `PLEXUM_CODEX_RUN=${value}` };
 }
 
-/** The processes started by one group and session leader, found and signalled together. */
+/** The processes of one run, found and signalled together. */
 export class ProcessTree {
-  /** Members seen so far: pid → session id. */
-  #known = new Map<number, number>();
+  #known = new Map<number, number>(); // members seen so far: pid → session id
 
-  /**
-   * `leader`: the pid of a process spawned with setsid. `marker`: a
-   * `NAME=value` unique to this run, set in its environment (see
-   * {@linkcode runMarker}).
-   */
-  constructor(readonly leader: number, readonly marker: string) {}
+  /** `leader`: spawned with setsid; undefined when unverified (only marked processes count). */
+  constructor(readonly leader: number | undefined, readonly marker: string) {}
 
   /** Scan now (while parent links still lead to members). Returns how many members are alive. */
   async refresh(): Promise<number> {
@@ -99,13 +93,14 @@ export class ProcessTree {
     for (const [pid, sid] of this.#known) {
       if (live.get(pid)?.sid !== sid) this.#known.delete(pid); // exited (or a reused pid)
     }
-    const sessions = new Set([this.leader, ...this.#known.keys()]);
+    const leader = this.leader ?? NaN;
+    const sessions = new Set([leader, ...this.#known.keys()]);
     for (let grew = true; grew;) {
       grew = false;
       for (const p of procs) {
         if (p.pid === Deno.pid || this.#known.has(p.pid)) continue;
         if (
-          p.marked || p.pgid === this.leader || p.ppid === this.leader || sessions.has(p.sid) ||
+          p.marked || p.pgid === leader || p.ppid === leader || sessions.has(p.sid) ||
           this.#known.has(p.ppid)
         ) {
           this.#known.set(p.pid, p.sid);
@@ -117,24 +112,16 @@ export class ProcessTree {
     return this.#known.size;
   }
 
-  /**
-   * Scan, then send `sig` to the group and to every member. With SIGKILL the
-   * scan is repeated until no member is left (one may have started a child
-   * between the scan and the kill), at most a few times. Resolves how many
-   * members the first scan found alive.
-   */
+  /** Scan, send `sig` to the group and every member (SIGKILL: a few rounds); how many were found. */
   async signal(sig: Deno.Signal): Promise<number> {
     let found = -1;
     for (let round = 0; round < 4; round++) {
       const members = await this.refresh();
       if (found < 0) found = members;
-      try {
-        Deno.kill(-this.leader, sig);
-      } catch { /* group already gone */ }
-      for (const pid of this.#known.keys()) {
+      for (const pid of [...(this.leader ? [-this.leader] : []), ...this.#known.keys()]) {
         try {
           Deno.kill(pid, sig);
-        } catch { /* exited meanwhile */ }
+        } catch { /* gone already */ }
       }
       if (sig !== "SIGKILL" || members === 0) break;
     }
@@ -142,88 +129,78 @@ export class ProcessTree {
   }
 
   /**
-   * End every member: SIGTERM, up to `graceMs` for them to exit, then SIGKILL
-   * for what is left. TERM first lets shells run their exit traps (pyenv's
-   * rehash releases its lock there; a KILLed one leaves the lock behind and
-   * every later login shell waits on it). One scan when nothing is left.
+   * SIGTERM, up to `graceMs` to exit, then SIGKILL. TERM first lets shells run
+   * their exit traps (pyenv's rehash releases its lock there).
    */
   async end(graceMs: number): Promise<void> {
     if ((await this.signal("SIGTERM")) === 0 && !this.groupAlive()) return;
     const deadline = performance.now() + graceMs;
-    while (performance.now() < deadline && (await this.refresh()) > 0) {
-      await delay(5);
-    }
+    while (performance.now() < deadline && (await this.refresh()) > 0) await delay(5);
     await this.signal("SIGKILL");
   }
 
-  /** True while the leader's process group has a live member (probed, no `ps`). */
+  /** True while the leader's group has a live member (probed without `ps`). */
   groupAlive(): boolean {
     try {
-      Deno.kill(-this.leader, "SIGCONT"); // does nothing to a running process
-      return true;
+      if (this.leader) Deno.kill(-this.leader, "SIGCONT"); // does nothing to a running process
+      return this.leader !== undefined;
     } catch {
       return false;
     }
   }
 }
 
-/** A run as {@linkcode ProcessTree} needs it again later: its leader, its marker, its plugin. */
-export interface RunIdentity {
-  /** The codex process (leader of its group and session). */
-  pid: number;
-  /** `PLEXUM_CODEX_RUN=…` (see {@linkcode runMarker}). */
-  marker: string;
-  /** The plugin process that started it. */
-  plugin_pid: number;
+/** A run as recorded: codex (its group's leader), its `PLEXUM_CODEX_RUN=…`, its plugin. */
+export type RunIdentity = { pid: number; marker: string; plugin_pid: number };
+
+const RUN_FILE = ".plexum-codex-run";
+
+/** Record `run`; resolves where (undefined when nowhere could be written). */
+export function recordRun(workspace: string, run: RunIdentity): Promise<string | undefined> {
+  return keepFile(workspace, RUN_FILE, JSON.stringify(run) + "\n").catch(() => undefined);
 }
 
-/**
- * End what is left of a run whose plugin may have died: every process that
- * carries the run's marker (and the leader's group, once the leader is
- * verified by its marker: a pid alone may have been reused). A run still
- * attached to its live plugin (a marked process whose parent is that plugin)
- * is left alone. Resolves `"live"`, or how many processes were found.
- *
- * @example
- * ```ts
- * import { endLeftovers } from "./reap.ts";
- * const r = await endLeftovers({ pid: 1234, marker: "PLEXUM_CODEX_RUN=…", plugin_pid: 99 }, 2000);
- * ```
- */
-export async function endLeftovers(run: RunIdentity, graceMs: number): Promise<"live" | number> {
-  if (!/^PLEXUM_CODEX_RUN=[0-9a-f-]{36}$/.test(run.marker)) return 0;
-  const marked = (await listProcesses(run.marker)).filter((p) => p.marked);
-  if (marked.length === 0) return 0;
-  if (marked.some((p) => p.ppid === run.plugin_pid && p.pid !== Deno.pid)) return "live";
-  if (marked.some((p) => p.pid === run.pid && p.pgid === run.pid)) {
-    await new ProcessTree(run.pid, run.marker).end(graceMs);
-    return marked.length;
-  }
-  const signal = async (sig: Deno.Signal) => {
-    const now = (await listProcesses(run.marker)).filter((p) => p.marked);
-    for (const p of now) {
-      try {
-        Deno.kill(p.pid, sig);
-      } catch { /* gone */ }
+/** Remove a record written by {@linkcode recordRun}. */
+export async function clearRun(where: string | undefined): Promise<void> {
+  if (where) await Deno.remove(where).catch(() => {});
+}
+
+/** End what recorded runs on `workspace` left, but a run of a live plugin; drop the records. */
+export async function endRecordedRuns(workspace: string, log: Logger, graceMs: number) {
+  const isPid = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 1;
+  for (const where of await keptPlaces(workspace, RUN_FILE)) {
+    let run: RunIdentity;
+    try {
+      run = JSON.parse((await readSmall(where)) ?? "");
+      if (!isPid(run?.pid) || !isPid(run.plugin_pid) || typeof run.marker !== "string") continue;
+    } catch {
+      continue;
     }
-    return now.length;
-  };
-  await signal("SIGTERM");
-  const deadline = performance.now() + graceMs;
-  while (performance.now() < deadline && (await signal("SIGCONT")) > 0) {
-    await delay(20);
+    const fields = { workspace, plugin_pid: run.plugin_pid };
+    const marked = /^PLEXUM_CODEX_RUN=[0-9a-f-]{36}$/.test(run.marker)
+      ? (await listProcesses(run.marker)).filter((p) => p.marked)
+      : [];
+    if (marked.some((p) => p.ppid === run.plugin_pid && p.pid !== Deno.pid)) {
+      log.warn("a codex of another plugin process is still running in this workspace", fields);
+      continue;
+    }
+    if (marked.length > 0) {
+      // The leader's group counts once the leader is seen with the marker (a pid may be reused).
+      const verified = marked.some((p) => p.pid === run.pid && p.pgid === run.pid);
+      await new ProcessTree(verified ? run.pid : undefined, run.marker).end(graceMs);
+      log.warn("ended codex processes a plugin that died left running in this workspace", {
+        ...fields,
+        processes: marked.length,
+      });
+    }
+    await clearRun(where);
   }
-  await signal("SIGKILL");
-  return marked.length;
 }
 
 /**
- * The watchdog's script (`/bin/sh`): it waits on a pipe from the plugin. A
- * line `done` means the plugin ended the run itself; end of file without it
- * means the plugin died, and then it ends every process carrying the run's
- * marker (and the leader's group once the leader is seen with the marker):
- * SIGTERM, 2 s, SIGKILL. It carries the marker's value under another name,
- * so it never matches it itself. Without `ps` it signals the leader's group.
+ * The watchdog: `done` on stdin, the plugin ended the run; end of file
+ * without it, the plugin died: what carries the marker (and the leader's
+ * group) gets SIGTERM, 2 s, SIGKILL. It holds the marker under another name.
  */
 const WATCHDOG = `leader=$1
 sweep() {
@@ -241,58 +218,28 @@ sleep 2
 sweep KILL
 `;
 
-/** A running watchdog; see {@linkcode startWatchdog}. */
-export interface Watchdog {
-  /** The watchdog's pid (undefined when it could not be started). */
-  pid: number | undefined;
-  /** Tell it the run was ended by the plugin, and wait for it to exit. */
-  release(): Promise<void>;
-}
-
-/**
- * Start a watchdog for the run led by `leader`, tagged with `marker` (see
- * {@linkcode runMarker}): a tiny `sh` in a session of its own holding a pipe
- * from the plugin. If the plugin dies (even by SIGKILL, which no handler
- * sees), the pipe closes and the watchdog ends the run's processes within
- * seconds, so a dead plugin never leaves Codex running (and holding its
- * thread). Without `sh` there is no watchdog; the run record
- * (lib/codex/run_record.ts) still lets the next turn clean up.
- *
- * @example
- * ```ts
- * import { runMarker, startWatchdog } from "./reap.ts";
- * const m = runMarker();
- * const child = new Deno.Command("codex", { env: { [m.name]: m.value }, detached: true }).spawn();
- * const dog = startWatchdog(child.pid, m);
- * // ... the run, then its end ...
- * await dog.release();
- * ```
- */
-export function startWatchdog(leader: number, marker: { value: string }): Watchdog {
-  let child: Deno.ChildProcess;
+/** Start the run's watchdog; the function returned releases it (none without `sh`). */
+export function startWatchdog(leader: number, marker: { value: string }): () => Promise<void> {
+  let child: Deno.ChildProcess; // not in the plugin's group: a signal to that leaves it watching
   try {
-    child = new Deno.Command("/bin/sh", {
+    child = spawnInSession("/bin/sh", {
       args: ["-c", WATCHDOG, "plexum-codex-watchdog", String(leader)],
       env: { PLEXUM_WATCH_RUN: marker.value },
       stdin: "piped",
       stdout: "null",
       stderr: "null",
-      detached: true, // not in the plugin's group: a signal to that group leaves it watching
-    }).spawn();
+    });
   } catch {
-    return { pid: undefined, release: () => Promise.resolve() };
+    return () => Promise.resolve();
   }
   const w = child.stdin.getWriter();
   let released: Promise<void> | undefined;
-  return {
-    pid: child.pid,
-    release: () =>
-      released ??= (async () => {
-        try {
-          await w.write(new TextEncoder().encode("done\n"));
-          await w.close();
-        } catch { /* it exited already */ }
-        await child.status;
-      })(),
-  };
+  return () =>
+    released ??= (async () => {
+      try {
+        await w.write(new TextEncoder().encode("done\n"));
+        await w.close();
+      } catch { /* it exited already */ }
+      await child.status;
+    })();
 }

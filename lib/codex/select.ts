@@ -11,11 +11,8 @@
  *   exec for a while ({@linkcode RETRY_APP_SERVER_MS}) when the app-server
  *   cannot be started or initialized (a Codex without the subcommand) or keeps
  *   crashing, then the app-server is tried again. Each switch is logged once,
- *   at warn, with the reason.
- *
- * `auto` knows the app-server only through its {@linkcode Health}
- * (app_server/health.ts): ready or why not, and "stand down" when turns move
- * to exec; the supervisor behind it decides the rest.
+ *   at warn, with the reason. `auto` knows the app-server only through its
+ *   {@linkcode Health} (app_server/health.ts).
  *
  * @example
  * ```ts
@@ -33,6 +30,7 @@ import { type Clock, realClock } from "../async.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
+import { cancelledTurn } from "../turns/outcome.ts";
 import { appServerArgs, unsupportedArgMessage } from "./app_server/args.ts";
 import { AppServerBackend } from "./app_server/backend.ts";
 import type { Health } from "./app_server/health.ts";
@@ -46,57 +44,43 @@ export function selectBackend(config: Config, log: Logger): Backend {
   if (config.backend === "exec") return new ExecBackend(config, log);
   const args = appServerArgs(config.extra_args);
   if (!args.ok) {
-    if (config.backend === "app-server") {
-      throw new ConfigError([{
-        field: "extra_args",
-        message: `${
-          unsupportedArgMessage(args.error)
-        }; remove it or set backend to "exec" or "auto"`,
-      }]);
-    }
-    log.warn(
-      "using codex exec for every turn: extra_args hold an argument codex app-server does not take",
-      {
-        argument: args.error,
-      },
-    );
+    const why = unsupportedArgMessage(args.error);
+    const message = `${why}; remove it or set backend to "exec" or "auto"`;
+    if (config.backend === "app-server") throw new ConfigError([{ field: "extra_args", message }]);
+    const warning = "using codex exec for every turn: extra_args hold an argument codex " +
+      "app-server does not take";
+    log.warn(warning, { argument: args.error });
     return new ExecBackend(config, log);
   }
   const appServer = new AppServerBackend({ config, log, clientVersion: meta.version });
   if (config.backend === "app-server") return appServer;
-  return new AutoBackend({
-    appServer,
-    health: appServer.supervisor,
-    exec: new ExecBackend(config, log),
-    log,
-  });
+  const exec = new ExecBackend(config, log);
+  return new AutoBackend({ appServer, health: appServer.supervisor, exec, log });
 }
 
-/** Inputs of {@linkcode AutoBackend}. */
+/**
+ * Inputs of {@linkcode AutoBackend}: turns go to `appServer` while `health`
+ * (its supervisor's) says it can take them, else to `exec`; `retryMs`
+ * default {@linkcode RETRY_APP_SERVER_MS}; `clock` for tests.
+ */
 export interface AutoBackendOptions {
-  /** Where turns go while {@linkcode health} says it can take them. */
   appServer: Backend;
-  /** The app-server's health (app_server/health.ts); its supervisor in the plugin. */
   health: Health;
-  /** Where turns go meanwhile. */
   exec: Backend;
   log: Logger;
-  /** Default {@linkcode RETRY_APP_SERVER_MS}. */
   retryMs?: number;
-  /** Where time comes from (tests: dev/fake_clock.ts). */
   clock?: Clock;
 }
 
 /** `auto`: the app-server while it works, exec while it does not. */
 export class AutoBackend implements Backend {
-  #o: AutoBackendOptions;
-  #clock: Clock;
   #retryAt = 0;
   #onExec = false;
 
-  constructor(o: AutoBackendOptions) {
-    this.#o = o;
-    this.#clock = o.clock ?? realClock;
+  constructor(readonly o: AutoBackendOptions) {}
+
+  get #clock(): Clock {
+    return this.o.clock ?? realClock;
   }
 
   /** Which backend the next turn uses (doctor, tests). */
@@ -105,12 +89,10 @@ export class AutoBackend implements Backend {
   }
 
   async runTurn(req: TurnRequest): Promise<TurnResult> {
-    const { appServer, health, exec, log } = this.#o;
+    const { appServer, health, exec, log } = this.o;
     if (this.#clock.now() >= this.#retryAt) {
       const r = await health.ready(req.signal);
-      if (r.state === "cancelled") {
-        return { stop_reason: "cancelled", thread_id: null, usage: null };
-      }
+      if (r.state === "cancelled") return cancelledTurn();
       if (r.state === "ready") {
         if (this.#onExec) {
           log.info("codex app-server works again; turns use it", {});
@@ -121,7 +103,7 @@ export class AutoBackend implements Backend {
       // A missing binary is exec's to report too (codex_not_found), not a reason to switch.
       if (r.notFound) return exec.runTurn(req);
       await health.standDown(); // the retry starts with a clean slate
-      const retryMs = this.#o.retryMs ?? RETRY_APP_SERVER_MS;
+      const retryMs = this.o.retryMs ?? RETRY_APP_SERVER_MS;
       if (!this.#onExec) {
         log.warn("codex app-server is unusable; turns use codex exec", {
           why: r.why,
@@ -135,6 +117,6 @@ export class AutoBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#o.appServer.close(), this.#o.exec.close()]);
+    await Promise.all([this.o.appServer.close(), this.o.exec.close()]);
   }
 }

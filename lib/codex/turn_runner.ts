@@ -1,57 +1,143 @@
 /**
- * One turn, whichever backend runs it: what every turn needs is done here
- * once, around a {@linkcode Driver} that only talks to Codex
- * (./exec/driver.ts, ./app_server/turn.ts).
+ * One turn, whichever backend runs it. A backend's {@linkcode Driver}
+ * (./exec/driver.ts, ./app_server/turn.ts) only talks to Codex and yields
+ * {@linkcode Happening}s; what every turn needs is done here once:
  *
  * - the workspace's stored thread is resumed (none with `reset`); one Codex
  *   no longer knows is replaced by a new one within the turn, with a warning;
  * - a new thread gets the earlier messages first (./history.ts), and the
  *   result says `replayed_messages` whenever a thread got them;
  * - a new thread's id is saved as soon as it is known (./session.ts);
- * - streamed events reach the host as they come;
- * - the end: usage from the thread's running totals (./turn_usage.ts), or,
- *   for a turn that did not complete, the totals kept as the next baseline;
- *   a failure becomes exactly one error event (lib/turns/outcome.ts), a usage
- *   or rate limit `rate_limited` with `retry_after_s` (./rate_limit.ts).
+ * - streamed events (already in the host's shape) reach the host as they come;
+ * - the end: usage from the thread's running totals (./usage.ts), or, for a
+ *   turn that did not complete, the totals kept as the next baseline; a
+ *   failure becomes exactly one error event (lib/turns/outcome.ts), a usage
+ *   or rate limit `rate_limited` with `retry_after_s` (./codex_errors.ts).
  *
  * @example
  * ```ts
- * import { runTurn } from "./turn_runner.ts";
- * import type { Driver } from "./happening.ts";
+ * import { type Driver, runTurn } from "./turn_runner.ts";
  * import { DEFAULTS } from "../config.ts";
  * import { createLogger } from "../log.ts";
- * const driver: Driver = {
- *   async *run() {
- *     yield { type: "text_delta", text: "hi" };
+ * const echo: Driver = {
+ *   async *run(turn) {
+ *     yield { type: "text_delta", text: turn.text };
  *     yield { type: "completed" };
  *   },
  * };
- * const r = await runTurn(driver, {
- *   workspace: "/srv/agent", prompt: "hi", model: "codex", reset: true,
- *   signal: new AbortController().signal, emit: (ev) => console.log(ev),
- * }, { config: { ...DEFAULTS }, log: createLogger() });
- * // r: { stop_reason: "end_turn", thread_id: null, usage: null }
+ * const req = { workspace: "/w", prompt: "hi", model: "codex", reset: true, emit: console.log };
+ * const options = { config: { ...DEFAULTS }, log: createLogger() };
+ * await runTurn(echo, { ...req, signal: new AbortController().signal }, options);
  * ```
  *
  * @module
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { TurnRequest, TurnResult, Usage } from "../turns/backend.ts";
+import type {
+  ActivityStatus,
+  PlexumEvent,
+  TurnRequest,
+  TurnResult,
+  Usage,
+} from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
-import type { Driver, FailureCause, Happening } from "./happening.ts";
-import { replayedField, turnText } from "./history.ts";
+import { turnText } from "./history.ts";
+import { rateLimitOf } from "./codex_errors.ts";
 import { outputOf } from "./output_schema.ts";
-import { rateLimitOf } from "./rate_limit.ts";
 import { readThreadId, saveThreadId } from "./session.ts";
-import { keepBaseline, settleUsage } from "./turn_usage.ts";
-import type { Totals } from "./usage.ts";
+import { settleUsage, type Totals, writeTotals } from "./usage.ts";
+
+/** What reaches the host as it streams, in the host's own shape. */
+export type Streamed = Extract<
+  PlexumEvent,
+  { type: "text_delta" } | { type: "reasoning_delta" } | { type: "activity" }
+>;
+
+/**
+ * Why a driver's run failed: cancelled; a stored thread Codex no longer
+ * knows (replaced); Codex failed the turn (maybe a limit); anything else,
+ * already worded as the turn's error.
+ */
+type FailureCause =
+  | { type: "cancelled" }
+  | { type: "stale_thread"; message: string }
+  | { type: "codex"; message: string; errorInfo?: unknown }
+  | { type: "failure"; failure: TurnFailure };
+
+/**
+ * One thing that happened in a turn; `failed` or `completed` is the last.
+ * `thread`: `fresh` when this run started it; `totals`: the thread's running
+ * token totals (the last one counts).
+ */
+export type Happening =
+  | Streamed
+  | { type: "thread"; id: string; fresh: boolean }
+  | { type: "totals"; totals: Totals }
+  | { type: "failed"; cause: FailureCause }
+  | { type: "completed"; answer?: string };
+
+/** One run of a driver: resume `threadId` (or start one), send `text` (history + prompt). */
+export type DriverTurn = { req: TurnRequest; threadId?: string; text: string };
+
+/** A way of running a turn on Codex, as a stream of happenings. */
+export interface Driver {
+  run(turn: DriverTurn): AsyncIterable<Happening>;
+}
+
+/** A queue from callbacks (a line, a notification) to a driver's async iterable, in order. */
+export class Channel<T> implements AsyncIterable<T> {
+  #buf: T[] = [];
+  #closed = false;
+  #wake: (() => void) | undefined;
+
+  /** Queue `v` (ignored once closed). */
+  push(v: T): void {
+    if (this.#closed) return;
+    this.#buf.push(v);
+    this.#wake?.();
+  }
+
+  /** No more values: the iteration ends after those queued. */
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for (;;) {
+      while (this.#buf.length) yield this.#buf.shift()!;
+      if (this.#closed) return;
+      await new Promise<void>((r) => (this.#wake = r));
+      this.#wake = undefined;
+    }
+  }
+}
+
+/** An item's status as the contract's: anything not ended is `in_progress`. */
+export function activityStatus(v: unknown): ActivityStatus {
+  return v === "completed" || v === "failed" || v === "declined" ? v : "in_progress";
+}
+
+/** Command output as an activity item carries it, the same on both backends: its last 4096 characters. */
+export function commandOutput(out: string): { aggregated_output: string; output_truncated?: true } {
+  return out.length > 4096
+    ? { aggregated_output: out.slice(-4096), output_truncated: true }
+    : { aggregated_output: out };
+}
+
+/**
+ * The model Codex gets for Plexum model id `model` on both backends:
+ * `model_args` first, `codex` is Codex's own default (undefined), anything
+ * else is passed as is.
+ */
+export function modelArg(config: Pick<Config, "model_args">, model: string): string | undefined {
+  if (Object.hasOwn(config.model_args, model)) return config.model_args[model];
+  return model === "codex" ? undefined : model;
+}
 
 /** What {@linkcode runTurn} needs besides the driver and the request. */
-export interface RunnerOptions {
-  config: Pick<Config, "replay_history">;
-  log: Logger;
-}
+type RunnerOptions = { config: Pick<Config, "replay_history">; log: Logger };
 
 /** How one run of the driver went. */
 interface Attempt {
@@ -92,25 +178,19 @@ export async function runTurn(
   if (end.type === "completed") {
     let usage: Usage | null = null;
     if (a.totals && a.thread) {
-      // Per turn, validated, never a wrong number (./turn_usage.ts).
-      usage = await settleUsage({
-        workspace: req.workspace,
-        threadId: a.thread.id,
-        totals: a.totals,
-        fresh: a.thread.fresh,
-        log: o.log,
-      });
+      usage = await settleUsage(req.workspace, a.thread.id, a.totals, a.thread.fresh, o.log);
       if (usage) req.emit({ type: "usage", ...usage });
     }
     return {
       stop_reason: "end_turn",
       thread_id,
       usage,
-      ...replayedField(fields.replayed_messages),
+      ...(fields.replayed_messages > 0 && { replayed_messages: fields.replayed_messages }),
       ...(output?.ok && { output: output.value }),
     };
   }
-  if (a.totals && thread_id) await keepBaseline(req.workspace, thread_id, a.totals);
+  // Kept as the next baseline, so this turn's tokens are not counted again.
+  if (a.totals && thread_id) await writeTotals(req.workspace, thread_id, a.totals).catch(() => {});
   if (end.cause.type === "cancelled") return cancelledTurn(fields);
   return failTurn(req, failureOf(end.cause), fields);
 }
@@ -123,7 +203,6 @@ async function attempt(
   threadId: string | undefined,
   stored: string | undefined,
 ): Promise<Attempt> {
-  // A new thread gets the host's earlier messages (./history.ts).
   const replay = turnText(req, {
     newThread: threadId === undefined,
     enabled: o.config.replay_history,
@@ -154,15 +233,9 @@ async function attempt(
 
 /** The turn's one error for a failed run. */
 function failureOf(cause: Exclude<FailureCause, { type: "cancelled" }>): TurnFailure {
-  switch (cause.type) {
-    case "failure":
-      return cause.failure;
-    case "stale_thread":
-      return new TurnFailure("codex_exit", cause.message);
-    case "codex": {
-      const limit = rateLimitOf(cause.message, new Date(), cause.errorInfo);
-      if (limit) return new TurnFailure("rate_limited", cause.message, limit.retry_after_s);
-      return new TurnFailure("turn_failed", cause.message);
-    }
-  }
+  if (cause.type === "failure") return cause.failure;
+  if (cause.type === "stale_thread") return new TurnFailure("codex_exit", cause.message);
+  const limit = rateLimitOf(cause.message, new Date(), cause.errorInfo);
+  if (limit) return new TurnFailure("rate_limited", cause.message, limit.retry_after_s);
+  return new TurnFailure("turn_failed", cause.message);
 }

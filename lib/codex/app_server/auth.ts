@@ -1,7 +1,7 @@
 /**
  * An API key from the environment, for the app-server. `codex exec` reads
  * `CODEX_API_KEY` (and the plugin hands it `OPENAI_API_KEY` under that name
- * when Codex has no login: lib/codex/locate.ts `launchEnv`), but `codex
+ * when Codex has no login: lib/codex/launch_env.ts `launchEnv`), but `codex
  * app-server` reads neither: a turn went out without an `Authorization`
  * header (0.135.0 and 0.169.0, against the mock). So the key is given to it
  * with `account/login/start {type: "apiKey"}`, and, so that this login is not

@@ -34,7 +34,7 @@ import { TurnFailure } from "../../turns/outcome.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
 import { type AppServerProcess, exitText } from "./process.ts";
 import type { RolloutMark } from "./rollout.ts";
-import { THREAD_HELD } from "../thread_errors.ts";
+import { THREAD_HELD } from "../codex_errors.ts";
 import type { Method, Requests } from "./wire.ts";
 
 /** A running app-server and the threads it has loaded. */

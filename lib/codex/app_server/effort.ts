@@ -30,7 +30,7 @@
  */
 import { abortable } from "../../async.ts";
 import type { TurnRequest } from "../../turns/backend.ts";
-import { modelArg } from "../model.ts";
+import { modelArg } from "../turn_runner.ts";
 import type { Connection, TurnContext } from "./calls.ts";
 
 type Json = Record<string, unknown>;

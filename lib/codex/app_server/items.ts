@@ -4,7 +4,7 @@
  * neutral activity item (lib/turns/backend.ts), `TokenUsageBreakdown` to the
  * one {@linkcode Totals} shape (exec's names). The rules both backends share
  * (output cut to its last 4096 characters, statuses) come from
- * ../activity.ts, so the same work gives the same activity on either.
+ * ../turn_runner.ts, so the same work gives the same activity on either.
  *
  * Read defensively: the wire is typed (./wire.ts), not validated.
  *
@@ -18,7 +18,7 @@
  * @module
  */
 import type { ActivityItem } from "../../turns/backend.ts";
-import { activityStatus, commandOutput } from "../activity.ts";
+import { activityStatus, commandOutput } from "../turn_runner.ts";
 import type { Totals } from "../usage.ts";
 import type { ThreadItem, TokenUsageBreakdown } from "./wire.ts";
 

@@ -29,8 +29,7 @@
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
-import { defaultEnv, type Env, launchEnv } from "../launch_env.ts";
-import { locateBinary } from "../locate.ts";
+import { defaultEnv, type Env, launchEnv, locateBinary } from "../launch_env.ts";
 import { appServerArgs, unsupportedArgMessage } from "./args.ts";
 import { envApiKey, EPHEMERAL_AUTH_ARGS, loginWithApiKey } from "./auth.ts";
 import { AppServerProcess, type StartFailure } from "./process.ts";

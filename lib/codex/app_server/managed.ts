@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { compareVersions } from "../version.ts";
+import { compareVersions } from "../launch_env.ts";
 import type { Connection } from "./calls.ts";
 import type { AppServerProcess, ExitInfo } from "./process.ts";
 

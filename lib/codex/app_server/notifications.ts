@@ -43,7 +43,7 @@
  * @module
  */
 import type { ActivityItem } from "../../turns/backend.ts";
-import type { Streamed } from "../happening.ts";
+import type { Streamed } from "../turn_runner.ts";
 import type { Totals } from "../usage.ts";
 import { ReasoningMapper } from "./reasoning.ts";
 import { activityOf, totalsFromWire } from "./items.ts";

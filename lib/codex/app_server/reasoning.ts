@@ -22,7 +22,7 @@
  *
  * @module
  */
-import type { Streamed } from "../happening.ts";
+import type { Streamed } from "../turn_runner.ts";
 import type { Notifications, ThreadItem } from "./wire.ts";
 
 type Params = Record<string, unknown>;

@@ -32,11 +32,11 @@
  * @module
  */
 import type { TurnRequest } from "../../turns/backend.ts";
-import { modelArg } from "../model.ts";
+import { modelArg } from "../turn_runner.ts";
 import { threadSandbox } from "../sandbox.ts";
-import { compareVersions } from "../version.ts";
+import { compareVersions } from "../launch_env.ts";
 import { readThreadId } from "../session.ts";
-import { STALE_THREAD } from "../thread_errors.ts";
+import { STALE_THREAD } from "../codex_errors.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
 import { RpcError } from "./client.ts";
 import { noteLoadedEffort } from "./effort.ts";

@@ -33,12 +33,16 @@
 import { IdleTimer, within } from "../../async.ts";
 import type { TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
-import { Channel } from "../channel.ts";
-import type { Driver, DriverTurn, Happening } from "../happening.ts";
-import { modelArg } from "../model.ts";
-import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../retry_notice.ts";
+import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../codex_errors.ts";
 import { turnSandbox } from "../sandbox.ts";
-import { runTurn } from "../turn_runner.ts";
+import {
+  Channel,
+  type Driver,
+  type DriverTurn,
+  type Happening,
+  modelArg,
+  runTurn,
+} from "../turn_runner.ts";
 import { request, TurnCalls, type TurnContext } from "./calls.ts";
 import { RpcError } from "./client.ts";
 import { turnEffort } from "./effort.ts";
@@ -140,7 +144,7 @@ export class AppServerDriver implements Driver {
     // The idle timeout: what counts as Codex showing progress is decided here, and only here.
     const idle = new IdleTimer(ctx.config.idle_timeout_s * 1000, ctx.clock);
     const progress = () => idle.touch();
-    const retries = new RetryWatch(); // a retry notice is not progress (lib/codex/retry_notice.ts)
+    const retries = new RetryWatch(); // a retry notice is not progress (lib/codex/codex_errors.ts)
     let lastRetry: string | undefined; // as it was when the idle timeout fired
     const unsubscribe = conn.proc.client.subscribe(threadId, {
       onNotification(method, params) {

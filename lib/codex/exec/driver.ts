@@ -1,14 +1,12 @@
 /**
  * The exec backend: one `codex exec --json` process per turn, as a
- * {@linkcode Driver} for the turn runner (../turn_runner.ts), which does
- * what both backends share (thread id, history, usage, the one error).
- * Here: the binary, the prompt's images as temporary files, the argv, the
- * process, its JSONL mapped to happenings (./jsonl.ts), and how its end
- * reads (a crash, Codex's own error line, a thread another process holds,
- * a stored thread Codex no longer knows).
- *
- * The fallback backend: every turn pays a cold Codex start and text arrives a
- * whole message at a time, but it needs nothing beyond `codex exec`.
+ * {@linkcode Driver} for the turn runner (../turn_runner.ts), which does what
+ * both backends share. Here: the binary, the images as temporary files and
+ * the argv (./argv.ts), the process (./process.ts), its JSONL mapped to
+ * happenings (./jsonl.ts), and how its end reads (a crash, Codex's own error
+ * line, a thread another process holds, a stored thread Codex lost). Every
+ * turn pays a cold Codex start and text arrives a whole message at a time,
+ * but it needs nothing beyond `codex exec`.
  *
  * @example
  * ```ts
@@ -16,46 +14,38 @@
  * import { DEFAULTS } from "../../config.ts";
  * import { createLogger } from "../../log.ts";
  * const backend = new ExecBackend({ ...DEFAULTS }, createLogger());
- * const r = await backend.runTurn({
- *   workspace: "/srv/agent",
- *   prompt: "hi",
- *   model: "codex",
- *   reset: false,
- *   signal: new AbortController().signal,
- *   emit: (ev) => console.log(ev),
- * });
+ * const req = { workspace: "/w", prompt: "hi", model: "codex", reset: false, emit: console.log };
+ * await backend.runTurn({ ...req, signal: new AbortController().signal });
  * ```
  *
  * @module
  */
-import { modelArg } from "../model.ts";
-import { execArgs } from "./argv.ts";
 import type { Config } from "../../config.ts";
+import type { Logger } from "../../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
-import { Channel } from "../channel.ts";
-import type { Driver, DriverTurn, Happening } from "../happening.ts";
-import { runTurn } from "../turn_runner.ts";
-import { type ImageFiles, writeImages } from "./images.ts";
+import { idleTimeoutMessage, STALE_THREAD, THREAD_HELD } from "../codex_errors.ts";
+import { launchEnv, locateBinary } from "../launch_env.ts";
+import {
+  Channel,
+  type Driver,
+  type DriverTurn,
+  type Happening,
+  modelArg,
+  runTurn,
+} from "../turn_runner.ts";
+import { execArgs, type ImageFiles, writeImages } from "./argv.ts";
 import { writeSchema } from "../output_schema.ts";
-import { err, ok, type Result } from "../../result.ts";
 import { type CodexEvent, TurnMapper } from "./jsonl.ts";
 import { runCodex, type RunResult } from "./process.ts";
-import { idleTimeoutMessage } from "../retry_notice.ts";
-import { launchEnv } from "../launch_env.ts";
-import { locateBinary } from "../locate.ts";
-import type { Logger } from "../../log.ts";
-import { STALE_THREAD, THREAD_HELD } from "../thread_errors.ts";
 
 /** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
-export function stderrSummary(tail: string): string {
+function stderrSummary(tail: string): string {
   const lines = tail.split("\n").map((l) => l.trimEnd());
-  const err = lines.findIndex((l) => l.startsWith("Error:"));
-  if (err >= 0) return lines[err].slice("Error:".length).trim();
-  return lines.filter((l) => l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:").slice(-5).join(
-    "\n",
-  )
-    .slice(-2000);
+  const err = lines.find((l) => l.startsWith("Error:"));
+  if (err) return err.slice("Error:".length).trim();
+  const useful = lines.filter((l) => l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:");
+  return useful.slice(-5).join("\n").slice(-2000);
 }
 
 const failed = (code: TurnFailure["code"], message: string): Happening => ({
@@ -66,20 +56,10 @@ const failed = (code: TurnFailure["code"], message: string): Happening => ({
 /** Runs turns with one `codex exec` process each. */
 export class ExecBackend implements Backend, Driver {
   #binary: string | undefined;
-  /** Runs whose leftovers are still being signalled (lib/codex/exec/process.ts). */
+  /** Runs whose leftovers are still being signalled. */
   #settling = new Set<Promise<void>>();
 
   constructor(private config: Config, private log: Logger) {}
-
-  /** Resolve the binary once; retried while it is missing. */
-  binary(): Result<string, string> {
-    if (this.#binary) return ok(this.#binary);
-    const r = locateBinary(this.config.binary);
-    if (!r.ok) return err(r.error.message);
-    this.log.info("using codex binary", { path: r.value.path, found_via: r.value.via });
-    this.#binary = r.value.path;
-    return ok(r.value.path);
-  }
 
   /** Nothing outlives a turn but the signalling of what a run left, which this waits for. */
   async close(): Promise<void> {
@@ -92,22 +72,23 @@ export class ExecBackend implements Backend, Driver {
 
   /** One `codex exec` run (the runner's {@linkcode Driver}). */
   async *run(turn: DriverTurn): AsyncGenerator<Happening> {
-    const bin = this.binary();
-    if (!bin.ok) return yield failed("codex_not_found", bin.error);
-    // The prompt's images live in a private temp dir for exactly as long as the run.
-    let files: ImageFiles;
+    if (!this.#binary) { // found once; looked for again while it is missing
+      const r = locateBinary(this.config.binary);
+      if (!r.ok) return yield failed("codex_not_found", r.error.message);
+      this.log.info("using codex binary", { path: r.value.path, found_via: r.value.via });
+      this.#binary = r.value.path;
+    }
+    let files: ImageFiles; // for exactly as long as the run
     try {
       files = await writeImages(turn.req.images ?? []);
     } catch (e) {
-      const why = `could not write the prompt's images to a temporary file: ${
-        (e as Error).message
-      }`;
-      return yield failed("internal", why);
+      const why = "could not write the prompt's images to a temporary file: ";
+      return yield failed("internal", why + (e as Error).message);
     }
     try {
       // output_schema: a private temp file for exactly as long as the run (../output_schema.ts).
       await using schema = await writeSchema(turn.req.outputSchema);
-      yield* this.#run(turn, bin.value, files.paths, schema.path);
+      yield* this.#run(turn, this.#binary, files.paths, schema.path);
     } finally {
       await files[Symbol.asyncDispose]();
     }
@@ -176,27 +157,20 @@ export class ExecBackend implements Backend, Driver {
       return { type: "failed", cause: { type: "stale_thread", message: run.stderrTail } };
     }
     if (run.timedOut) {
-      const why = idleTimeoutMessage({
-        idleS: this.config.idle_timeout_s,
-        silence: "printed nothing",
-        lastRetry: run.lastRetry,
-      });
-      return failed("timeout", why);
+      const o = { idleS: this.config.idle_timeout_s, lastRetry: run.lastRetry };
+      return failed("timeout", idleTimeoutMessage({ ...o, silence: "printed nothing" }));
     }
     if (mapper.failure !== undefined) {
       return { type: "failed", cause: { type: "codex", message: mapper.failure } };
     }
     if (mapper.completed) return { type: "completed", answer: mapper.answer };
-    const threadId = mapper.threadId ?? stored ?? null;
-    const why = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`;
     const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
-    if (THREAD_HELD.test(detail)) {
-      return failed(
-        "codex_exit",
-        `thread ${threadId} is in use by another live Codex process (another plugin, or codex ` +
-          `run by hand), so this turn did not run; the thread is kept. Codex said: ${detail}`,
-      );
-    }
-    return failed("codex_exit", `codex ${why} before the turn completed: ${detail}`);
+    const why = THREAD_HELD.test(detail)
+      ? `thread ${mapper.threadId ?? stored ?? null} is in use by another live Codex process ` +
+        `(another plugin, or codex run by hand), so this turn did not run; the thread is kept. ` +
+        `Codex said: `
+      : `codex ${run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`} ` +
+        `before the turn completed: `;
+    return failed("codex_exit", why + detail);
   }
 }

@@ -1,53 +1,43 @@
 /**
  * Runs one `codex` process: in its own process group, prompt on stdin (then
- * closed), stdout read as JSONL through {@linkcode LineStream}, a bounded tail
- * of stderr kept for error messages.
- *
- * Cancel (the `signal`) and the idle timeout (no output on stdout or stderr for
- * `idleTimeoutMs`) send SIGTERM to the whole group and SIGKILL after a grace
- * period. When the process ends, whatever is left of its group is killed too.
- * "Group" includes the helpers codex starts in sessions of their own
- * ({@linkcode ProcessTree}). If something still holds the pipes after that,
- * reading stops once they have been quiet for the grace period.
- *
- * After a normal exit, the scan that finds what codex left running (one `ps`
- * of every process: tens of milliseconds on a busy machine, the biggest part
- * of what a turn cost beyond raw `codex exec`) runs off the turn's path: the
- * result is ready once codex has exited and its output is read, and
- * `RunResult.settled` resolves once the leftovers got their SIGTERM (the
- * run's watchdog stays armed until then).
+ * closed), stdout read as JSONL, a bounded tail of stderr kept for errors.
+ * Cancel and the idle timeout (no progress for `idleTimeoutMs`; a retry
+ * notice is not progress) end the whole run (../reap.ts): SIGTERM, then
+ * SIGKILL after a grace period. After a normal exit, what codex left gets
+ * SIGTERM off the turn's path (that `ps` scan costs tens of milliseconds):
+ * `RunResult.settled` resolves once it has.
  *
  * @example
  * ```ts
  * import { runCodex } from "./process.ts";
  * import { createLogger } from "../../log.ts";
- * const r = await runCodex({
- *   binary: "codex",
- *   args: ["exec", "--json", "-"],
- *   cwd: "/srv/agent",
- *   stdin: "hello",
- *   idleTimeoutMs: 600_000,
- *   log: createLogger(),
- *   onEvent: (ev) => console.log(ev),
- * });
- * // r.code, r.timedOut, r.cancelled, r.stderrTail
+ * const args = ["exec", "--json", "-"];
+ * const run = { binary: "codex", args, cwd: "/w", stdin: "hello", idleTimeoutMs: 600_000 };
+ * const r = await runCodex({ ...run, log: createLogger(), onEvent: console.log });
  * await r.settled; // what codex left running has been signalled
  * ```
  *
  * @module
  */
-import { type Clock, IdleTimer, realClock } from "../../async.ts";
+import { IdleTimer } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
-import { ProcessTree, runMarker, startWatchdog } from "../reap.ts";
-import { clearRun, endRecordedRuns, recordRun } from "../run_record.ts";
-import { execRetryNotice, RetryWatch } from "../retry_notice.ts";
+import {
+  clearRun,
+  endRecordedRuns,
+  ProcessTree,
+  recordRun,
+  runMarker,
+  SETSID_FAILED,
+  spawnInSession,
+  startWatchdog,
+} from "../reap.ts";
+import { execRetryNotice, RetryWatch } from "../codex_errors.ts";
 
 /** How long TERM gets before KILL. */
 export const KILL_GRACE_MS = 2000;
 /** How long what a stopped codex left running gets after TERM before KILL. */
-export const LEFTOVER_GRACE_MS = 500;
-const STDERR_TAIL = 8192;
+const LEFTOVER_GRACE_MS = 500;
 
 /** Inputs of {@linkcode runCodex}. */
 export interface RunOptions {
@@ -61,62 +51,30 @@ export interface RunOptions {
   log: Logger;
   /** Each valid JSON object printed on stdout. */
   onEvent(ev: Record<string, unknown>): void;
-  /** Where the idle timeout's time comes from (tests); the real clock by default. */
-  clock?: Clock;
-  /** Environment additions (tests); the plugin's own environment is inherited. */
+  /** Environment additions; the plugin's own environment is inherited. */
   env?: Record<string, string>;
-  /**
-   * Record the run in `cwd`, the workspace (lib/codex/run_record.ts), after
-   * first ending what a dead plugin's run left there; the caller holds the
-   * workspace's lock. Default true.
-   */
-  record?: boolean;
 }
 
-/** How the process ended. */
+/** How the process ended (`code` null: killed by a signal, or never started). */
 export interface RunResult {
-  /** Exit code; null when killed by a signal or never started. */
   code: number | null;
   signal: string | null;
   timedOut: boolean;
   cancelled: boolean;
-  /** Last few KiB of stderr. */
+  /** Last 8 KiB of stderr. */
   stderrTail: string;
-  /** Set when the binary could not be started (not found, not executable). */
+  /** The binary could not be started (not found, not executable). */
   spawnError?: Error;
-  /** On a timeout: Codex's last retry notice since its last progress (lib/codex/retry_notice.ts). */
+  /** On a timeout: Codex's last retry notice since its last progress. */
   lastRetry?: string;
-  /**
-   * Resolves once what codex left running has been signalled and its watchdog
-   * released (after a normal exit this outlasts `runCodex`; never rejects).
-   */
+  /** Resolves once what codex left has been signalled and the watchdog released; never rejects. */
   settled: Promise<void>;
 }
 
-/** Keeps the last `max` characters of a stream of text. */
-class Tail {
-  #s = "";
-  constructor(private max: number) {}
-  push(t: string) {
-    this.#s = (this.#s + t).slice(-this.max);
-  }
-  toString() {
-    return this.#s;
-  }
-}
-
-/** True once `work` settles; false if `quiet` fires first. */
-async function settlesBeforeQuiet(work: Promise<unknown>, quiet: IdleTimer): Promise<boolean> {
-  try {
-    return await Promise.race([work.then(() => true), quiet.fired.then(() => false)]);
-  } finally {
-    quiet.stop();
-  }
-}
-
 /**
- * Run codex once; resolves when it has exited and its output is read (after a
- * cancel or a timeout: when its group is gone; see `RunResult.settled`).
+ * Run codex once in `cwd`, the workspace whose lock the caller holds (the run
+ * is recorded there, after ending what a dead plugin's run left: ../reap.ts).
+ * Resolves once codex has exited and its output is read.
  */
 export async function runCodex(o: RunOptions): Promise<RunResult> {
   const result: RunResult = {
@@ -127,45 +85,39 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     stderrTail: "",
     settled: Promise.resolve(),
   };
-  const recordIn = o.record === false ? undefined : o.cwd;
-  if (recordIn) await endRecordedRuns(recordIn, o.log, KILL_GRACE_MS);
+  await endRecordedRuns(o.cwd, o.log, KILL_GRACE_MS);
   if (o.signal?.aborted) return { ...result, cancelled: true };
-  const mark = runMarker(); // inherited by everything codex starts (lib/reap.ts)
+  const mark = runMarker(); // inherited by everything codex starts
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(o.binary, {
+    child = spawnInSession(o.binary, { // codex and its commands: one group we can end
       args: o.args,
       cwd: o.cwd,
       env: { ...o.env, [mark.name]: mark.value },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      detached: true, // setsid: codex and its commands form one group we can end
-    }).spawn();
+    });
   } catch (e) {
     return { ...result, spawnError: e as Error };
   }
   const pid = child.pid;
-  // Ends the run should the plugin die without ending it (lib/codex/reap.ts).
-  const watchdog = startWatchdog(pid, mark);
-  const record = recordIn
-    ? recordRun(recordIn, { pid, marker: mark.marker, plugin_pid: Deno.pid })
-    : undefined;
-  // The group, plus helpers codex starts in sessions of their own (lib/reap.ts).
+  const releaseWatchdog = startWatchdog(pid, mark); // should the plugin die
+  const record = recordRun(o.cwd, { pid, marker: mark.marker, plugin_pid: Deno.pid });
   const tree = new ProcessTree(pid, mark.marker);
-  const clock = o.clock ?? realClock;
-  let killTimer: unknown;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
   let signalling: Promise<unknown> = Promise.resolve();
   const stop = () => {
     if (killTimer !== undefined) return;
-    killTimer = clock.setTimeout(() => {
+    killTimer = setTimeout(() => {
       signalling = signalling.then(() => tree.signal("SIGKILL"));
     }, KILL_GRACE_MS);
     signalling = tree.signal("SIGTERM");
   };
   // Silence for idleTimeoutMs ends the run; after the exit, silence for the grace ends reading.
-  const idle = new IdleTimer(o.idleTimeoutMs, clock);
-  let quiet: IdleTimer | undefined = undefined; // set once codex has exited
+  const idle = new IdleTimer(o.idleTimeoutMs);
+  // deno-lint-ignore prefer-const -- touch() below reads it before codex exits and it is set
+  let quiet: IdleTimer | undefined;
   let exited = false;
   const retries = new RetryWatch(); // a retry notice is output, but not progress
   idle.fired.then(() => {
@@ -199,28 +151,21 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     } catch { /* codex exited without reading its prompt; its exit says why */ }
   })();
 
-  const tail = new Tail(STDERR_TAIL);
   const readStderr = (async () => {
-    for await (
-      const chunk of child.stderr.pipeThrough(new TextDecoderStream(), {
-        signal: stopReading.signal,
-      })
-    ) {
+    const { signal } = stopReading;
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream(), { signal })) {
       touch();
-      tail.push(chunk);
+      result.stderrTail = (result.stderrTail + chunk).slice(-8192);
     }
   })();
 
   const readStdout = (async () => {
+    const warn = (msg: string) => (bytes: number) => o.log.warn(msg, { bytes });
     const lines = child.stdout.pipeThrough(
       new LineStream({
-        onOverflow: (n) =>
-          o.log.warn("codex printed a line too long to parse; skipped", { bytes: n }),
+        onOverflow: warn("codex printed a line too long to parse; skipped"),
         // Never drop an answer over one bad byte: its text arrives with U+FFFD.
-        onInvalidUtf8: (n) =>
-          o.log.warn("codex printed invalid UTF-8; passed on with U+FFFD in its place", {
-            bytes: n,
-          }),
+        onInvalidUtf8: warn("codex printed invalid UTF-8; passed on with U+FFFD in its place"),
       }),
       { signal: stopReading.signal },
     );
@@ -247,22 +192,20 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
   exited = true;
   idle.stop();
   // Stragglers (commands codex started and left running) would hold the pipes open.
-  clock.clearTimeout(killTimer);
+  clearTimeout(killTimer);
   await signalling;
-  // What codex left running (e.g. the login shell it snapshots the environment
-  // with) gets SIGTERM, so shells run their exit traps. After a normal exit that
-  // is all: they go on their own, and the turn does not wait for the scan that
-  // finds them (it would add tens of milliseconds to every turn). A codex that was
-  // stopped (cancel, timeout, shutdown) gets the full end first: TERM, grace, KILL.
+  // What codex left running gets SIGTERM (shells run their exit traps); after a normal
+  // exit the turn does not wait for that scan. A stopped codex's get TERM, grace, KILL.
   const swept = killTimer === undefined
     ? tree.signal("SIGTERM").then(() => {}, () => {})
     : tree.end(LEFTOVER_GRACE_MS);
   if (killTimer !== undefined) await swept;
-  // One that escaped (a session of its own whose parent is gone) could hold them
-  // forever: once they have been quiet for the grace period, stop reading.
+  // One that escaped could hold the pipes forever: once quiet for the grace, stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
-  quiet = new IdleTimer(KILL_GRACE_MS, clock);
-  if (!(await settlesBeforeQuiet(reads, quiet))) {
+  quiet = new IdleTimer(KILL_GRACE_MS);
+  const drained = await Promise.race([reads.then(() => true), quiet.fired.then(() => false)]);
+  quiet.stop();
+  if (!drained) {
     o.log.warn("a process codex started keeps its output open; stopped reading it", { pid });
     stopReading.abort();
     w.abort().catch(() => {});
@@ -272,14 +215,14 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
       o.log.warn("reading codex output failed", { error: String(r.reason) });
     }
   }
-  clock.clearTimeout(killTimer); // a cancel that came while the pipes drained
-  // The record goes now (the next turn must not take this run for a dead plugin's);
-  // the watchdog stays armed until the leftovers got their signal.
+  clearTimeout(killTimer); // a cancel that came while the pipes drained
+  // The record goes now (the next turn must not take it for a dead plugin's run).
   await clearRun(await record);
-  result.settled = swept.then(() => watchdog.release());
+  result.settled = swept.then(releaseWatchdog);
   o.signal?.removeEventListener("abort", onAbort);
+  const notStarted = status.code >= 126 && SETSID_FAILED.exec(result.stderrTail);
+  if (notStarted) result.spawnError = new Error(notStarted[1].slice(o.binary.length + 2));
   result.code = status.signal ? null : status.code;
   result.signal = status.signal;
-  result.stderrTail = tail.toString();
   return result;
 }
