@@ -19,34 +19,60 @@ export const CODEX_VERSION = CODEX_VERSIONS[0];
 
 const root = new URL("../", import.meta.url).pathname;
 
-/** Absolute path of the codex binary of `version`, installing it if needed. */
+/**
+ * Absolute path of the codex binary of `version`, installing it if needed.
+ * The install goes to a temp dir beside `.tools/codex-VERSION` and is renamed
+ * into place, so test files that run in parallel and all find it missing
+ * never see (or run) a half-installed one: the first rename wins, the others
+ * drop their copy.
+ */
 export async function ensureCodex(version: string = CODEX_VERSION): Promise<string> {
   const prefix = `${root}.tools/codex-${version}`;
   const bin = `${prefix}/node_modules/.bin/codex`;
+  if (await exists(bin)) return bin;
+  await Deno.mkdir(`${root}.tools`, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: `${root}.tools`, prefix: `codex-${version}.tmp-` });
   try {
-    await Deno.stat(bin);
+    const npm = await new Deno.Command("npm", {
+      args: [
+        "install",
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        tmp,
+        `@openai/codex@${version}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!npm.success) {
+      throw new Error(
+        `npm install @openai/codex@${version} failed:\n${new TextDecoder().decode(npm.stderr)}`,
+      );
+    }
+    await Deno.chmod(tmp, 0o755); // makeTempDir's 0700 would hide it from other users
+    try {
+      await Deno.rename(tmp, prefix);
+    } catch (e) {
+      if (await exists(bin)) return bin; // another install won the race
+      throw new Error(`${prefix} exists without ${bin} (a half-done install?): remove it`, {
+        cause: e,
+      });
+    }
     return bin;
-  } catch { /* install below */ }
-  await Deno.mkdir(prefix, { recursive: true });
-  const npm = await new Deno.Command("npm", {
-    args: [
-      "install",
-      "--no-save",
-      "--no-audit",
-      "--no-fund",
-      "--prefix",
-      prefix,
-      `@openai/codex@${version}`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!npm.success) {
-    throw new Error(
-      `npm install @openai/codex@${version} failed:\n${new TextDecoder().decode(npm.stderr)}`,
-    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
-  return bin;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

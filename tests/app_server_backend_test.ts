@@ -565,27 +565,6 @@ Deno.test("select: auto leaves an app-server that keeps crashing for exec, and t
   await auto.close();
 });
 
-Deno.test("app-server backend: an API key from the environment logs the app-server in, in memory only", async () => {
-  const saved = Deno.env.get("CODEX_API_KEY");
-  Deno.env.set("CODEX_API_KEY", "sk-from-env-987654");
-  try {
-    await using s = await setup({});
-    await turn(s.backend, await s.workspace());
-    const argv = (await s.fake.starts())[0].argv;
-    assert.deepEqual(argv.slice(0, 3), [
-      "app-server",
-      "-c",
-      'cli_auth_credentials_store="ephemeral"',
-    ]);
-    const login = (await s.fake.received()).find((m) => m.msg.method === "account/login/start");
-    assert.deepEqual(login?.msg.params, { type: "apiKey", apiKey: "sk-from-env-987654" });
-    assert.ok(!s.logs.some((l) => l.includes("sk-from-env-987654")), "the key is never logged");
-  } finally {
-    if (saved === undefined) Deno.env.delete("CODEX_API_KEY");
-    else Deno.env.set("CODEX_API_KEY", saved);
-  }
-});
-
 Deno.test("app-server backend: a thread the app-server unloaded between turns is resumed, not replaced", async () => {
   await using s = await setup({ unloadAfterTurn: true });
   const ws = await s.workspace();

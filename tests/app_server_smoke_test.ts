@@ -6,9 +6,9 @@
  * shared, and a cancel answered within 2 s with the thread going on.
  * (The plugin-level end-to-end battery is tests/app_server_e2e*_test.ts.)
  *
- * Codex inherits this process's environment, so each test points `HOME`,
- * `CODEX_HOME` and `MOCK_KEY` at its own temp dirs for its duration (test
- * files run one at a time).
+ * Codex inherits this process's environment, which other test files share
+ * (they run in parallel), so the config `binary` is a `sh` wrapper that sets
+ * `HOME`, `CODEX_HOME` and `MOCK_KEY` to this test's own and execs Codex.
  */
 import assert from "node:assert/strict";
 import { ensureCodex } from "../dev/codex.ts";
@@ -23,23 +23,27 @@ import { userTexts } from "./support/rig.ts";
 
 const VERSIONS = ["0.135.0", "0.169.0"];
 
-/** A mock, temp HOME/CODEX_HOME set in this process's environment, both backends. */
+/** A mock, a temp HOME/CODEX_HOME (set by a wrapper around Codex), both backends. */
 async function realSetup(version: string, script: MockReply[]) {
   const root = await Deno.makeTempDir({ prefix: "app-server-smoke-" });
   await Deno.mkdir(`${root}/home`);
   await Deno.mkdir(`${root}/codex-home`);
   const api = startMockApi(script);
   const setup = mockCodexSetup(api.baseUrl, `${root}/codex-home`);
-  const saved = new Map<string, string | undefined>();
-  for (const [k, v] of Object.entries({ ...setup.env, HOME: `${root}/home` })) {
-    saved.set(k, Deno.env.get(k));
-    Deno.env.set(k, v);
-  }
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const sets = Object.entries({ ...setup.env, HOME: `${root}/home` })
+    .map(([k, v]) => `${k}=${q(v)}`).join(" ");
+  const binary = `${root}/codex`;
+  await Deno.writeTextFile(
+    binary,
+    `#!/bin/sh\nexport ${sets}\nexec ${q(await ensureCodex(version))} "$@"\n`,
+  );
+  await Deno.chmod(binary, 0o755);
   const logs: string[] = [];
   const log = createLogger({ level: "info", write: (l) => logs.push(l) });
   const config: Config = {
     ...DEFAULTS,
-    binary: await ensureCodex(version),
+    binary,
     extra_args: setup.args,
     idle_timeout_s: 120,
   };
@@ -59,7 +63,6 @@ async function realSetup(version: string, script: MockReply[]) {
     async [Symbol.asyncDispose]() {
       await appServer.close();
       await api.close();
-      for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
       await Deno.remove(root, { recursive: true }).catch(() => {});
     },
   };

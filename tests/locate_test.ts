@@ -3,6 +3,7 @@
  * `codex` is looked for in nvm's, npm's and the other usual install places.
  */
 import assert from "node:assert/strict";
+import { relative } from "node:path";
 import { turnLog } from "./support/logs.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, startMockApi } from "../dev/mock_api.ts";
@@ -105,17 +106,15 @@ Deno.test("locateBinary: relative PATH entries and ~/ in binary give absolute pa
   const home = await Deno.makeTempDir();
   try {
     await makeExecutable(`${home}/tools/codex`);
-    const cwd = Deno.cwd();
-    Deno.chdir(home);
-    try {
-      const found = locateBinary("codex", envOf({ HOME: "/nonexistent", PATH: "tools" }));
-      assert.ok(found.ok);
-      const r = found.value;
-      assert.equal(r.path, `${Deno.realPathSync(home)}/tools/codex`);
-      assert.equal(r.via, "path");
-    } finally {
-      Deno.chdir(cwd);
-    }
+    // Relative to the cwd, which test files share (they run in parallel): no chdir.
+    const tools = relative(Deno.cwd(), `${home}/tools`);
+    assert.ok(!tools.startsWith("/"));
+    const found = locateBinary("codex", envOf({ HOME: "/nonexistent", PATH: tools }));
+    assert.ok(found.ok);
+    const r = found.value;
+    assert.equal(Deno.realPathSync(r.path), `${Deno.realPathSync(home)}/tools/codex`);
+    assert.ok(r.path.startsWith("/"), r.path);
+    assert.equal(r.via, "path");
     const explicit = locateBinary("~/tools/codex", envOf({ HOME: home }));
     assert.ok(explicit.ok);
     const t = explicit.value;

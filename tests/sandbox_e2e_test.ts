@@ -1,6 +1,7 @@
 /**
- * Config `sandbox` and `network_access` end to end: the real Codex 0.135.0,
- * 0.169.0 and 0.171.0 on both backends, against the mock, whose model asks
+ * Config `sandbox` and `network_access` end to end: the real Codex of the
+ * oldest and the newest release (EDGE_VERSIONS: the release decides how a
+ * command is sandboxed) on both backends, against the mock, whose model asks
  * for one command that writes the workspace, tries the network (sends its
  * workspace's name to a listener of the test on 127.0.0.1: inside Codex's
  * sandbox without network even loopback is cut off) and writes a directory
@@ -22,14 +23,14 @@
  * and doctor's probe says the same.
  */
 import assert from "node:assert/strict";
-import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
+import { ensureCodex } from "../dev/codex.ts";
 import { pluginArgs, startPlugin } from "../dev/plugin.ts";
 import { hermetic } from "../dev/hermetic.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { sandboxCheck } from "../lib/cli/codex_probe.ts";
 import { chat, closePlugin, type Rig, startRig } from "./support/rig.ts";
 import { SESSION_FILE } from "../lib/codex/session.ts";
-import { BACKENDS, type TestBackendName } from "./support/backends.ts";
+import { BACKENDS, EDGE_VERSIONS, type TestBackendName } from "./support/backends.ts";
 
 /** Runs its arguments where no user namespace can be created (what bubblewrap needs). */
 const NO_USERNS = [
@@ -218,7 +219,8 @@ async function varTmp(): Promise<AsyncDisposable & { path: string }> {
   };
 }
 
-for (const version of CODEX_VERSIONS) {
+// How Codex sandboxes a command is its release's: the oldest and the newest (EDGE_VERSIONS).
+for (const version of EDGE_VERSIONS) {
   Deno.test(`sandbox e2e (codex ${version}, exec and app-server): workspace-write, read-only and the default write what they allow, on new and resumed threads; network_access opens the network`, async () => {
     await using dir = await varTmp();
     await using net = netListener();
@@ -265,7 +267,7 @@ Deno.test("sandbox e2e: an unknown mode, or network_access without workspace-wri
   }
 });
 
-for (const version of CODEX_VERSIONS) {
+for (const version of EDGE_VERSIONS) {
   Deno.test(`sandbox e2e (codex ${version}): without user namespaces a turn fails with one error saying so, on either backend, and Codex never gets it`, async () => {
     await using dir = await varTmp();
     await using rig = await sandboxRig(dir.path, 9); // never reached: Codex gets no turn
@@ -291,7 +293,7 @@ for (const version of CODEX_VERSIONS) {
 }
 
 Deno.test("sandbox e2e: doctor probes the configured sandbox and says what is missing", async () => {
-  for (const version of CODEX_VERSIONS) {
+  for (const version of EDGE_VERSIONS) {
     const bin = await ensureCodex(version);
     const ok = await sandboxCheck({ ...DEFAULTS, sandbox: "read-only" }, bin);
     assert.ok(ok?.ok, `${version}: ${ok?.detail}`);
