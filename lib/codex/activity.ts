@@ -4,7 +4,7 @@
  * rules both backends share: command output cut to its last 4096
  * characters, statuses (`inProgress` and `in_progress` alike) as the
  * contract's. The app-server maps its items straight to the neutral item
- * with the same rules (app_server/items.ts), so both backends give the same
+ * with the same rules (app_server/notifications.ts), so both backends give the same
  * activity for the same work.
  *
  * @example

@@ -33,7 +33,7 @@ import { type Clock, realClock } from "../async.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
-import { appServerArgs, unsupportedArgMessage } from "./app_server/args.ts";
+import { appServerArgs, unsupportedArgMessage } from "./app_server/launch.ts";
 import { AppServerBackend } from "./app_server/backend.ts";
 import type { Health } from "./app_server/health.ts";
 import { ExecBackend } from "./exec/driver.ts";

@@ -1,25 +1,18 @@
 /**
- * JSON-RPC over lines with a `codex app-server`: one object per line, no
- * `"jsonrpc"` field needed either way. Three kinds of traffic:
+ * JSON-RPC over lines with a `codex app-server` (no `"jsonrpc"` field either
+ * way), on the generic {@linkcode Peer}: what is special here is the
+ * errors named after the app-server, and three kinds of traffic:
  *
  * - our requests, each with a timeout: the app-server answers a line it
- *   cannot parse with silence, so a request that is never answered must not
- *   hang a turn;
+ *   cannot parse with silence, so an unanswered request must not hang a turn;
  * - its notifications, routed to the subscribers of their thread
- *   (`params.threadId`, or `params.thread.id` for `thread/started`); the
- *   rest (`configWarning`, `account/rateLimits/updated`, …) are logged at
- *   debug;
- * - its requests to us (approvals, elicitations, …), always answered at once
- *   by {@linkcode answerServerRequest}, so no turn waits on a human who is
- *   not there.
+ *   (`params.threadId`, or `params.thread.id`); the rest are logged at debug;
+ * - its requests to us, answered at once ({@linkcode answerServerRequest}):
+ *   nobody sits behind the plugin to approve a command or fill in a form, and
+ *   an unanswered request stalls its turn for good.
  *
  * When the stream ends every pending request rejects with
  * {@linkcode ConnectionClosed} and every subscriber's `onClose` runs once.
- *
- * The JSON-RPC itself (ids, timeouts, the end) is the generic
- * {@linkcode Peer}'s (lib/jsonrpc/peer.ts); this module is what is special
- * about the app-server: its wire without `"jsonrpc"`, its errors named after
- * it, routing by thread.
  *
  * @example
  * ```ts
@@ -40,10 +33,9 @@ import { type Clock } from "../../async.ts";
 import { ErrorResponse, Peer, PeerClosed, RequestTimedOut } from "../../jsonrpc/peer.ts";
 import { LineTransport } from "../../jsonrpc/transport.ts";
 import type { Logger } from "../../log.ts";
-import { answerServerRequest } from "./server_requests.ts";
 
 /** Default time a request may wait for its answer. */
-export const REQUEST_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The app-server answered a request with a JSON-RPC error. */
 export class RpcError extends Error {
@@ -95,13 +87,10 @@ export interface ClientOptions {
   clock?: Clock;
 }
 
-/** Options of one request: a timeout in ms, or `{signal, timeout}`. */
-export type RequestOptions = number | { signal?: AbortSignal; timeout?: number };
-
 type Json = Record<string, unknown>;
 
 /** The thread a notification belongs to, if any. */
-export function threadOf(params: Json): string | undefined {
+function threadOf(params: Json): string | undefined {
   if (typeof params.threadId === "string") return params.threadId;
   const thread = params.thread as Json | undefined;
   return typeof thread?.id === "string" ? thread.id : undefined;
@@ -163,7 +152,11 @@ export class AppServerClient {
    * ConnectionClosed, or the signal's reason. `opts`: a timeout in ms, or
    * `{signal, timeout}`; the default timeout is the client's.
    */
-  async request<T = Json>(method: string, params: Json, opts?: RequestOptions): Promise<T> {
+  async request<T = Json>(
+    method: string,
+    params: Json,
+    opts?: number | { signal?: AbortSignal; timeout?: number },
+  ): Promise<T> {
     const o = typeof opts === "number" ? { timeout: opts } : opts ?? {};
     try {
       return await this.#peer.request<T>(method, params, o);
@@ -197,7 +190,7 @@ export class AppServerClient {
 
   /** A request from the app-server: answered at once, never by asking a human. */
   #answer(method: string, params: Json): unknown {
-    const a = answerServerRequest(method, params);
+    const a = answerServerRequest(method);
     this.#o.log.warn("answered a request from codex app-server without asking anyone", {
       method,
       answer: a.summary,
@@ -242,4 +235,51 @@ export class AppServerClient {
     this.#subs.clear();
     for (const s of subs) s.onClose();
   }
+}
+
+/**
+ * The answer to server request `method`, and a word for the log: approvals
+ * declined, elicitations and questions cancelled, tools refused, anything
+ * else (auth refresh, attestation, kinds a later release adds) an error.
+ * Under the plugin's policy (approval `never`) no release sent one in our
+ * runs: a safety net. Shapes from `codex app-server generate-ts` of 0.135.0
+ * and 0.169.0; legacy `execCommandApproval`/`applyPatchApproval` get an
+ * error, "not approved" on both (their "deny" value changed shape).
+ */
+export function answerServerRequest(method: string):
+  & { summary: string }
+  & (
+    | { result: Json }
+    | { error: { code: number; message: string } }
+  ) {
+  const refuse = (message: string) => ({ error: { code: -32000, message }, summary: "refused" });
+  switch (method) {
+    case "item/commandExecution/requestApproval":
+    case "item/fileChange/requestApproval":
+      return { result: { decision: "decline" }, summary: "declined" };
+    case "item/permissions/requestApproval": // nothing granted, for this turn only
+      return { result: { permissions: {}, scope: "turn" }, summary: "declined" };
+    case "mcpServer/elicitation/request":
+      return { result: { action: "cancel", content: null, _meta: null }, summary: "cancelled" };
+    case "item/tool/requestUserInput":
+      return { result: { answers: {} }, summary: "cancelled" };
+    case "item/tool/call": {
+      const text = "This client provides no tools: the call was not run.";
+      return {
+        result: { contentItems: [{ type: "inputText", text }], success: false },
+        summary: "refused",
+      };
+    }
+    case "execCommandApproval":
+    case "applyPatchApproval":
+      return refuse("not approved: plexum-openai-provider-plugin approves nothing");
+    case "account/chatgptAuthTokens/refresh":
+      return refuse(
+        "plexum-openai-provider-plugin holds no ChatGPT tokens: log codex in (codex login)",
+      );
+    case "attestation/generate":
+      return refuse("plexum-openai-provider-plugin cannot attest");
+  }
+  const message = `plexum-openai-provider-plugin does not handle ${method}`;
+  return { error: { code: -32601, message }, summary: "unknown kind" }; // method not found
 }

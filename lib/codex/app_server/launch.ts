@@ -1,26 +1,30 @@
 /**
- * How the app-server is started, decided in one place for everyone who
- * starts it: the supervisor (for turns) and `doctor` (to tell whether turns
- * will get one). Doctor once started it its own way and drifted (it left out
- * the ephemeral-auth arguments a turn's process gets); with one
- * {@linkcode planLaunch} and one {@linkcode launch} it cannot.
+ * How the app-server is started, decided in one place for the supervisor
+ * (turns) and `doctor`; doctor once started it its own way and drifted.
  *
- * The plan: the binary (located as exec mode locates it), the command line
- * from `extra_args` (args.ts; an argument only `codex exec` takes makes the
- * app-server unavailable), the environment (launch_env.ts), and the API key
- * from the environment, if any, with the arguments that keep its login in
- * memory (auth.ts). The launch: spawn, `initialize`, log in with that key.
+ * - **Command line**: `extra_args` were written for `codex exec`; the
+ *   app-server takes only `-c/--config`, `--enable/--disable` and
+ *   `--strict-config` (`codex app-server --help` of 0.135.0, 0.169.0,
+ *   0.171.0). {@linkcode appServerArgs} names the first other argument, so
+ *   that `auto` can choose exec and `app-server` can refuse the config.
+ * - **API key**: `codex app-server` reads neither `CODEX_API_KEY` nor
+ *   `OPENAI_API_KEY` (a turn went out without `Authorization`, 0.135.0 and
+ *   0.169.0), so it is logged in with `account/login/start {type: "apiKey"}`,
+ *   started with `cli_auth_credentials_store="ephemeral"` so that the login
+ *   stays in memory (without it both wrote the key to `auth.json`, where it
+ *   would outlive the environment). The key: `CODEX_API_KEY`, else
+ *   `OPENAI_API_KEY` when Codex has no stored login. Never logged.
  *
  * @example
  * ```ts
- * import { launch, planLaunch } from "./launch.ts";
+ * import { appServerArgs, launch, planLaunch } from "./launch.ts";
  * import { DEFAULTS } from "../../config.ts";
  * import { createLogger } from "../../log.ts";
+ * appServerArgs(["--profile", "work"]); // { ok: false, error: "--profile" }
  * const plan = planLaunch({ ...DEFAULTS });
  * if (plan.ok) {
  *   const p = await launch(plan.value, { log: createLogger(), clientVersion: "0.1.0" });
  *   if (p.ok) await p.value.stop();
- *   else console.error(p.error.message);
  * } else console.error(plan.error.message);
  * ```
  *
@@ -29,11 +33,44 @@
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
-import { defaultEnv, type Env, launchEnv } from "../launch_env.ts";
+import { defaultEnv, type Env, hasStoredLogin, launchEnv } from "../launch_env.ts";
 import { locateBinary } from "../locate.ts";
-import { appServerArgs, unsupportedArgMessage } from "./args.ts";
-import { envApiKey, EPHEMERAL_AUTH_ARGS, loginWithApiKey } from "./auth.ts";
 import { AppServerProcess, type StartFailure } from "./process.ts";
+
+/** Options of `codex app-server` that take a value (as the next argument or after `=`). */
+const WITH_VALUE = ["-c", "--config", "--enable", "--disable"];
+
+/** argv of `codex app-server` (without the binary), or the first argument it does not take. */
+export function appServerArgs(extraArgs: readonly string[]): Result<string[], string> {
+  const args = ["app-server"];
+  for (let i = 0; i < extraArgs.length; i++) {
+    const a = extraArgs[i];
+    if (WITH_VALUE.includes(a)) {
+      const value = extraArgs[i + 1];
+      if (value === undefined) return err(a);
+      args.push(a, value);
+      i++;
+    } else if (
+      a === "--strict-config" || /^--(config|enable|disable)=/.test(a) ||
+      (a.startsWith("-c") && !a.startsWith("--") && a.length > 2) // clap's `-ckey=value`
+    ) {
+      args.push(a);
+    } else return err(a);
+  }
+  return ok(args);
+}
+
+/** Why `arg` keeps a config off the app-server (for logs and -32602). */
+export function unsupportedArgMessage(arg: string): string {
+  return `${JSON.stringify(arg)} is a codex exec argument that codex app-server does not take ` +
+    `(it takes only -c/--config, --enable, --disable and --strict-config)`;
+}
+
+/** The API key the app-server should log in with, or undefined (see the module doc). */
+export function envApiKey(env: Env = defaultEnv): string | undefined {
+  const openaiKey = env("OPENAI_API_KEY");
+  return env("CODEX_API_KEY") || (openaiKey && !hasStoredLogin(env) ? openaiKey : undefined);
+}
 
 /** Why the app-server could not be had. */
 export interface Unavailable extends StartFailure {
@@ -45,15 +82,13 @@ export interface Unavailable extends StartFailure {
 
 /** Everything a start needs, decided from the config and the environment. */
 export interface LaunchPlan {
-  /** Absolute path of codex. */
   binary: string;
   /** How {@linkcode binary} was found (logged once by the supervisor). */
   via: "path" | "explicit" | "fallback";
   /** argv without the binary, starting with `app-server`. */
   args: string[];
-  /** Environment additions (launch_env.ts). */
   env: Record<string, string> | undefined;
-  /** The key to log in with (auth.ts); never logged. */
+  /** The key to log in with; never logged. */
   apiKey: string | undefined;
 }
 
@@ -63,19 +98,15 @@ export function planLaunch(config: Config, env: Env = defaultEnv): Result<Launch
   if (!bin.ok) return err({ spawnFailed: true, notFound: true, message: bin.error.message });
   const args = appServerArgs(config.extra_args);
   if (!args.ok) {
-    return err({
-      spawnFailed: false,
-      notFound: false,
-      execOnlyArg: args.error,
-      message: unsupportedArgMessage(args.error),
-    });
+    const message = unsupportedArgMessage(args.error);
+    return err({ spawnFailed: false, notFound: false, execOnlyArg: args.error, message });
   }
-  // The app-server reads no API key from the environment: it is logged in with it (auth.ts).
   const apiKey = envApiKey(env);
+  const ephemeral = apiKey ? ["-c", 'cli_auth_credentials_store="ephemeral"'] : [];
   return ok({
     binary: bin.value.path,
     via: bin.value.via,
-    args: apiKey ? [args.value[0], ...EPHEMERAL_AUTH_ARGS, ...args.value.slice(1)] : args.value,
+    args: [args.value[0], ...ephemeral, ...args.value.slice(1)],
     env: launchEnv(bin.value.path, env), // node beside an nvm-installed codex, under systemd's PATH
     apiKey,
   });
@@ -97,17 +128,18 @@ export async function launch(
   plan: LaunchPlan,
   o: LaunchOptions,
 ): Promise<Result<AppServerProcess, Unavailable>> {
-  const started = await AppServerProcess.start({
-    binary: plan.binary,
-    args: plan.args,
-    env: plan.env,
-    log: o.log,
-    clientVersion: o.clientVersion,
-    requestTimeoutMs: o.requestTimeoutMs,
-    initializeTimeoutMs: o.initializeTimeoutMs,
-    signal: o.signal,
-  });
+  const started = await AppServerProcess.start({ ...plan, ...o });
   if (!started.ok) return err({ ...started.error, notFound: false });
-  if (plan.apiKey) await loginWithApiKey(started.value.client, plan.apiKey, o.log);
+  if (plan.apiKey) {
+    try {
+      const params = { type: "apiKey", apiKey: plan.apiKey };
+      await started.value.client.request("account/login/start", params);
+    } catch (e) {
+      // Turns then fail with Codex's 401.
+      o.log.warn("codex app-server refused the API key from the environment", {
+        error: (e as Error).message,
+      });
+    }
+  }
   return ok(started.value);
 }
