@@ -11,7 +11,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { foreignTurn, markOf } from "../lib/codex/app_server/rollout.ts";
+import { foreignTurn, markOf } from "../lib/codex/app_server/thread.ts";
 import { lockWorkspace } from "../lib/turns/lock.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { DEFAULTS } from "../lib/config.ts";

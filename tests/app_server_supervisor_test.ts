@@ -14,8 +14,8 @@ import {
   CRASH_WINDOW_MS,
   FAILED_START_MEMORY_MS,
   FailureMemory,
+  SharedStart,
 } from "../lib/codex/app_server/health.ts";
-import { SharedStart } from "../lib/codex/app_server/shared_start.ts";
 import { AppServerSupervisor } from "../lib/codex/app_server/supervisor.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { AutoBackend } from "../lib/codex/select.ts";

@@ -22,7 +22,7 @@
  * @module
  */
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
-import type { Lease } from "./managed.ts";
+import type { Lease } from "./calls.ts";
 import { AppServerSupervisor, type SupervisorOptions } from "./supervisor.ts";
 import { staleLoaded } from "./thread.ts";
 import { runAppServerTurn } from "./turn.ts";

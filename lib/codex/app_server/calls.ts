@@ -33,7 +33,6 @@ import type { Logger } from "../../log.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
 import { type AppServerProcess, exitText } from "./process.ts";
-import type { RolloutMark } from "./rollout.ts";
 import { THREAD_HELD } from "../thread_errors.ts";
 import type { Method, Requests } from "./wire.ts";
 
@@ -44,7 +43,13 @@ export interface Connection {
   loaded: Map<string, LoadedThread>;
 }
 
-/** A thread loaded on a process, and how we left its rollout file (rollout.ts). */
+/** The rollout file as our last turn left it; size 0 and no inode: there was no file yet. */
+export interface RolloutMark {
+  size: number;
+  ino: number | null;
+}
+
+/** A thread loaded on a process, and how we left its rollout file (thread.ts). */
 export interface LoadedThread {
   /** The rollout file (`thread.path`); without it the thread is never checked. */
   path?: string;
@@ -52,6 +57,17 @@ export interface LoadedThread {
   mark?: RolloutMark;
   /** Ids of our turns on the thread (the latest few), which the rollout names. */
   ours: Set<string>;
+}
+
+/** One turn's use of a process (supervisor.ts), until {@linkcode Lease.release}. */
+export interface Lease {
+  readonly conn: Connection;
+  /** It stopped answering: kill it; the next turn gets a new one. */
+  wedged(why: string): void;
+  /** A thread it holds is stale: no new turns; stopped after its last. */
+  retire(): void;
+  /** The turn is done with it (once; later calls do nothing). */
+  release(): void;
 }
 
 /** What a turn needs besides its request. */

@@ -1,30 +1,34 @@
 /**
- * Whether the app-server can take turns now, as `auto` (select.ts) sees it:
- * the small interface {@linkcode Health} that the supervisor implements, and
- * the memory of failures it answers from ({@linkcode FailureMemory}).
+ * Whether the app-server can take turns now, as `auto` (select.ts) sees it
+ * ({@linkcode Health}, which the supervisor implements), and how a start is
+ * had: shared by every turn that arrives while it runs, and remembered when
+ * it failed.
  *
- * Two failures are remembered, each for a while, so that a broken Codex does
- * not cost every turn the price of finding out again: a crash loop
- * ({@linkcode CRASH_LOOP_EXITS} unexpected exits within
- * {@linkcode CRASH_WINDOW_MS}), and a start that failed (a Codex whose
- * app-server never answers `initialize` took every turn
- * `initialize`'s timeout, 10 s): for {@linkcode FAILED_START_MEMORY_MS} after
- * one, turns get its failure at once instead of a new start. Time comes from a
- * {@linkcode Clock}, so tests move it instead of waiting.
+ * Two failures are remembered ({@linkcode FailureMemory}) so that a broken
+ * Codex does not cost every turn the price of finding out again: a crash
+ * loop ({@linkcode CRASH_LOOP_EXITS} unexpected exits within
+ * {@linkcode CRASH_WINDOW_MS}), and a failed start (an app-server that never
+ * answers `initialize` cost every turn 10 s) for
+ * {@linkcode FAILED_START_MEMORY_MS}. A {@linkcode SharedStart} that nobody
+ * waits for any more is aborted (it once ran on to `initialize`'s timeout).
  *
  * @example
  * ```ts
- * import { FailureMemory } from "./health.ts";
+ * import { FailureMemory, SharedStart } from "./health.ts";
+ * import { delay } from "../../async.ts";
  * const memory = new FailureMemory();
  * memory.crashed();
  * console.log(memory.crashLooping); // false: one exit is no loop
- * memory.startFailed({ spawnFailed: false, notFound: false, message: "initialize timed out" });
- * console.log(memory.failedStart?.message); // "initialize timed out (…)"
+ * const start = new SharedStart((signal) => delay(100, { signal }).then(() => "up", () => "no"));
+ * const ac = new AbortController();
+ * const [a, b] = [start.join(ac.signal), start.join()];
+ * ac.abort();
+ * console.log(await a, await b); // undefined "up": b still waited
  * ```
  *
  * @module
  */
-import { type Clock, realClock } from "../../async.ts";
+import { abortable, type Clock, realClock } from "../../async.ts";
 import type { Unavailable } from "./launch.ts";
 
 /** Unexpected exits within {@linkcode CRASH_WINDOW_MS} that make a crash loop. */
@@ -96,5 +100,53 @@ export class FailureMemory {
   forget(): void {
     this.#crashes = [];
     this.#failedStart = undefined;
+  }
+}
+
+interface Run<T> {
+  promise: Promise<T>;
+  waiters: number;
+  abort: AbortController;
+}
+
+/** A start shared by its callers, aborted when none waits any more (module doc). */
+export class SharedStart<T> {
+  #run: Run<T> | undefined;
+
+  /** `start` must resolve (not reject), and end what it began when its signal aborts. */
+  constructor(private start: (signal: AbortSignal) => Promise<T>) {}
+
+  /** The start under way, if any. */
+  get pending(): Promise<T> | undefined {
+    return this.#run?.promise;
+  }
+
+  /**
+   * The outcome of the start under way, or of a new one; undefined as soon
+   * as `signal` aborts (the start is aborted when no one else waits for it).
+   */
+  async join(signal?: AbortSignal): Promise<T | undefined> {
+    if (signal?.aborted) return undefined;
+    const run = this.#run ?? this.#begin();
+    run.waiters++;
+    try {
+      if (!signal) return await run.promise;
+      return await abortable(run.promise, signal).catch((e) => {
+        if (signal.aborted) return undefined;
+        throw e;
+      });
+    } finally {
+      if (--run.waiters === 0 && signal?.aborted && this.#run === run) run.abort.abort();
+    }
+  }
+
+  #begin(): Run<T> {
+    const abort = new AbortController();
+    const run: Run<T> = { waiters: 0, abort, promise: this.start(abort.signal) };
+    this.#run = run;
+    run.promise.finally(() => {
+      if (this.#run === run) this.#run = undefined;
+    });
+    return run;
   }
 }

@@ -1,31 +1,25 @@
 /**
  * The life of the one warm `codex app-server`, apart from the turns that run
- * on it (backend.ts): a turn asks for a `Lease` (managed.ts), runs, releases it.
+ * on it (backend.ts): a turn asks for a {@linkcode Lease}, runs, releases it.
  *
- * - **Start**: by the first turn that needs it; turns arriving while it starts
- *   share the start (shared_start.ts), a turn cancelled meanwhile answers at
- *   once, and a start nobody waits for any more is aborted. How it starts is
- *   launch.ts (the same for doctor). A start that failed is remembered for a
- *   while (health.ts): turns meanwhile get its failure at once.
+ * - **Start**: by the first turn that needs it, shared by the turns arriving
+ *   meanwhile (health.ts `SharedStart`), as launch.ts says (the same for
+ *   doctor). A failed start is remembered for a while (health.ts).
  * - **Idle stop**: after `app_server_idle_s` without a turn in flight, which
- *   also releases the threads it holds (codex ≥ 0.169 lets one process write
- *   a thread, and only its exit releases it); the next turn starts it again.
+ *   also releases its threads (codex ≥ 0.169 lets one process write a
+ *   thread, and only its exit releases it).
  * - **Reap**: {@linkcode REAP_AFTER_MS} without a turn in flight, what its
  *   turns left running is ended (process.ts `reapLeftovers`).
- * - **Crash**: each turn in flight gets its error (turn.ts); the next starts
- *   a new process; exits are remembered for `auto`'s crash-loop rule.
- * - **Wedged**: a turn that finds it not answering has it killed and
- *   replaced; a new one starts once the old one is gone (it holds threads).
+ * - **Crash**: the next turn starts a new process; exits are remembered for
+ *   `auto`'s crash-loop rule. **Wedged**: killed and replaced; the new one
+ *   starts once the old one is gone (it holds threads).
  * - **Retire**: a thread another process wrote while this one held it loaded
- *   (codex 0.135.0 has no writer lock; thread.ts tells) is stale in it, and
- *   only a new process reloads it. The turn that finds it retires the process
- *   (managed.ts): stopped once its turns in flight (other workspaces') end.
+ *   is stale in it (thread.ts), and only a new process reloads it: the
+ *   process takes no new turns and is stopped once its turns in flight end.
  * - **Shutdown**: {@linkcode AppServerSupervisor.close} aborts a start, waits
- *   for a scan under way, stops the running process, then waits for retired
- *   ones to end: nothing is left running.
+ *   for a scan, stops the process, waits for retired ones: nothing is left.
  *
- * Time (the idle and reap timers, the failure memory) comes from a
- * {@linkcode Clock}, so tests move it instead of waiting.
+ * Time comes from a {@linkcode Clock}, so tests move it instead of waiting.
  *
  * @example
  * ```ts
@@ -44,10 +38,16 @@ import { type Clock, realClock } from "../../async.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
-import { CRASH_LOOP_EXITS, FailureMemory, type Health, type Readiness } from "./health.ts";
+import {
+  CRASH_LOOP_EXITS,
+  FailureMemory,
+  type Health,
+  type Readiness,
+  SharedStart,
+} from "./health.ts";
 import { launch, planLaunch, type Unavailable } from "./launch.ts";
-import { type Lease, Managed } from "./managed.ts";
-import { SharedStart } from "./shared_start.ts";
+import { compareVersions } from "../version.ts";
+import type { Connection, Lease } from "./calls.ts";
 
 /** How long without a turn in flight before what turns left running is reaped. */
 export const REAP_AFTER_MS = 1000;
@@ -58,11 +58,20 @@ export interface SupervisorOptions {
   log: Logger;
   /** The plugin's version, sent as `clientInfo.version`. */
   clientVersion?: string;
-  /** Timeout of requests to the app-server (client.ts REQUEST_TIMEOUT_MS by default). */
   requestTimeoutMs?: number;
   initializeTimeoutMs?: number;
   /** Where time comes from (tests: dev/fake_clock.ts). */
   clock?: Clock;
+}
+
+/** One process as the supervisor holds it; `intended`: its end was asked for (not a crash). */
+interface Managed {
+  conn: Connection;
+  intended?: boolean;
+  /** It takes no new turns; stopped once the `turns` in flight on it drain. */
+  retired?: boolean;
+  turns: number;
+  drained?: () => void;
 }
 
 const STOPPING: Unavailable = {
@@ -119,7 +128,7 @@ export class AppServerSupervisor implements Health {
       }
       const m = r.value;
       if (m.retired) continue; // retired meanwhile by another workspace's turn: the next one
-      m.take(); // from here on, a retirement waits for this turn
+      m.turns++; // from here on, a retirement waits for this turn
       return ok(this.#lease(m));
     }
   }
@@ -195,7 +204,7 @@ export class AppServerSupervisor implements Health {
       await proc.stop();
       return err(STOPPING);
     }
-    const m = new Managed(proc);
+    const m: Managed = { conn: { proc, loaded: new Map() }, turns: 0 };
     this.#current = m;
     proc.exit.then(() => {
       if (this.#current !== m) return;
@@ -214,7 +223,7 @@ export class AppServerSupervisor implements Health {
       release: () => {
         if (released) return;
         released = true;
-        m.give();
+        if (--m.turns === 0) m.drained?.();
         this.#turnOver();
       },
     };
@@ -267,24 +276,36 @@ export class AppServerSupervisor implements Health {
       why,
     });
     if (this.#current === m) this.#retire(m, "kill");
-    else if (m.retired) m.end("kill").catch(() => {}); // retired, still serving
+    else if (m.retired) this.#end(m, "kill").catch(() => {}); // retired, still serving
   }
 
   /** End `m` (asked for, so not a crash); the next start waits for it. */
   #retire(m: Managed, how: "stop" | "kill"): Promise<void> {
     if (this.#current === m) this.#current = undefined;
-    const done = m.end(how);
+    const done = this.#end(m, how);
     this.#dying = Promise.all([this.#dying, done.catch(() => {})]); // a retired one may still end
     return done.then(() => {});
+  }
+
+  #end(m: Managed, how: "stop" | "kill"): Promise<unknown> {
+    m.intended = true;
+    return how === "kill" ? m.conn.proc.kill() : m.conn.proc.stop();
   }
 
   /** Retire `m` for a stale thread (module doc): stopped once its leases are released. */
   #retireStale(m: Managed) {
     if (m.retired) return;
     if (this.#current === m) this.#current = undefined;
-    const done = m.retire();
+    m.intended = m.retired = true;
+    const done = new Promise<void>((r) => (m.drained = r)).then(() => m.conn.proc.stop())
+      .then(() => {}, () => {});
+    if (m.turns === 0) m.drained!();
     this.#ending.add(done);
     done.finally(() => this.#ending.delete(done));
-    if (m.holdsThreadsUntilExit) this.#dying = Promise.all([this.#dying, done]);
+    // Codex with writer locks (0.169.0+, or a version it did not say) holds its threads until exit.
+    const version = m.conn.proc.version;
+    if (!version || compareVersions(version, "0.169.0") >= 0) {
+      this.#dying = Promise.all([this.#dying, done]);
+    }
   }
 }

@@ -1,36 +1,42 @@
 /**
  * The workspace's thread on the app-server, shared with exec through the
- * session file (lib/codex/session.ts): the stored thread, loaded once per
- * process (`thread/resume`, then reused by later turns), or a new one
- * (`thread/start`, with the system text as developer instructions; the
- * turn runner saves its id). Both get exec's policy: `cwd` = the workspace, approval
- * `never`, the configured sandbox (lib/codex/sandbox.ts; the app-server's
- * defaults are `on-request` and read-only), and `--model` from `model_args`.
+ * session file: the stored thread, loaded once per process (`thread/resume`,
+ * then reused by later turns), or a new one (`thread/start`, the system text
+ * as developer instructions). Both get exec's policy: `cwd` = the workspace,
+ * approval `never`, the configured sandbox (../sandbox.ts), the model. A
+ * stored thread Codex no longer knows is `stale` (the runner starts a new one);
+ * a thread another process holds is the turn's error (calls.ts).
  *
- * A stored thread Codex no longer knows (`no rollout found`) is reported
- * `stale`: the turn runner starts a new one within the turn. A thread another
- * process writes is never replaced: that is the turn's error (calls.ts).
- *
- * A loaded thread remembers its rollout file (`thread.path`), how our last
- * turn left it ({@linkcode markThread}, when the turn has ended) and our turn
- * ids: {@linkcode staleLoaded} tells, before a turn reuses the thread, whether
- * another process has written it since (codex 0.135.0 has no writer lock and
- * would silently fork the history; rollout.ts), so that the backend loads it
- * afresh in a new process.
+ * Did another process write a loaded thread since our last turn on it? An
+ * app-server reads a thread's rollout file (`thread.path`) once, when it
+ * loads it; 0.135.0 has no writer lock, so a turn another process (exec, a
+ * `chat` one-shot, `codex exec resume`) appends meanwhile is never seen and
+ * our next turn silently forks the history (thread/resume in the same
+ * process does not reload it; only a new process does; ≥ 0.169 refuse the
+ * other writer instead). So when our turn has ended {@linkcode markThread}
+ * notes the file's size and inode, and before the next turn on the loaded
+ * thread {@linkcode staleLoaded} stats it (one `stat`): grown, the appended
+ * lines' `payload.turn_id` are compared with our turn ids (a turn cancelled
+ * before `turn/start` was answered is written late, under an id we learn
+ * late); shrunk, replaced or gone counts as changed. The backend then loads
+ * the thread in a new process.
  *
  * @example
  * ```ts
- * import { openThread } from "./thread.ts";
+ * import { foreignTurn, markOf, openThread } from "./thread.ts";
  * import { TurnCalls, type TurnContext } from "./calls.ts";
  * import type { TurnRequest } from "../../turns/backend.ts";
  * declare const ctx: TurnContext;
  * declare const req: TurnRequest;
  * const t = await openThread(ctx, new TurnCalls(ctx, req.signal), req, undefined);
  * // { kind: "open", threadId, fresh, reused } | { kind: "cancelled" | "stale" | "failed", … }
+ * const mark = await markOf("/home/u/.codex/sessions/rollout-x.jsonl"); // after our turn ended
+ * await foreignTurn("/home/u/.codex/sessions/rollout-x.jsonl", mark, new Set(["our-turn"]));
  * ```
  *
  * @module
  */
+import { LineStream } from "../../lines.ts";
 import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../model.ts";
 import { threadSandbox } from "../sandbox.ts";
@@ -39,12 +45,63 @@ import { readThreadId } from "../session.ts";
 import { STALE_THREAD } from "../thread_errors.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
 import { RpcError } from "./client.ts";
-import type { Connection, TurnCalls, TurnContext } from "./calls.ts";
-import { foreignTurn, markOf } from "./rollout.ts";
+import type { Connection, RolloutMark, TurnCalls, TurnContext } from "./calls.ts";
 import type { ThreadStartParams, ThreadStartResponse } from "./wire.ts";
 
 /** Turn ids kept per loaded thread: more than any rollout written since our last turn names. */
 const OURS_KEPT = 32;
+
+/** The file's size and inode now. */
+export async function markOf(path: string): Promise<RolloutMark> {
+  try {
+    const st = await Deno.stat(path);
+    return { size: st.size, ino: st.ino ?? null };
+  } catch {
+    return { size: 0, ino: null };
+  }
+}
+
+/**
+ * Why the file shows another writer since `mark` (a turn id not in `ours`, or
+ * the file rewritten); undefined when it shows none. See the module doc.
+ */
+export async function foreignTurn(
+  path: string,
+  mark: RolloutMark,
+  ours: ReadonlySet<string>,
+): Promise<string | undefined> {
+  const now = await markOf(path);
+  if (now.ino === null) return mark.ino === null ? undefined : "its rollout file is gone";
+  if (mark.ino !== null && now.ino !== mark.ino) return "its rollout file was replaced";
+  if (now.size < mark.size) return "its rollout file shrank";
+  if (now.size === mark.size && mark.ino !== null) return undefined;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch {
+    return undefined; // gone meanwhile: thread/resume will say what is left
+  }
+  try {
+    if (mark.ino !== null) await file.seek(mark.size, Deno.SeekMode.Start);
+    for await (const line of file.readable.pipeThrough(new LineStream())) {
+      if (!line?.includes('"turn_id"')) continue;
+      let id;
+      try {
+        id = (JSON.parse(line) as { payload?: { turn_id?: unknown } }).payload?.turn_id;
+      } catch {
+        /* a line still being written: its turn's first lines (`task_started`) are whole */
+      }
+      if (typeof id === "string" && id !== "" && !ours.has(id)) {
+        return `turn ${id} appended to its rollout file`;
+      }
+    }
+    return undefined;
+  } finally {
+    try {
+      file.close();
+    } catch { /* closed by the finished stream */ }
+  }
+}
 
 /** Note `id` as loaded on `conn`, with the rollout file a thread/start or thread/resume answer names. */
 export function noteLoaded(conn: Connection, id: string, answer: ThreadStartResponse): void {
@@ -72,7 +129,7 @@ export async function markThread(conn: Connection, threadId: string): Promise<vo
 
 /**
  * The workspace's stored thread, when `conn` has it loaded and another
- * process has written it since our last turn on it (rollout.ts), with why.
+ * process has written it since our last turn on it, with why.
  */
 export async function staleLoaded(
   conn: Connection,
@@ -86,25 +143,20 @@ export async function staleLoaded(
   return why === undefined ? undefined : { threadId: id, why };
 }
 
-/** The thread a turn runs on. */
-export interface OpenThread {
-  threadId: string;
-  /** Started by this turn (no usage baseline; history may be replayed into it). */
-  fresh: boolean;
-  /** Loaded by an earlier turn of this process and not resumed now. */
-  reused: boolean;
-}
-
-/** What {@linkcode openThread} gives: the thread, a cancel, or the turn's failure. */
-export type Opened =
-  | ({ kind: "open" } & OpenThread)
+/**
+ * What {@linkcode openThread} gives: the thread (`fresh`: started by this
+ * turn; `reused`: loaded by an earlier turn of this process), a cancel, or
+ * the turn's failure.
+ */
+type Opened =
+  | { kind: "open"; threadId: string; fresh: boolean; reused: boolean }
   | { kind: "cancelled" }
   /** Codex no longer knows the stored thread (its message). */
   | { kind: "stale"; message: string }
   | { kind: "failed"; failure: TurnFailure };
 
 /** Parameters of thread/start and thread/resume: exec's policy (see the module doc). */
-export function threadParams(ctx: TurnContext, req: TurnRequest): ThreadStartParams {
+function threadParams(ctx: TurnContext, req: TurnRequest): ThreadStartParams {
   const model = modelArg(ctx.config, req.model);
   return { cwd: req.workspace, ...threadSandbox(ctx.config), ...(model && { model }) };
 }
@@ -149,11 +201,8 @@ export async function openThread(
     });
     if (!r) return { kind: "cancelled" };
     if (typeof r.thread?.id !== "string") {
-      const failure = new TurnFailure(
-        "codex_exit",
-        "codex app-server started a thread without an id",
-      );
-      return { kind: "failed", failure };
+      const why = "codex app-server started a thread without an id";
+      return { kind: "failed", failure: new TurnFailure("codex_exit", why) };
     }
     noteLoaded(conn, r.thread.id, r);
     return { kind: "open", threadId: r.thread.id, fresh: true, reused: false };
