@@ -1,16 +1,14 @@
 /**
- * A turn's requests to the app-server, and how each can fail. Three rules,
- * shared by opening the thread (thread.ts) and running the turn (turn.ts):
+ * A turn's requests to the app-server, and how each can fail; shared by
+ * opening the thread (thread.ts) and running the turn (turn.ts):
  *
  * - every request has a deadline (the app-server answers garbage with
- *   silence); one that passes means the process is wedged: the backend
- *   replaces it and the turn gets one `timeout` error, as a silent exec
- *   turn does;
- * - a cancel does not wait for the answer: the turn ends at once, and an
- *   answer that does not follow within the grace period also means wedged;
- * - a refusal becomes one clear `codex_exit` error (exec gives that code
- *   when Codex refuses before the turn runs), naming a thread held by
- *   another writer as such.
+ *   silence); one that passes means the process is wedged: it is replaced
+ *   and the turn gets one `timeout` error, as a silent exec turn does;
+ * - a cancel does not wait for the answer, and an answer that does not
+ *   follow within the grace period also means wedged;
+ * - a refusal is one `codex_exit` error (exec's code when Codex refuses
+ *   before the turn runs), naming a thread held by another writer as such.
  *
  * @example
  * ```ts
@@ -21,7 +19,7 @@
  *   const r = await calls.ask("thread/start", { cwd: "/w" }); // undefined: cancelled first
  *   console.log(r?.thread.id); // typed by the method (./wire.ts)
  * } catch (e) {
- *   const failure = await calls.describe(e, "thread/start"); // a TurnFailure: { code, message }
+ *   const failed = await calls.describe(e, "thread/start"); // the turn's `failed` happening
  * }
  * ```
  *
@@ -30,11 +28,19 @@
 import { abortable, type Clock, within } from "../../async.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
+import type { ErrorCode } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
+import type { Happening } from "../happening.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
 import { type AppServerProcess, exitText } from "./process.ts";
 import { THREAD_HELD } from "../thread_errors.ts";
 import type { Method, Requests } from "./wire.ts";
+
+/** The `failed` happening of a turn cancelled, or failed with `code` and `message`. */
+export const CANCELLED: Happening = { type: "failed", cause: { type: "cancelled" } };
+export function failed(code: ErrorCode, message: string): Happening {
+  return { type: "failed", cause: { type: "failure", failure: new TurnFailure(code, message) } };
+}
 
 /** A running app-server and the threads it has loaded. */
 export interface Connection {
@@ -131,36 +137,34 @@ export class TurnCalls {
   }
 
   /** The failure a rejected {@linkcode ask} means; rethrows what is a bug. */
-  async describe(e: unknown, method: string, threadId?: string): Promise<TurnFailure> {
+  async describe(e: unknown, method: string, threadId?: string): Promise<Happening> {
+    if (e instanceof RpcError && THREAD_HELD.test(e.message)) {
+      return failed(
+        "codex_exit",
+        `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
+          `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
+          `The thread was kept; try again when that process has finished`,
+      );
+    }
     if (e instanceof RpcError) {
-      if (THREAD_HELD.test(e.message)) {
-        return new TurnFailure(
-          "codex_exit",
-          `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
-            `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
-            `The thread was kept; try again when that process has finished`,
-        );
-      }
-      return new TurnFailure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
+      return failed("codex_exit", `codex app-server refused ${method}: ${e.message}`);
     }
     if (e instanceof RequestTimeout) {
       // Silence for idle_timeout_s, as a silent exec turn: `timeout` (and the process is replaced).
       this.ctx.wedged(e.message);
-      return new TurnFailure("timeout", `${e.message}; turn ended, the app-server is restarted`);
+      return failed("timeout", `${e.message}; turn ended, the app-server is restarted`);
     }
     if (e instanceof ConnectionClosed) return await this.exited();
     throw e;
   }
 
   /** The failure of a turn whose app-server went away. */
-  async exited(): Promise<TurnFailure> {
+  async exited(): Promise<Happening> {
     const proc = this.ctx.conn.proc;
     const info = await within(proc.exit, this.ctx.graceMs, undefined);
     const how = info ? `exited (${exitText(info)})` : "closed its output";
     const detail = info?.detail || proc.stderrSummary();
-    return new TurnFailure(
-      "codex_exit",
-      `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`,
-    );
+    const why = `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`;
+    return failed("codex_exit", why);
   }
 }

@@ -35,7 +35,7 @@ import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
 import { defaultEnv, type Env, hasStoredLogin, launchEnv } from "../launch_env.ts";
 import { locateBinary } from "../locate.ts";
-import { AppServerProcess, type StartFailure } from "./process.ts";
+import { AppServerProcess, type AppServerProcessOptions, type StartFailure } from "./process.ts";
 
 /** Options of `codex app-server` that take a value (as the next argument or after `=`). */
 const WITH_VALUE = ["-c", "--config", "--enable", "--disable"];
@@ -112,21 +112,10 @@ export function planLaunch(config: Config, env: Env = defaultEnv): Result<Launch
   });
 }
 
-/** Inputs of {@linkcode launch} besides the plan. */
-export interface LaunchOptions {
-  log: Logger;
-  /** The plugin's version, sent as `clientInfo.version`. */
-  clientVersion: string;
-  requestTimeoutMs?: number;
-  initializeTimeoutMs?: number;
-  /** Aborting it during the start ends the process. */
-  signal?: AbortSignal;
-}
-
 /** Start, initialize and log in the app-server of `plan`; a failure leaves nothing running. */
 export async function launch(
   plan: LaunchPlan,
-  o: LaunchOptions,
+  o: Omit<AppServerProcessOptions, "binary" | "args" | "env">,
 ): Promise<Result<AppServerProcess, Unavailable>> {
   const started = await AppServerProcess.start({ ...plan, ...o });
   if (!started.ok) return err({ ...started.error, notFound: false });

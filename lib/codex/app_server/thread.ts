@@ -29,7 +29,7 @@
  * declare const ctx: TurnContext;
  * declare const req: TurnRequest;
  * const t = await openThread(ctx, new TurnCalls(ctx, req.signal), req, undefined);
- * // { kind: "open", threadId, fresh, reused } | { kind: "cancelled" | "stale" | "failed", … }
+ * // { threadId, fresh, reused }, or the turn's `failed` happening
  * const mark = await markOf("/home/u/.codex/sessions/rollout-x.jsonl"); // after our turn ended
  * await foreignTurn("/home/u/.codex/sessions/rollout-x.jsonl", mark, new Set(["our-turn"]));
  * ```
@@ -43,9 +43,16 @@ import { threadSandbox } from "../sandbox.ts";
 import { compareVersions } from "../version.ts";
 import { readThreadId } from "../session.ts";
 import { STALE_THREAD } from "../thread_errors.ts";
-import { TurnFailure } from "../../turns/outcome.ts";
+import type { Happening } from "../happening.ts";
 import { RpcError } from "./client.ts";
-import type { Connection, RolloutMark, TurnCalls, TurnContext } from "./calls.ts";
+import {
+  CANCELLED,
+  type Connection,
+  failed,
+  type RolloutMark,
+  type TurnCalls,
+  type TurnContext,
+} from "./calls.ts";
 import type { ThreadStartParams, ThreadStartResponse } from "./wire.ts";
 
 /** Turn ids kept per loaded thread: more than any rollout written since our last turn names. */
@@ -104,7 +111,7 @@ export async function foreignTurn(
 }
 
 /** Note `id` as loaded on `conn`, with the rollout file a thread/start or thread/resume answer names. */
-export function noteLoaded(conn: Connection, id: string, answer: ThreadStartResponse): void {
+function noteLoaded(conn: Connection, id: string, answer: ThreadStartResponse): void {
   const path = answer.thread?.path;
   const ours = conn.loaded.get(id)?.ours ?? new Set<string>(); // loaded again: still ours
   conn.loaded.set(id, { ...(typeof path === "string" && path && { path }), ours });
@@ -143,73 +150,61 @@ export async function staleLoaded(
   return why === undefined ? undefined : { threadId: id, why };
 }
 
-/**
- * What {@linkcode openThread} gives: the thread (`fresh`: started by this
- * turn; `reused`: loaded by an earlier turn of this process), a cancel, or
- * the turn's failure.
- */
-type Opened =
-  | { kind: "open"; threadId: string; fresh: boolean; reused: boolean }
-  | { kind: "cancelled" }
-  /** Codex no longer knows the stored thread (its message). */
-  | { kind: "stale"; message: string }
-  | { kind: "failed"; failure: TurnFailure };
-
 /** Parameters of thread/start and thread/resume: exec's policy (see the module doc). */
 function threadParams(ctx: TurnContext, req: TurnRequest): ThreadStartParams {
   const model = modelArg(ctx.config, req.model);
   return { cwd: req.workspace, ...threadSandbox(ctx.config), ...(model && { model }) };
 }
 
-/** `thread/resume` of `id`; undefined when the turn was cancelled first. */
-export function resumeThread(
+/** `thread/resume` of `id`, noted as loaded; false when the turn was cancelled first. */
+export async function resumeThread(
   ctx: TurnContext,
   calls: TurnCalls,
   req: TurnRequest,
   id: string,
-): Promise<ThreadStartResponse | undefined> {
-  return calls.ask("thread/resume", {
+): Promise<boolean> {
+  const r = await calls.ask("thread/resume", {
     threadId: id,
     ...threadParams(ctx, req),
     // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
     ...(compareVersions(ctx.conn.proc.version || "0", "0.169.0") >= 0 && { excludeTurns: true }),
   });
+  if (r) noteLoaded(ctx.conn, id, r);
+  return r !== undefined;
 }
 
-/** `stored` (undefined: a new thread); see the module doc. */
+/**
+ * The thread `stored` (undefined: a new one; see the module doc): `fresh`
+ * when this turn started it, `reused` when an earlier turn of this process
+ * loaded it; or the turn's `failed` happening.
+ */
 export async function openThread(
   ctx: TurnContext,
   calls: TurnCalls,
   req: TurnRequest,
   stored: string | undefined,
-): Promise<Opened> {
+): Promise<{ threadId: string; fresh: boolean; reused: boolean } | Happening> {
   const { conn } = ctx;
-  if (stored && conn.loaded.has(stored)) {
-    return { kind: "open", threadId: stored, fresh: false, reused: true };
-  }
-  const step = stored ? "thread/resume" : "thread/start";
+  if (stored && conn.loaded.has(stored)) return { threadId: stored, fresh: false, reused: true };
   try {
     if (stored) {
-      const r = await resumeThread(ctx, calls, req, stored);
-      if (!r) return { kind: "cancelled" };
-      noteLoaded(conn, stored, r);
-      return { kind: "open", threadId: stored, fresh: false, reused: false };
+      if (!await resumeThread(ctx, calls, req, stored)) return CANCELLED;
+      return { threadId: stored, fresh: false, reused: false };
     }
     const r = await calls.ask("thread/start", {
       ...threadParams(ctx, req),
       ...(req.system && { developerInstructions: req.system }),
     });
-    if (!r) return { kind: "cancelled" };
+    if (!r) return CANCELLED;
     if (typeof r.thread?.id !== "string") {
-      const why = "codex app-server started a thread without an id";
-      return { kind: "failed", failure: new TurnFailure("codex_exit", why) };
+      return failed("codex_exit", "codex app-server started a thread without an id");
     }
     noteLoaded(conn, r.thread.id, r);
-    return { kind: "open", threadId: r.thread.id, fresh: true, reused: false };
+    return { threadId: r.thread.id, fresh: true, reused: false };
   } catch (e) {
     if (stored && e instanceof RpcError && STALE_THREAD.test(e.message)) {
-      return { kind: "stale", message: e.message };
+      return { type: "failed", cause: { type: "stale_thread", message: e.message } };
     }
-    return { kind: "failed", failure: await calls.describe(e, step, stored) };
+    return await calls.describe(e, stored ? "thread/resume" : "thread/start", stored);
   }
 }

@@ -1,27 +1,18 @@
 /**
  * The app-server backend's turn, as a {@linkcode Driver} for the turn runner
- * (../turn_runner.ts), which does what both backends share (stale thread,
- * history, thread id, usage, the one error). Here: the thread opened on a
- * running `codex app-server` (thread.ts), the text and images sent with
- * `turn/start`, the turn's notifications mapped (notifications.ts) until
- * `turn/completed`.
- *
- * What can end a turn besides `turn/completed`:
- * - cancel → `turn/interrupt`, and `cancelled` as soon as Codex confirms or
- *   after {@linkcode TurnContext.graceMs} at the latest; an app-server that
- *   confirms nothing in that time is reported wedged (the backend replaces it);
- * - no notification of the turn for `idle_timeout_s` → the same interrupt,
- *   and one `timeout` error;
- * - the app-server exiting → one `codex_exit` error;
- * - a refused request → one `codex_exit` error (a thread held by another
- *   writer, which codex ≥ 0.169 refuses, is named as such and kept); a
- *   request unanswered for `idle_timeout_s` → one `timeout` error and a new
- *   app-server for the next turn (calls.ts).
- * Nothing of the turn is streamed once it has been cancelled or timed out.
+ * (../turn_runner.ts, which does what both backends share): the thread
+ * opened (thread.ts), the text and images sent with `turn/start`, the turn's
+ * notifications mapped (notifications.ts) until `turn/completed`. Besides
+ * that, a turn ends by a cancel (`turn/interrupt`; `cancelled` once Codex
+ * confirms, or after the grace period, when the process is also reported
+ * wedged), by `idle_timeout_s` without a notification (the same interrupt, a
+ * `timeout` error), by the app-server's exit or by a failed request
+ * (calls.ts). Nothing is streamed once it was cancelled or timed out.
  *
  * @example
  * ```ts
- * import { runAppServerTurn, type TurnContext } from "./turn.ts";
+ * import { runAppServerTurn } from "./turn.ts";
+ * import type { TurnContext } from "./calls.ts";
  * import type { TurnRequest } from "../../turns/backend.ts";
  * declare const ctx: TurnContext; // a connection, the config, the logger, grace and timeouts
  * declare const req: TurnRequest;
@@ -32,20 +23,17 @@
  */
 import { IdleTimer, within } from "../../async.ts";
 import type { TurnRequest, TurnResult } from "../../turns/backend.ts";
-import { TurnFailure } from "../../turns/outcome.ts";
 import { Channel } from "../channel.ts";
 import type { Driver, DriverTurn, Happening } from "../happening.ts";
 import { modelArg } from "../model.ts";
 import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../retry_notice.ts";
 import { turnSandbox } from "../sandbox.ts";
 import { runTurn } from "../turn_runner.ts";
-import { request, TurnCalls, type TurnContext } from "./calls.ts";
+import { CANCELLED, failed, request, TurnCalls, type TurnContext } from "./calls.ts";
 import { RpcError } from "./client.ts";
 import { AppServerTurnMapper } from "./notifications.ts";
-import { markThread, noteLoaded, noteTurn, openThread, resumeThread } from "./thread.ts";
+import { markThread, noteTurn, openThread, resumeThread } from "./thread.ts";
 import type { UserInput } from "./wire.ts";
-
-export type { Connection, TurnContext } from "./calls.ts";
 
 type Json = Record<string, unknown>;
 
@@ -53,11 +41,6 @@ type Json = Record<string, unknown>;
 export function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Promise<TurnResult> {
   return runTurn(new AppServerDriver(ctx), req, ctx);
 }
-
-const failed = (failure: TurnFailure): Happening => ({
-  type: "failed",
-  cause: { type: "failure", failure },
-});
 
 /** The turn a notification belongs to, if it names one. */
 function turnOf(params: Json): string | undefined {
@@ -83,16 +66,12 @@ export class AppServerDriver implements Driver {
     const { ctx } = this;
     const calls = new TurnCalls(ctx, turn.req.signal);
     const opened = await openThread(ctx, calls, turn.req, turn.threadId);
-    if (opened.kind === "cancelled") return yield { type: "failed", cause: { type: "cancelled" } };
-    if (opened.kind === "stale") {
-      return yield { type: "failed", cause: { type: "stale_thread", message: opened.message } };
-    }
-    if (opened.kind === "failed") return yield failed(opened.failure);
+    if ("type" in opened) return yield opened;
     yield { type: "thread", id: opened.threadId, fresh: opened.fresh };
     try {
       yield* this.#turn(turn, calls, opened.threadId, opened.reused);
     } finally {
-      // However the turn ended, Codex has written it by now (rollout.ts): the next turn compares.
+      // However the turn ended, Codex has written it by now (thread.ts): the next turn compares.
       await markThread(ctx.conn, opened.threadId);
     }
   }
@@ -182,7 +161,7 @@ export class AppServerDriver implements Driver {
         started = await startTurn();
       } catch (e) {
         if (!(reused && e instanceof RpcError && /thread not found/i.test(e.message))) {
-          return yield failed(await calls.describe(e, "turn/start", threadId));
+          return yield await calls.describe(e, "turn/start", threadId);
         }
         // The app-server let go of the thread since its last turn here: load it again.
         log.info("codex app-server no longer had the thread loaded; resuming it", {
@@ -190,19 +169,15 @@ export class AppServerDriver implements Driver {
         });
         conn.loaded.delete(threadId);
         try {
-          const r = await resumeThread(ctx, calls, req, threadId);
-          if (!r) return yield { type: "failed", cause: { type: "cancelled" } };
-          noteLoaded(conn, threadId, r);
+          if (!await resumeThread(ctx, calls, req, threadId)) return yield CANCELLED;
           started = await startTurn();
         } catch (e2) {
-          return yield failed(await calls.describe(e2, "turn/start", threadId));
+          return yield await calls.describe(e2, "turn/start", threadId);
         }
       }
-      if (!started) return yield { type: "failed", cause: { type: "cancelled" } };
+      if (!started) return yield CANCELLED;
       if (typeof started.turn?.id !== "string") {
-        return yield failed(
-          new TurnFailure("codex_exit", "codex app-server started a turn without an id"),
-        );
+        return yield failed("codex_exit", "codex app-server started a turn without an id");
       }
       turnId = started.turn.id;
       noteTurn(conn, threadId, turnId);
@@ -228,18 +203,20 @@ export class AppServerDriver implements Driver {
         }
         await this.#interrupt(threadId, turnId, ended);
         if (mapper.totals) yield { type: "totals", totals: mapper.totals };
-        if (how === "cancel") return yield { type: "failed", cause: { type: "cancelled" } };
+        if (how === "cancel") return yield CANCELLED;
         const idleS = ctx.config.idle_timeout_s;
-        const why = idleTimeoutMessage({ idleS, silence: "sent nothing", lastRetry });
-        return yield failed(new TurnFailure("timeout", why));
+        return yield failed(
+          "timeout",
+          idleTimeoutMessage({ idleS, silence: "sent nothing", lastRetry }),
+        );
       }
-      if (how === "closed" && !mapper.done) return yield failed(await calls.exited());
+      if (how === "closed" && !mapper.done) return yield await calls.exited();
 
       // Completed, failed or interrupted by Codex itself.
       if (mapper.totals) yield { type: "totals", totals: mapper.totals };
       if (mapper.status === "completed") return yield { type: "completed" };
       if (mapper.status === "interrupted") {
-        return yield failed(new TurnFailure("turn_failed", "codex interrupted the turn"));
+        return yield failed("turn_failed", "codex interrupted the turn");
       }
       const message = mapper.failure ?? "the turn failed";
       yield { type: "failed", cause: { type: "codex", message, errorInfo: mapper.errorInfo } };
