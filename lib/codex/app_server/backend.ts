@@ -1,14 +1,11 @@
 /**
  * The streaming backend: one warm `codex app-server` per plugin serves every
- * workspace's turns, each on its own thread, many at once.
- *
- * A turn gets a lease on the running process from the supervisor
- * (supervisor.ts: start, idle stop, crash, retirement, reaping, shutdown),
- * runs on it (turn.ts), and releases it. The one decision taken here: a
- * workspace's thread that another process wrote while this one held it
- * loaded is stale in it (thread.ts `staleLoaded`), so the turn retires that
- * process, logged at warn with the cause, and runs on a new one, which
- * resumes the thread from its file, both histories in it.
+ * workspace's turns, each on its own thread, many at once. A turn gets a
+ * lease on the process from the supervisor (supervisor.ts), runs on it
+ * (turn.ts), and releases it. Decided here: a workspace's thread that another
+ * process wrote while this one held it loaded is stale in it (thread.ts
+ * `staleLoaded`), so the turn retires that process (logged at warn) and runs
+ * on a new one, which resumes the thread from its file, both histories in it.
  *
  * @example
  * ```ts
@@ -22,6 +19,7 @@
  * @module
  */
 import type { Backend, TurnRequest, TurnResult } from "../../turns/backend.ts";
+import { cancelledTurn, failTurn, TurnFailure } from "../../turns/outcome.ts";
 import type { Lease } from "./calls.ts";
 import { AppServerSupervisor, type SupervisorOptions } from "./supervisor.ts";
 import { staleLoaded } from "./thread.ts";
@@ -30,15 +28,13 @@ import { runAppServerTurn } from "./turn.ts";
 /** How long a cancelled turn waits for Codex to confirm (its answer must leave within 2 s). */
 export const INTERRUPT_GRACE_MS = 1500;
 
-/** Inputs of {@linkcode AppServerBackend}. */
+/**
+ * Inputs of {@linkcode AppServerBackend}. `requestTimeoutMs`: a turn's
+ * requests get `idle_timeout_s` by default (`thread/start` may wait on a login
+ * shell that snapshots the environment); `interruptGraceMs`:
+ * {@linkcode INTERRUPT_GRACE_MS}.
+ */
 export interface AppServerBackendOptions extends SupervisorOptions {
-  /**
-   * Timeout of requests to the app-server: `initialize` and the like get
-   * client.ts REQUEST_TIMEOUT_MS by default, a turn's requests (`thread/start`
-   * may wait on a login shell that snapshots the environment) `idle_timeout_s`.
-   */
-  requestTimeoutMs?: number;
-  /** Default {@linkcode INTERRUPT_GRACE_MS}. */
   interruptGraceMs?: number;
 }
 
@@ -53,7 +49,7 @@ export class AppServerBackend implements Backend {
     this.supervisor = new AppServerSupervisor(o);
   }
 
-  /** The running app-server's pid, if one runs (tests, doctor). */
+  /** The running app-server's pid, if one runs (tests). */
   get pid(): number | undefined {
     return this.supervisor.pid;
   }
@@ -82,14 +78,10 @@ export class AppServerBackend implements Backend {
   async #leaseFor(req: TurnRequest): Promise<Lease | TurnResult> {
     for (;;) {
       const got = await this.supervisor.acquire(req.signal);
-      if (got === undefined) return { stop_reason: "cancelled", thread_id: null, usage: null };
+      if (got === undefined) return cancelledTurn();
       if (!got.ok) {
-        req.emit({
-          type: "error",
-          code: got.error.notFound ? "codex_not_found" : "codex_exit",
-          message: got.error.message,
-        });
-        return { stop_reason: "error", thread_id: null, usage: null };
+        const code = got.error.notFound ? "codex_not_found" : "codex_exit";
+        return failTurn(req, new TurnFailure(code, got.error.message));
       }
       const lease = got.value;
       let stale;
@@ -103,12 +95,7 @@ export class AppServerBackend implements Backend {
       this.#o.log.warn(
         "another process wrote the workspace's thread since the codex app-server last ran a " +
           "turn on it; the turn runs on a new app-server that loads it again",
-        {
-          workspace: req.workspace,
-          thread_id: stale.threadId,
-          why: stale.why,
-          pid: lease.conn.proc.pid,
-        },
+        { workspace: req.workspace, ...stale, pid: lease.conn.proc.pid },
       );
       lease.retire();
       lease.release();

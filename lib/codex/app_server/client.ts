@@ -34,9 +34,6 @@ import { ErrorResponse, Peer, PeerClosed, RequestTimedOut } from "../../jsonrpc/
 import { LineTransport } from "../../jsonrpc/transport.ts";
 import type { Logger } from "../../log.ts";
 
-/** Default time a request may wait for its answer. */
-const REQUEST_TIMEOUT_MS = 30_000;
-
 /** The app-server answered a request with a JSON-RPC error. */
 export class RpcError extends Error {
   constructor(readonly method: string, readonly code: number, message: string) {
@@ -55,12 +52,8 @@ export class RequestTimeout extends Error {
 
 /** The connection ended before the answer came. */
 export class ConnectionClosed extends Error {
-  constructor(readonly method?: string) {
-    super(
-      method
-        ? `codex app-server closed its output before answering ${method}`
-        : "codex app-server closed its output",
-    );
+  constructor(readonly method: string) {
+    super(`codex app-server closed its output before answering ${method}`);
     this.name = "ConnectionClosed";
   }
 }
@@ -74,16 +67,12 @@ export interface ThreadSubscriber {
   onClose(): void;
 }
 
-/** Inputs of {@linkcode AppServerClient}. */
+/** Inputs of {@linkcode AppServerClient}: its stdout, its stdin, the default timeout, a clock. */
 export interface ClientOptions {
-  /** The app-server's stdout. */
   readable: ReadableStream<Uint8Array>;
-  /** The app-server's stdin. */
   writable: WritableStream<Uint8Array>;
   log: Logger;
-  /** Timeout of a request that does not give its own (default {@linkcode REQUEST_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
-  /** Where request timeouts take their time from (tests move a fake one). */
   clock?: Clock;
 }
 
@@ -118,7 +107,7 @@ export class AppServerClient {
     });
     this.#peer = new Peer(transport, {
       jsonrpc: false,
-      timeoutMs: o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      timeoutMs: o.requestTimeoutMs ?? 30_000,
       clock: o.clock,
       onRequest: (method, params) => this.#answer(method, params),
       onNotification: (method, params) => this.#route(method, params, false),
@@ -132,14 +121,13 @@ export class AppServerClient {
         method === "(reading)"
           ? log.warn("reading codex app-server output failed", { error: String(e) })
           : log.error("handling a codex app-server message failed", { method, error: String(e) }),
-      onClose: () => this.#closeSubscribers(),
+      onClose: () => {
+        const subs = [...this.#subs.values()].flatMap((s) => [...s]);
+        this.#subs.clear();
+        for (const s of subs) s.onClose();
+      },
     });
     this.closed = this.#peer.closed;
-  }
-
-  /** True once the connection has ended. */
-  get isClosed(): boolean {
-    return this.#peer.isClosed;
   }
 
   /** Requests sent and not yet answered. */
@@ -170,7 +158,7 @@ export class AppServerClient {
 
   /** Receive thread `threadId`'s notifications until the returned function is called. */
   subscribe(threadId: string, sub: ThreadSubscriber): () => void {
-    if (this.isClosed) {
+    if (this.#peer.isClosed) {
       queueMicrotask(() => sub.onClose());
       return () => {};
     }
@@ -222,18 +210,10 @@ export class AppServerClient {
         if (isRequest) s.onServerRequest?.(method, params);
         else s.onNotification(method, params);
       } catch (e) {
-        this.#o.log.error("handling a codex app-server notification failed", {
-          method,
-          error: String(e),
-        });
+        const error = String(e);
+        this.#o.log.error("handling a codex app-server notification failed", { method, error });
       }
     }
-  }
-
-  #closeSubscribers() {
-    const subs = [...this.#subs.values()].flatMap((s) => [...s]);
-    this.#subs.clear();
-    for (const s of subs) s.onClose();
   }
 }
 

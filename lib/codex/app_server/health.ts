@@ -31,9 +31,8 @@
 import { abortable, type Clock, realClock } from "../../async.ts";
 import type { Unavailable } from "./launch.ts";
 
-/** Unexpected exits within {@linkcode CRASH_WINDOW_MS} that make a crash loop. */
+/** A crash loop: this many unexpected exits within {@linkcode CRASH_WINDOW_MS}. */
 export const CRASH_LOOP_EXITS = 3;
-/** See {@linkcode CRASH_LOOP_EXITS}. */
 export const CRASH_WINDOW_MS = 60_000;
 /** How long a failed start is answered from memory before the next start is tried. */
 export const FAILED_START_MEMORY_MS = 60_000;
@@ -49,10 +48,7 @@ export type Readiness =
 export interface Health {
   /** Ready for a turn (started if none runs), or why not; a cancel answers at once. */
   ready(signal: AbortSignal): Promise<Readiness>;
-  /**
-   * Turns go elsewhere for a while: forget past failures (the retry starts
-   * with a clean slate) and stop the process, if one runs.
-   */
+  /** Turns go elsewhere for a while: forget past failures, stop the process if one runs. */
   standDown(): Promise<void>;
 }
 
@@ -103,23 +99,15 @@ export class FailureMemory {
   }
 }
 
-interface Run<T> {
-  promise: Promise<T>;
-  waiters: number;
-  abort: AbortController;
-}
+type Run<T> = { promise: Promise<T>; waiters: number; abort: AbortController };
 
 /** A start shared by its callers, aborted when none waits any more (module doc). */
 export class SharedStart<T> {
-  #run: Run<T> | undefined;
+  /** The start under way, if any. */
+  run: Run<T> | undefined;
 
   /** `start` must resolve (not reject), and end what it began when its signal aborts. */
   constructor(private start: (signal: AbortSignal) => Promise<T>) {}
-
-  /** The start under way, if any. */
-  get pending(): Promise<T> | undefined {
-    return this.#run?.promise;
-  }
 
   /**
    * The outcome of the start under way, or of a new one; undefined as soon
@@ -127,7 +115,7 @@ export class SharedStart<T> {
    */
   async join(signal?: AbortSignal): Promise<T | undefined> {
     if (signal?.aborted) return undefined;
-    const run = this.#run ?? this.#begin();
+    const run = this.run ?? this.#begin();
     run.waiters++;
     try {
       if (!signal) return await run.promise;
@@ -136,16 +124,16 @@ export class SharedStart<T> {
         throw e;
       });
     } finally {
-      if (--run.waiters === 0 && signal?.aborted && this.#run === run) run.abort.abort();
+      if (--run.waiters === 0 && signal?.aborted && this.run === run) run.abort.abort();
     }
   }
 
   #begin(): Run<T> {
     const abort = new AbortController();
     const run: Run<T> = { waiters: 0, abort, promise: this.start(abort.signal) };
-    this.#run = run;
+    this.run = run;
     run.promise.finally(() => {
-      if (this.#run === run) this.#run = undefined;
+      if (this.run === run) this.run = undefined;
     });
     return run;
   }

@@ -1,26 +1,18 @@
 /**
- * The notifications of one `codex app-server` turn (already demultiplexed by
- * thread and turn id) mapped to Plexum's events, so that a host gets from
- * this backend what exec gives, only sooner.
+ * The notifications of one `codex app-server` turn (demultiplexed by thread
+ * and turn) mapped to Plexum's events, so a host gets what exec gives, sooner:
  *
  * - **Text**: one `text_delta` per `item/agentMessage/delta`. An agent
  *   message's `item/completed` (and the final one 0.169.0+ repeat in
- *   `turn/completed`) sends only what its deltas did not; a completed text
- *   that contradicts them is noted, not sent (the host has them). Each agent
- *   message after the first that sent text starts with `"\n\n"`, as on exec.
- * - **Reasoning** (only with `emitReasoning`): each
- *   `item/reasoning/summaryTextDelta` as it comes, and at the item's
- *   `item/completed` only what its deltas did not carry; parts of a summary
- *   are joined with a blank line.
- * - **Errors**: nothing is emitted; the final error is remembered in
- *   `failure` and `errorInfo` (a `willRetry: true` one is only noted).
- * - **Usage**: the last `thread/tokenUsage/updated` `total`, as exec's
- *   {@linkcode Totals}.
- * - **Activity** (only with `emitActivity`): command, file change, MCP call
- *   and web search items straight to the neutral item, by the rules exec's
- *   share (../activity.ts); `turn/plan/updated` is exec's `todo_list`.
- *   Progress notifications are not sent: exec shows no command output
- *   before completion either, and a chatty command would flood the host.
+ *   `turn/completed`) sends only what its deltas did not; one that
+ *   contradicts them is noted, not sent. Each message after the first that
+ *   sent text starts with `"\n\n"`, as on exec. **Reasoning** (with
+ *   `emitReasoning`) likewise, per summary part.
+ * - **Errors**: nothing is emitted; the final one is kept in `failure`.
+ * - **Usage**: the last `thread/tokenUsage/updated` `total`, exec's names.
+ * - **Activity** (with `emitActivity`): items straight to the neutral item by
+ *   exec's rules (../activity.ts); `turn/plan/updated` is exec's `todo_list`.
+ *   No progress notifications: exec shows no output before completion either.
  *
  * Read defensively: the wire is typed (./wire.ts), not validated.
  *
@@ -121,25 +113,21 @@ export class AppServerTurnMapper {
   errorInfo: unknown;
   /** The thread's running totals from the last `thread/tokenUsage/updated`. */
   totals: Totals | undefined;
-  /** Text sent so far per agentMessage item id. */
+  /** Per agentMessage id the text sent; the completed ones; how many sent text. */
   #sent = new Map<string, string>();
-  /** agentMessage items whose item/completed was seen. */
   #completed = new Set<string>();
-  /** Agent messages that have sent text (the second one on starts with a blank line). */
   #messages = 0;
   /** exec's todo_list for turn/plan/updated, once a plan came. */
   #todo: (ActivityItem & { type: "todo_list" }) | undefined;
-  /** Reasoning text sent per item id, per summary index; completed reasoning items. */
+  /** Per reasoning id the text sent per summary part; the completed ones. */
   #reasoning = new Map<string, string[]>();
   #reasoned = new Set<string>();
 
+  /** `onNote` is told what is received but not sent (retries, unknown notifications, …). */
   constructor(
     private o: {
-      /** Send activity events (config `emit_activity`). */
       emitActivity: boolean;
-      /** Send `reasoning_delta` events (config `emit_reasoning`). */
       emitReasoning?: boolean;
-      /** Told about what is received but not sent (retries, unknown notifications, …). */
       onNote?: (msg: string, data: unknown) => void;
     },
   ) {}

@@ -159,7 +159,7 @@ export class AppServerSupervisor implements Health {
   async close(): Promise<void> {
     this.#closing.abort();
     this.#clearTimers();
-    await this.#start.pending;
+    await this.#start.run?.promise;
     await this.#reaping;
     if (this.#current) await this.#retire(this.#current, "stop");
     await Promise.all(this.#ending);
@@ -188,13 +188,8 @@ export class AppServerSupervisor implements Health {
     await this.#dying;
     const abort = AbortSignal.any([signal, this.#closing.signal]);
     if (abort.aborted) return err(STOPPING);
-    const started = await launch(plan.value, {
-      log,
-      clientVersion: this.#o.clientVersion ?? "0",
-      requestTimeoutMs: this.#o.requestTimeoutMs,
-      initializeTimeoutMs: this.#o.initializeTimeoutMs,
-      signal: abort,
-    });
+    const clientVersion = this.#o.clientVersion ?? "0";
+    const started = await launch(plan.value, { ...this.#o, clientVersion, signal: abort });
     if (!started.ok) {
       if (!abort.aborted) this.#memory.startFailed(started.error);
       return started;
@@ -261,20 +256,14 @@ export class AppServerSupervisor implements Health {
     if (this.#current !== m) return;
     this.#reaping = this.#reaping.then(async () => {
       const n = await m.conn.proc.reapLeftovers(() => this.#inFlight === 0);
-      if (n > 0) {
-        this.#o.log.info("ended processes codex left running after its turns", {
-          pid: m.conn.proc.pid,
-          count: n,
-        });
-      }
+      const msg = "ended processes codex left running after its turns";
+      if (n > 0) this.#o.log.info(msg, { pid: m.conn.proc.pid, count: n });
     }).catch(() => {});
   }
 
   #wedged(m: Managed, why: string) {
-    this.#o.log.warn("codex app-server stopped answering; restarting it", {
-      pid: m.conn.proc.pid,
-      why,
-    });
+    const pid = m.conn.proc.pid;
+    this.#o.log.warn("codex app-server stopped answering; restarting it", { pid, why });
     if (this.#current === m) this.#retire(m, "kill");
     else if (m.retired) this.#end(m, "kill").catch(() => {}); // retired, still serving
   }

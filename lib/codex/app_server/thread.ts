@@ -141,13 +141,13 @@ export async function markThread(conn: Connection, threadId: string): Promise<vo
 export async function staleLoaded(
   conn: Connection,
   req: Pick<TurnRequest, "workspace" | "reset">,
-): Promise<{ threadId: string; why: string } | undefined> {
+): Promise<{ thread_id: string; why: string } | undefined> {
   if (conn.loaded.size === 0 || req.reset) return undefined; // a reset turn starts a new thread
   const id = await readThreadId(req.workspace);
   const t = id === undefined ? undefined : conn.loaded.get(id);
   if (!id || !t?.path || !t.mark) return undefined;
   const why = await foreignTurn(t.path, t.mark, t.ours);
-  return why === undefined ? undefined : { threadId: id, why };
+  return why === undefined ? undefined : { thread_id: id, why };
 }
 
 /** Parameters of thread/start and thread/resume: exec's policy (see the module doc). */
