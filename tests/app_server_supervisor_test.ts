@@ -1,6 +1,6 @@
 /**
  * The app-server's supervisor (lib/codex/app_server/supervisor.ts) and what
- * it is made of: the failure memory (health.ts) and the shared start
+ * it is made of: the failure memory (launch.ts) and the shared start
  * (shared_start.ts). Time is a FakeClock: crash-loop windows and the memory
  * of a failed start are crossed by moving it, not by waiting. Starts run the
  * scripted app-server of test./support/fake_app_server.ts.
@@ -15,7 +15,7 @@ import {
   FAILED_START_MEMORY_MS,
   FailureMemory,
   SharedStart,
-} from "../lib/codex/app_server/health.ts";
+} from "../lib/codex/app_server/launch.ts";
 import { AppServerSupervisor } from "../lib/codex/app_server/supervisor.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { AutoBackend } from "../lib/codex/select.ts";

@@ -14,7 +14,7 @@
  *   at warn, with the reason.
  *
  * `auto` knows the app-server only through its {@linkcode Health}
- * (app_server/health.ts): ready or why not, and "stand down" when turns move
+ * (app_server/launch.ts): ready or why not, and "stand down" when turns move
  * to exec; the supervisor behind it decides the rest.
  *
  * @example
@@ -33,9 +33,8 @@ import { type Clock, realClock } from "../async.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
-import { appServerArgs, unsupportedArgMessage } from "./app_server/launch.ts";
+import { appServerArgs, type Health, unsupportedArgMessage } from "./app_server/launch.ts";
 import { AppServerBackend } from "./app_server/backend.ts";
-import type { Health } from "./app_server/health.ts";
 import { ExecBackend } from "./exec/driver.ts";
 
 /** How long `auto` stays on exec after the app-server failed, before trying it again. */
@@ -76,7 +75,7 @@ export function selectBackend(config: Config, log: Logger): Backend {
 export interface AutoBackendOptions {
   /** Where turns go while {@linkcode health} says it can take them. */
   appServer: Backend;
-  /** The app-server's health (app_server/health.ts); its supervisor in the plugin. */
+  /** The app-server's health (app_server/launch.ts); its supervisor in the plugin. */
   health: Health;
   /** Where turns go meanwhile. */
   exec: Backend;

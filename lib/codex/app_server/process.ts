@@ -45,7 +45,6 @@ export interface AppServerProcessOptions {
   /** Environment additions; the plugin's own environment is inherited. */
   env?: Record<string, string>;
   log: Logger;
-  /** Our version, for `clientInfo`. */
   clientVersion: string;
   requestTimeoutMs?: number;
   initializeTimeoutMs?: number;
@@ -90,7 +89,8 @@ export class AppServerProcess {
   version = "";
   /** Resolves once the process has exited and its leftovers are reaped. */
   readonly exit: Promise<ExitInfo>;
-  #exited = false;
+  /** True once the process has exited. */
+  exited = false;
   #stopping = false;
   #tree: ProcessTree;
   #tail = "";
@@ -118,7 +118,7 @@ export class AppServerProcess {
     })();
     this.exit = (async () => {
       const status = await child.status;
-      this.#exited = true;
+      this.exited = true;
       // Commands and shells it started may still run (and hold its pipes).
       await tree.end(KILL_GRACE_MS);
       client.close();
@@ -191,11 +191,6 @@ export class AppServerProcess {
     return ok(p);
   }
 
-  /** True once the process has exited. */
-  get exited(): boolean {
-    return this.#exited;
-  }
-
   /** Its stderr so far, summarized. */
   stderrSummary(): string {
     return stderrSummary(this.#tail);
@@ -210,10 +205,10 @@ export class AppServerProcess {
    * flight (`stillIdle` is asked again after the scan); how many were hit.
    */
   async reapLeftovers(stillIdle: () => boolean = () => true): Promise<number> {
-    if (this.#exited) return 0;
+    if (this.exited) return 0;
     const procs = (await listProcesses(this.#marker)).filter((p) => p.marked);
     const marked = new Set(procs.map((p) => p.pid));
-    if (!stillIdle() || this.#exited) return 0;
+    if (!stillIdle() || this.exited) return 0;
     let n = 0;
     for (const { pid, ppid } of procs) {
       if (pid === this.pid || pid === Deno.pid || marked.has(ppid)) continue;
@@ -236,7 +231,7 @@ export class AppServerProcess {
   /** End it now (TERM, then KILL for what is left). */
   async kill(): Promise<ExitInfo> {
     this.#stopping = true;
-    if (!this.#exited) await this.#tree.end(KILL_GRACE_MS);
+    if (!this.exited) await this.#tree.end(KILL_GRACE_MS);
     return await this.exit;
   }
 }

@@ -3,8 +3,8 @@
  * on it (backend.ts): a turn asks for a {@linkcode Lease}, runs, releases it.
  *
  * - **Start**: by the first turn that needs it, shared by the turns arriving
- *   meanwhile (health.ts `SharedStart`), as launch.ts says (the same for
- *   doctor). A failed start is remembered for a while (health.ts).
+ *   meanwhile (launch.ts `SharedStart`), as launch.ts says (the same for
+ *   doctor). A failed start is remembered for a while.
  * - **Idle stop**: after `app_server_idle_s` without a turn in flight, which
  *   also releases its threads (codex ≥ 0.169 lets one process write a
  *   thread, and only its exit releases it).
@@ -44,7 +44,7 @@ import {
   type Health,
   type Readiness,
   SharedStart,
-} from "./health.ts";
+} from "./launch.ts";
 import { launch, planLaunch, type Unavailable } from "./launch.ts";
 import { compareVersions } from "../version.ts";
 import type { Connection, Lease } from "./calls.ts";

@@ -1,25 +1,20 @@
 /**
  * The workspace's thread on the app-server, shared with exec through the
- * session file: the stored thread, loaded once per process (`thread/resume`,
- * then reused by later turns), or a new one (`thread/start`, the system text
- * as developer instructions). Both get exec's policy: `cwd` = the workspace,
- * approval `never`, the configured sandbox (../sandbox.ts), the model. A
- * stored thread Codex no longer knows is `stale` (the runner starts a new one);
- * a thread another process holds is the turn's error (calls.ts).
+ * session file: loaded once per process (`thread/resume`, reused by later
+ * turns) or started (`thread/start`, the system text as developer
+ * instructions), with exec's policy (`cwd`, approval `never`, the sandbox,
+ * the model). A stored thread Codex no longer knows is `stale` (the runner
+ * starts a new one); one another process holds is the turn's error.
  *
  * Did another process write a loaded thread since our last turn on it? An
- * app-server reads a thread's rollout file (`thread.path`) once, when it
- * loads it; 0.135.0 has no writer lock, so a turn another process (exec, a
- * `chat` one-shot, `codex exec resume`) appends meanwhile is never seen and
- * our next turn silently forks the history (thread/resume in the same
- * process does not reload it; only a new process does; ≥ 0.169 refuse the
- * other writer instead). So when our turn has ended {@linkcode markThread}
- * notes the file's size and inode, and before the next turn on the loaded
- * thread {@linkcode staleLoaded} stats it (one `stat`): grown, the appended
- * lines' `payload.turn_id` are compared with our turn ids (a turn cancelled
- * before `turn/start` was answered is written late, under an id we learn
- * late); shrunk, replaced or gone counts as changed. The backend then loads
- * the thread in a new process.
+ * app-server reads a thread's rollout file (`thread.path`) only when it loads
+ * it, and 0.135.0 has no writer lock (≥ 0.169 refuse the other writer), so
+ * a turn appended meanwhile (exec, `chat`, `codex exec resume`) would be
+ * silently forked off; only a new process reloads it. So
+ * {@linkcode markThread} notes the file's size and inode after our turn, and
+ * {@linkcode staleLoaded} stats it before the next: grown, the new lines'
+ * `payload.turn_id` are compared with ours (a turn cancelled before
+ * `turn/start` was answered is written late); shrunk, replaced or gone counts.
  *
  * @example
  * ```ts
@@ -110,7 +105,7 @@ export async function foreignTurn(
   }
 }
 
-/** Note `id` as loaded on `conn`, with the rollout file a thread/start or thread/resume answer names. */
+/** Note `id` as loaded on `conn`, with the rollout file named by thread/start or thread/resume. */
 function noteLoaded(conn: Connection, id: string, answer: ThreadStartResponse): void {
   const path = answer.thread?.path;
   const ours = conn.loaded.get(id)?.ours ?? new Set<string>(); // loaded again: still ours

@@ -24,7 +24,7 @@
 import { IdleTimer, within } from "../../async.ts";
 import type { TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { Channel } from "../channel.ts";
-import type { Driver, DriverTurn, Happening } from "../happening.ts";
+import type { DriverTurn, Happening } from "../happening.ts";
 import { modelArg } from "../model.ts";
 import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../retry_notice.ts";
 import { turnSandbox } from "../sandbox.ts";
@@ -39,7 +39,7 @@ type Json = Record<string, unknown>;
 
 /** Run one turn; see the module doc. */
 export function runAppServerTurn(ctx: TurnContext, req: TurnRequest): Promise<TurnResult> {
-  return runTurn(new AppServerDriver(ctx), req, ctx);
+  return runTurn({ run: (turn) => drive(ctx, turn) }, req, ctx);
 }
 
 /** The turn a notification belongs to, if it names one. */
@@ -58,187 +58,164 @@ function inputOf(turn: DriverTurn): UserInput[] {
   return input;
 }
 
-/** One turn on the app-server of `ctx`; see the module doc. */
-export class AppServerDriver implements Driver {
-  constructor(private ctx: TurnContext) {}
-
-  async *run(turn: DriverTurn): AsyncGenerator<Happening> {
-    const { ctx } = this;
-    const calls = new TurnCalls(ctx, turn.req.signal);
-    const opened = await openThread(ctx, calls, turn.req, turn.threadId);
-    if ("type" in opened) return yield opened;
-    yield { type: "thread", id: opened.threadId, fresh: opened.fresh };
-    try {
-      yield* this.#turn(turn, calls, opened.threadId, opened.reused);
-    } finally {
-      // However the turn ended, Codex has written it by now (thread.ts): the next turn compares.
-      await markThread(ctx.conn, opened.threadId);
+/** One turn on the app-server of `ctx`, as the turn runner's driver; see the module doc. */
+async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happening> {
+  const calls = new TurnCalls(ctx, turn.req.signal);
+  const opened = await openThread(ctx, calls, turn.req, turn.threadId);
+  if ("type" in opened) return yield opened;
+  const { threadId, reused } = opened;
+  yield { type: "thread", id: threadId, fresh: opened.fresh };
+  const { conn, log } = ctx;
+  const { req } = turn;
+  const mapper = new AppServerTurnMapper({
+    emitActivity: ctx.config.emit_activity,
+    emitReasoning: ctx.config.emit_reasoning,
+    onNote: (msg, data) => log.debug(msg, { data }),
+  });
+  const out = new Channel<Happening>();
+  // The first reason the turn stops streaming; the channel closes with it.
+  let how: "done" | "closed" | "cancel" | "idle" | undefined;
+  const finish = (why: NonNullable<typeof how>) => {
+    how ??= why;
+    out.close();
+  };
+  let turnId: string | undefined;
+  const early: [string, Json][] = [];
+  let settle!: (how: "done" | "closed") => void;
+  const ended = new Promise<"done" | "closed">((r) => (settle = r));
+  const deliver = (method: string, params: Json) => {
+    const t = turnOf(params);
+    if (t !== undefined && t !== turnId) {
+      log.debug("notification of another turn of the thread; ignored", { method, turn_id: t });
+      return;
     }
-  }
-
-  async *#turn(
-    turn: DriverTurn,
-    calls: TurnCalls,
-    threadId: string,
-    reused: boolean,
-  ): AsyncGenerator<Happening> {
-    const { ctx } = this;
-    const { conn, log } = ctx;
-    const { req } = turn;
-    const mapper = new AppServerTurnMapper({
-      emitActivity: ctx.config.emit_activity,
-      emitReasoning: ctx.config.emit_reasoning,
-      onNote: (msg, data) => log.debug(msg, { data }),
-    });
-    const out = new Channel<Happening>();
-    // The first reason the turn stops streaming; the channel closes with it.
-    let how: "done" | "closed" | "cancel" | "idle" | undefined;
-    const finish = (why: NonNullable<typeof how>) => {
-      how ??= why;
-      out.close();
-    };
-    let turnId: string | undefined;
-    const early: [string, Json][] = [];
-    let settle!: (how: "done" | "closed") => void;
-    const ended = new Promise<"done" | "closed">((r) => (settle = r));
-    const deliver = (method: string, params: Json) => {
-      const t = turnOf(params);
-      if (t !== undefined && t !== turnId) {
-        log.debug("notification of another turn of the thread; ignored", { method, turn_id: t });
-        return;
-      }
-      for (const ev of mapper.push(method, params)) {
-        if (how === undefined) out.push(ev);
-      }
-      if (mapper.done) {
-        settle("done");
-        finish("done");
-      }
-    };
-    // The idle timeout: what counts as Codex showing progress is decided here, and only here.
-    const idle = new IdleTimer(ctx.config.idle_timeout_s * 1000, ctx.clock);
-    const progress = () => idle.touch();
-    const retries = new RetryWatch(); // a retry notice is not progress (lib/codex/retry_notice.ts)
-    let lastRetry: string | undefined; // as it was when the idle timeout fired
-    const unsubscribe = conn.proc.client.subscribe(threadId, {
-      onNotification(method, params) {
-        if (retries.progress(appServerRetryNotice(method, params))) progress();
-        if (method === "error" && params.willRetry === true) {
-          log.warn("codex is retrying the model request", {
-            thread_id: threadId,
-            message: (params.error as Json | undefined)?.message,
-          });
-        }
-        if (turnId === undefined) early.push([method, params]);
-        else deliver(method, params);
-      },
-      onServerRequest: progress,
-      onClose: () => {
-        settle("closed");
-        finish("closed");
-      },
-    });
-    const onAbort = () => finish("cancel");
-    try {
-      const model = modelArg(ctx.config, req.model);
-      const input = inputOf(turn);
-      // Cancelled before turn/start was answered: the turn that started all the same is stopped.
-      const interruptLate = (r: { turn?: { id?: unknown } }) => {
-        if (typeof r.turn?.id !== "string") return;
-        noteTurn(conn, threadId, r.turn.id); // its lines are written after this turn has ended
-        request(conn, "turn/interrupt", { threadId, turnId: r.turn.id }, ctx.graceMs)
-          .catch(() => {});
-      };
-      const startTurn = () =>
-        calls.ask(
-          "turn/start",
-          // The configured sandbox, whatever mode the thread was loaded with (sandbox.ts).
-          { threadId, input, ...(model && { model }), ...turnSandbox(ctx.config) },
-          interruptLate,
-        );
-      let started;
-      try {
-        started = await startTurn();
-      } catch (e) {
-        if (!(reused && e instanceof RpcError && /thread not found/i.test(e.message))) {
-          return yield await calls.describe(e, "turn/start", threadId);
-        }
-        // The app-server let go of the thread since its last turn here: load it again.
-        log.info("codex app-server no longer had the thread loaded; resuming it", {
+    for (const ev of mapper.push(method, params)) {
+      if (how === undefined) out.push(ev);
+    }
+    if (mapper.done) {
+      settle("done");
+      finish("done");
+    }
+  };
+  // The idle timeout: what counts as Codex showing progress is decided here, and only here.
+  const idle = new IdleTimer(ctx.config.idle_timeout_s * 1000, ctx.clock);
+  const progress = () => idle.touch();
+  const retries = new RetryWatch(); // a retry notice is not progress (lib/codex/retry_notice.ts)
+  let lastRetry: string | undefined; // as it was when the idle timeout fired
+  const unsubscribe = conn.proc.client.subscribe(threadId, {
+    onNotification(method, params) {
+      if (retries.progress(appServerRetryNotice(method, params))) progress();
+      if (method === "error" && params.willRetry === true) {
+        log.warn("codex is retrying the model request", {
           thread_id: threadId,
+          message: (params.error as Json | undefined)?.message,
         });
-        conn.loaded.delete(threadId);
-        try {
-          if (!await resumeThread(ctx, calls, req, threadId)) return yield CANCELLED;
-          started = await startTurn();
-        } catch (e2) {
-          return yield await calls.describe(e2, "turn/start", threadId);
-        }
       }
-      if (!started) return yield CANCELLED;
-      if (typeof started.turn?.id !== "string") {
-        return yield failed("codex_exit", "codex app-server started a turn without an id");
+      if (turnId === undefined) early.push([method, params]);
+      else deliver(method, params);
+    },
+    onServerRequest: progress,
+    onClose: () => {
+      settle("closed");
+      finish("closed");
+    },
+  });
+  const onAbort = () => finish("cancel");
+  try {
+    const model = modelArg(ctx.config, req.model);
+    const input = inputOf(turn);
+    // Cancelled before turn/start was answered: the turn that started all the same is stopped.
+    const interruptLate = (r: { turn?: { id?: unknown } }) => {
+      if (typeof r.turn?.id !== "string") return;
+      noteTurn(conn, threadId, r.turn.id); // its lines are written after this turn has ended
+      request(conn, "turn/interrupt", { threadId, turnId: r.turn.id }, ctx.graceMs)
+        .catch(() => {});
+    };
+    const startTurn = () =>
+      calls.ask(
+        "turn/start",
+        // The configured sandbox, whatever mode the thread was loaded with (sandbox.ts).
+        { threadId, input, ...(model && { model }), ...turnSandbox(ctx.config) },
+        interruptLate,
+      );
+    let started;
+    try {
+      started = await startTurn();
+    } catch (e) {
+      if (!(reused && e instanceof RpcError && /thread not found/i.test(e.message))) {
+        return yield await calls.describe(e, "turn/start", threadId);
       }
-      turnId = started.turn.id;
-      noteTurn(conn, threadId, turnId);
-      log.debug("codex turn started", { thread_id: threadId, codex_turn_id: turnId });
-      for (const [m, p] of early.splice(0)) deliver(m, p);
-
-      // Stream until the end, a cancel, the idle timeout or the process's exit.
-      req.signal.addEventListener("abort", onAbort, { once: true });
-      if (req.signal.aborted) onAbort();
-      idle.fired.then(() => {
-        lastRetry = retries.last; // what the interrupt brings is not why it timed out
-        finish("idle");
+      // The app-server let go of the thread since its last turn here: load it again.
+      log.info("codex app-server no longer had the thread loaded; resuming it", {
+        thread_id: threadId,
       });
-      yield* out;
+      conn.loaded.delete(threadId);
+      try {
+        if (!await resumeThread(ctx, calls, req, threadId)) return yield CANCELLED;
+        started = await startTurn();
+      } catch (e2) {
+        return yield await calls.describe(e2, "turn/start", threadId);
+      }
+    }
+    if (!started) return yield CANCELLED;
+    if (typeof started.turn?.id !== "string") {
+      return yield failed("codex_exit", "codex app-server started a turn without an id");
+    }
+    turnId = started.turn.id;
+    noteTurn(conn, threadId, turnId);
+    log.debug("codex turn started", { thread_id: threadId, codex_turn_id: turnId });
+    for (const [m, p] of early.splice(0)) deliver(m, p);
 
-      if (how === "cancel" || how === "idle") {
-        if (how === "idle") {
-          log.warn("codex app-server idle timeout: interrupting the turn", {
-            thread_id: threadId,
-            turn_id: turnId,
-            idle_timeout_s: ctx.config.idle_timeout_s,
-          });
-        }
-        await this.#interrupt(threadId, turnId, ended);
-        if (mapper.totals) yield { type: "totals", totals: mapper.totals };
-        if (how === "cancel") return yield CANCELLED;
-        const idleS = ctx.config.idle_timeout_s;
-        return yield failed(
-          "timeout",
-          idleTimeoutMessage({ idleS, silence: "sent nothing", lastRetry }),
+    // Stream until the end, a cancel, the idle timeout or the process's exit.
+    req.signal.addEventListener("abort", onAbort, { once: true });
+    if (req.signal.aborted) onAbort();
+    idle.fired.then(() => {
+      lastRetry = retries.last; // what the interrupt brings is not why it timed out
+      finish("idle");
+    });
+    yield* out;
+
+    if (how === "cancel" || how === "idle") {
+      if (how === "idle") {
+        log.warn("codex app-server idle timeout: interrupting the turn", {
+          thread_id: threadId,
+          turn_id: turnId,
+          idle_timeout_s: ctx.config.idle_timeout_s,
+        });
+      }
+      // Ask Codex to stop the turn; wait up to the grace period for `turn/completed`.
+      const answered = request(conn, "turn/interrupt", { threadId, turnId }, ctx.graceMs)
+        .then(() => true, (e) => e instanceof RpcError); // "no active turn": it had just finished
+      if (await within(ended, ctx.graceMs, "late") === "late") {
+        ctx.wedged(
+          await within(answered, 0, false)
+            ? `turn ${turnId} did not end within ${ctx.graceMs} ms of turn/interrupt`
+            : `turn/interrupt was not answered within ${ctx.graceMs} ms`,
         );
       }
-      if (how === "closed" && !mapper.done) return yield await calls.exited();
-
-      // Completed, failed or interrupted by Codex itself.
       if (mapper.totals) yield { type: "totals", totals: mapper.totals };
-      if (mapper.status === "completed") return yield { type: "completed" };
-      if (mapper.status === "interrupted") {
-        return yield failed("turn_failed", "codex interrupted the turn");
-      }
-      const message = mapper.failure ?? "the turn failed";
-      yield { type: "failed", cause: { type: "codex", message, errorInfo: mapper.errorInfo } };
-    } finally {
-      idle.stop();
-      req.signal.removeEventListener("abort", onAbort);
-      unsubscribe();
-    }
-  }
-
-  /** Ask Codex to stop the turn; wait up to the grace period for `turn/completed`. */
-  async #interrupt(threadId: string, turnId: string, ended: Promise<unknown>): Promise<void> {
-    const { ctx } = this;
-    const answered = request(ctx.conn, "turn/interrupt", { threadId, turnId }, ctx.graceMs)
-      .then(() => true, (e) => e instanceof RpcError); // "no active turn to interrupt": it had just finished
-    if (await within(ended, ctx.graceMs, "late") === "late") {
-      const ok = await within(answered, 0, false);
-      ctx.wedged(
-        ok
-          ? `turn ${turnId} did not end within ${ctx.graceMs} ms of turn/interrupt`
-          : `turn/interrupt was not answered within ${ctx.graceMs} ms`,
+      if (how === "cancel") return yield CANCELLED;
+      const idleS = ctx.config.idle_timeout_s;
+      return yield failed(
+        "timeout",
+        idleTimeoutMessage({ idleS, silence: "sent nothing", lastRetry }),
       );
     }
+    if (how === "closed" && !mapper.done) return yield await calls.exited();
+
+    // Completed, failed or interrupted by Codex itself.
+    if (mapper.totals) yield { type: "totals", totals: mapper.totals };
+    if (mapper.status === "completed") return yield { type: "completed" };
+    if (mapper.status === "interrupted") {
+      return yield failed("turn_failed", "codex interrupted the turn");
+    }
+    const message = mapper.failure ?? "the turn failed";
+    yield { type: "failed", cause: { type: "codex", message, errorInfo: mapper.errorInfo } };
+  } finally {
+    idle.stop();
+    req.signal.removeEventListener("abort", onAbort);
+    unsubscribe();
+    // However the turn ended, Codex has written it by now (thread.ts): the next turn compares.
+    await markThread(conn, threadId);
   }
 }
