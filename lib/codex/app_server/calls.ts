@@ -50,18 +50,16 @@ export interface Connection {
 }
 
 /** The rollout file as our last turn left it; size 0 and no inode: there was no file yet. */
-export interface RolloutMark {
-  size: number;
-  ino: number | null;
-}
+export type RolloutMark = { size: number; ino: number | null };
 
-/** A thread loaded on a process, and how we left its rollout file (thread.ts). */
+/**
+ * A thread loaded on a process (thread.ts): its rollout file (`thread.path`;
+ * without it never checked), the file as our last turn left it, and the ids
+ * of our latest turns on it.
+ */
 export interface LoadedThread {
-  /** The rollout file (`thread.path`); without it the thread is never checked. */
   path?: string;
-  /** The file once our last turn on the thread had ended; none before that. */
   mark?: RolloutMark;
-  /** Ids of our turns on the thread (the latest few), which the rollout names. */
   ours: Set<string>;
 }
 
@@ -76,18 +74,19 @@ export interface Lease {
   release(): void;
 }
 
-/** What a turn needs besides its request. */
+/**
+ * What a turn needs besides its request: how long a cancelled or timed-out
+ * turn waits for Codex to confirm (`graceMs`), how long a request may wait
+ * for its answer, whom to tell that the app-server stopped answering, and
+ * where the idle timeout's time comes from (tests).
+ */
 export interface TurnContext {
   conn: Connection;
   config: Config;
   log: Logger;
-  /** How long a cancelled or timed-out turn waits for Codex to confirm. */
   graceMs: number;
-  /** How long a request of the turn (thread/start, turn/start, …) may wait for its answer. */
   requestTimeoutMs: number;
-  /** The app-server stopped answering; the backend replaces it. */
   wedged(why: string): void;
-  /** Where the idle timeout's time comes from (tests); the real clock by default. */
   clock?: Clock;
 }
 
@@ -124,15 +123,10 @@ export class TurnCalls {
       if (!signal.aborted) throw e;
     }
     // Cancelled while waiting: an answer should still come soon; none means wedged.
-    const late = await within(
-      pending.then((v) => {
-        onLate?.(v);
-        return true;
-      }, () => true),
-      ctx.graceMs,
-      false,
-    );
-    if (!late) ctx.wedged(`${method} was not answered after a cancel`);
+    const late = pending.then((v) => onLate?.(v)).then(() => true, () => true);
+    if (!await within(late, ctx.graceMs, false)) {
+      ctx.wedged(`${method} was not answered after a cancel`);
+    }
     return undefined;
   }
 

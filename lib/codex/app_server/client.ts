@@ -1,18 +1,14 @@
 /**
- * JSON-RPC over lines with a `codex app-server` (no `"jsonrpc"` field either
- * way), on the generic {@linkcode Peer}: what is special here is the
- * errors named after the app-server, and three kinds of traffic:
+ * JSON-RPC over lines with a `codex app-server` (no `"jsonrpc"` field), on
+ * the generic {@linkcode Peer}, with errors named after the app-server:
  *
- * - our requests, each with a timeout: the app-server answers a line it
- *   cannot parse with silence, so an unanswered request must not hang a turn;
- * - its notifications, routed to the subscribers of their thread
- *   (`params.threadId`, or `params.thread.id`); the rest are logged at debug;
- * - its requests to us, answered at once ({@linkcode answerServerRequest}):
- *   nobody sits behind the plugin to approve a command or fill in a form, and
- *   an unanswered request stalls its turn for good.
- *
- * When the stream ends every pending request rejects with
- * {@linkcode ConnectionClosed} and every subscriber's `onClose` runs once.
+ * - our requests each have a timeout: the app-server answers a line it
+ *   cannot parse with silence, and that must not hang a turn;
+ * - its notifications go to the subscribers of their thread; the rest are
+ *   logged at debug; when the stream ends each subscriber's `onClose` runs;
+ * - its requests to us are answered at once ({@linkcode answerServerRequest}):
+ *   nobody sits behind the plugin to approve a command, and an unanswered
+ *   request stalls its turn for good.
  *
  * @example
  * ```ts
@@ -58,12 +54,10 @@ export class ConnectionClosed extends Error {
   }
 }
 
-/** Receives one thread's notifications. */
+/** Receives one thread's notifications, the requests answered for it (the turn is alive), the end. */
 export interface ThreadSubscriber {
   onNotification(method: string, params: Record<string, unknown>): void;
-  /** A request of the thread's turn that was just answered for us (it shows the turn is alive). */
   onServerRequest?(method: string, params: Record<string, unknown>): void;
-  /** The connection ended; called once. */
   onClose(): void;
 }
 

@@ -83,23 +83,19 @@ export function envApiKey(env: Env = defaultEnv): string | undefined {
   return env("CODEX_API_KEY") || (openaiKey && !hasStoredLogin(env) ? openaiKey : undefined);
 }
 
-/** Why the app-server could not be had. */
+/** Why the app-server could not be had: codex not found, an exec-only `extra_args` argument, … */
 export interface Unavailable extends StartFailure {
-  /** The codex binary itself was not found. */
   notFound: boolean;
-  /** The argument of `extra_args` that only `codex exec` takes, when that is why. */
   execOnlyArg?: string;
 }
 
-/** Everything a start needs, decided from the config and the environment. */
+/** Everything a start needs, decided from the config and the environment; `apiKey` never logged. */
 export interface LaunchPlan {
   binary: string;
-  /** How {@linkcode binary} was found (logged once by the supervisor). */
   via: "path" | "explicit" | "fallback";
   /** argv without the binary, starting with `app-server`. */
   args: string[];
   env: Record<string, string> | undefined;
-  /** The key to log in with; never logged. */
   apiKey: string | undefined;
 }
 
@@ -135,10 +131,8 @@ export async function launch(
       const params = { type: "apiKey", apiKey: plan.apiKey };
       await started.value.client.request("account/login/start", params);
     } catch (e) {
-      // Turns then fail with Codex's 401.
-      o.log.warn("codex app-server refused the API key from the environment", {
-        error: (e as Error).message,
-      });
+      const error = (e as Error).message; // turns then fail with Codex's 401
+      o.log.warn("codex app-server refused the API key from the environment", { error });
     }
   }
   return ok(started.value);
@@ -150,10 +144,9 @@ export const CRASH_WINDOW_MS = 60_000;
 /** How long a failed start is answered from memory before the next start is tried. */
 export const FAILED_START_MEMORY_MS = 60_000;
 
-/** The answer of {@linkcode Health.ready}. */
+/** The answer of {@linkcode Health.ready}; `cancelled`: the caller's signal aborted meanwhile. */
 export type Readiness =
   | { state: "ready" }
-  /** The caller's signal aborted while it waited (for a start). */
   | { state: "cancelled" }
   | { state: "unusable"; why: string; notFound: boolean };
 

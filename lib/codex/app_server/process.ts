@@ -148,10 +148,8 @@ export class AppServerProcess {
         detached: true, // setsid: it and its commands form a tree we can end
       }).spawn();
     } catch (e) {
-      return err({
-        spawnFailed: true,
-        message: `could not start ${o.binary}: ${(e as Error).message}`,
-      });
+      const message = `could not start ${o.binary}: ${(e as Error).message}`;
+      return err({ spawnFailed: true, message });
     }
     const p = new AppServerProcess(child, mark.marker, o);
     const started = performance.now();
@@ -159,14 +157,11 @@ export class AppServerProcess {
     o.signal?.addEventListener("abort", onAbort, { once: true });
     if (o.signal?.aborted) onAbort();
     try {
-      const r = await p.client.request<{ userAgent?: string }>("initialize", {
-        clientInfo: {
-          name: "plexum-openai-provider-plugin",
-          title: null,
-          version: o.clientVersion,
-        },
-        capabilities: null,
-      }, o.initializeTimeoutMs ?? INITIALIZE_TIMEOUT_MS);
+      const timeout = o.initializeTimeoutMs ?? INITIALIZE_TIMEOUT_MS;
+      const version = o.clientVersion;
+      const clientInfo = { name: "plexum-openai-provider-plugin", title: null, version };
+      const params = { clientInfo, capabilities: null };
+      const r = await p.client.request<{ userAgent?: string }>("initialize", params, timeout);
       p.userAgent = typeof r.userAgent === "string" ? r.userAgent : "";
       p.version = /^[^/\s]+\/(\d+\.\d+\.\d+)/.exec(p.userAgent)?.[1] ?? "";
     } catch (e) {
@@ -183,11 +178,8 @@ export class AppServerProcess {
     } finally {
       o.signal?.removeEventListener("abort", onAbort);
     }
-    o.log.info("codex app-server started", {
-      pid: p.pid,
-      user_agent: p.userAgent,
-      ms: Math.round(performance.now() - started),
-    });
+    const ms = Math.round(performance.now() - started);
+    o.log.info("codex app-server started", { pid: p.pid, user_agent: p.userAgent, ms });
     return ok(p);
   }
 

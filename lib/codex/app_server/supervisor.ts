@@ -2,22 +2,19 @@
  * The life of the one warm `codex app-server`, apart from the turns that run
  * on it (backend.ts): a turn asks for a {@linkcode Lease}, runs, releases it.
  *
- * - **Start**: by the first turn that needs it, shared by the turns arriving
- *   meanwhile (launch.ts `SharedStart`), as launch.ts says (the same for
- *   doctor). A failed start is remembered for a while.
- * - **Idle stop**: after `app_server_idle_s` without a turn in flight, which
- *   also releases its threads (codex ≥ 0.169 lets one process write a
- *   thread, and only its exit releases it).
- * - **Reap**: {@linkcode REAP_AFTER_MS} without a turn in flight, what its
- *   turns left running is ended (process.ts `reapLeftovers`).
+ * - **Start**: by the first turn that needs it, shared with the turns
+ *   arriving meanwhile, as launch.ts says (the same for doctor).
+ * - **Idle stop** after `app_server_idle_s` without a turn in flight, which
+ *   also releases its threads (codex ≥ 0.169: one writer per thread, released
+ *   at its exit); **reap** what its turns left running after
+ *   {@linkcode REAP_AFTER_MS}.
  * - **Crash**: the next turn starts a new process; exits are remembered for
  *   `auto`'s crash-loop rule. **Wedged**: killed and replaced; the new one
  *   starts once the old one is gone (it holds threads).
  * - **Retire**: a thread another process wrote while this one held it loaded
  *   is stale in it (thread.ts), and only a new process reloads it: the
  *   process takes no new turns and is stopped once its turns in flight end.
- * - **Shutdown**: {@linkcode AppServerSupervisor.close} aborts a start, waits
- *   for a scan, stops the process, waits for retired ones: nothing is left.
+ * - **Shutdown** ({@linkcode AppServerSupervisor.close}) leaves nothing running.
  *
  * Time comes from a {@linkcode Clock}, so tests move it instead of waiting.
  *
@@ -244,10 +241,8 @@ export class AppServerSupervisor implements Health {
 
   #stopIdle(m: Managed) {
     if (this.#inFlight > 0 || this.#current !== m) return;
-    this.#o.log.info("stopping the idle codex app-server", {
-      pid: m.conn.proc.pid,
-      idle_s: this.#o.config.app_server_idle_s,
-    });
+    const idle_s = this.#o.config.app_server_idle_s;
+    this.#o.log.info("stopping the idle codex app-server", { pid: m.conn.proc.pid, idle_s });
     this.#retire(m, "stop");
   }
 
