@@ -101,6 +101,43 @@ function activityOf(item: ThreadItem): ActivityItem | undefined {
   }
 }
 
+/** Agent text or reasoning: what was sent per item and part; a new part after text gets `\n\n`. */
+class Streamer {
+  readonly completed = new Set<string>();
+  #sent = new Map<string, string[]>();
+  #any = false;
+
+  constructor(
+    private type: "text_delta" | "reasoning_delta",
+    private differs?: (d: { id: string; streamed: string; completed: string }) => void,
+  ) {}
+
+  delta(id: string, index: number, text: string): Streamed[] {
+    if (!text || this.completed.has(id)) return [];
+    const parts = this.#sent.get(id) ?? [];
+    const newPart = !parts[index];
+    parts[index] = (parts[index] ?? "") + text;
+    this.#sent.set(id, parts);
+    if (newPart && this.#any) text = `\n\n${text}`;
+    this.#any = true;
+    return [{ type: this.type, text }];
+  }
+
+  /** The item's final parts; one that contradicts what was streamed goes to `differs`, unsent. */
+  complete(id: string, parts: string[]): Streamed[] {
+    if (this.completed.has(id)) return [];
+    const sent = this.#sent.get(id) ?? [];
+    const out = parts.flatMap((text, i) => {
+      const already = sent[i] ?? "";
+      if (text.startsWith(already)) return this.delta(id, i, text.slice(already.length));
+      this.differs?.({ id, streamed: already, completed: text });
+      return [];
+    });
+    this.completed.add(id);
+    return out;
+  }
+}
+
 /** Folds one app-server turn's notifications into Plexum events. */
 export class AppServerTurnMapper {
   /** `turn/completed` seen. */
@@ -113,15 +150,14 @@ export class AppServerTurnMapper {
   errorInfo: unknown;
   /** The thread's running totals from the last `thread/tokenUsage/updated`. */
   totals: Totals | undefined;
-  /** Per agentMessage id the text sent; the completed ones; how many sent text. */
-  #sent = new Map<string, string>();
-  #completed = new Set<string>();
-  #messages = 0;
+  #text = new Streamer(
+    "text_delta",
+    (d) =>
+      this.o.onNote?.("app-server completed text differs from its deltas (kept the deltas)", d),
+  );
+  #reasoning = new Streamer("reasoning_delta");
   /** exec's todo_list for turn/plan/updated, once a plan came. */
   #todo: (ActivityItem & { type: "todo_list" }) | undefined;
-  /** Per reasoning id the text sent per summary part; the completed ones. */
-  #reasoning = new Map<string, string[]>();
-  #reasoned = new Set<string>();
 
   /** `onNote` is told what is received but not sent (retries, unknown notifications, …). */
   constructor(
@@ -139,15 +175,15 @@ export class AppServerTurnMapper {
       case "item/agentMessage/delta": {
         const d = wire(method, p);
         const [id, delta] = [str(d.itemId), str(d.delta)];
-        if (!this.#completed.has(id)) return this.#text(id, delta);
+        if (!this.#text.completed.has(id)) return this.#text.delta(id, 0, delta);
         this.o.onNote?.("app-server delta after its message completed (dropped)", { id, delta });
         return [];
       }
       case "item/reasoning/summaryTextDelta": {
         const d = wire(method, p);
-        if (!this.o.emitReasoning || this.#reasoned.has(str(d.itemId))) return [];
+        if (!this.o.emitReasoning) return [];
         const index = typeof d.summaryIndex === "number" ? d.summaryIndex : 0;
-        return this.#reason(str(d.itemId), index, str(d.delta));
+        return this.#reasoning.delta(str(d.itemId), index, str(d.delta));
       }
       case "item/started":
       case "item/completed": {
@@ -188,56 +224,18 @@ export class AppServerTurnMapper {
     }
   }
 
-  /** More text of agentMessage `id`; its first text after another message's gets a blank line. */
-  #text(id: string, text: string): Streamed[] {
-    if (!text) return [];
-    const sent = this.#sent.get(id);
-    this.#sent.set(id, (sent ?? "") + text);
-    if (!sent && this.#messages++ > 0) text = `\n\n${text}`;
-    return [{ type: "text_delta", text }];
-  }
-
-  /** An agentMessage's final text: send what the deltas did not. */
-  #agentMessage(id: string, text: string): Streamed[] {
-    if (this.#completed.has(id)) return [];
-    this.#completed.add(id);
-    const sent = this.#sent.get(id) ?? "";
-    if (text.startsWith(sent)) return this.#text(id, text.slice(sent.length));
-    this.o.onNote?.("app-server completed text differs from its deltas (kept the deltas)", {
-      id,
-      streamed: sent,
-      completed: text,
-    });
-    return [];
-  }
-
-  /** More reasoning of item `id`; a new part or item after text already sent gets a blank line. */
-  #reason(id: string, index: number, text: string): Streamed[] {
-    if (!text) return [];
-    const parts = this.#reasoning.get(id) ?? [];
-    const anyBefore = [...this.#reasoning.values()].some((p) => p.some(Boolean));
-    const newPart = !parts[index];
-    parts[index] = (parts[index] ?? "") + text;
-    this.#reasoning.set(id, parts);
-    return [{ type: "reasoning_delta", text: newPart && anyBefore ? `\n\n${text}` : text }];
-  }
-
   #item(method: string, item: ThreadItem): Streamed[] {
     const completed = method === "item/completed";
     if (item.type === "agentMessage") {
-      return completed ? this.#agentMessage(str(item.id), str(item.text)) : [];
+      return completed ? this.#text.complete(str(item.id), [str(item.text)]) : [];
     }
     if (item.type === "reasoning" && this.o.emitReasoning) {
-      const id = str(item.id);
-      if (!completed || this.#reasoned.has(id)) return [];
-      this.#reasoned.add(id);
-      const sent = this.#reasoning.get(id) ?? [];
-      // What of the summary was not streamed; a {text} part is taken too (releases give strings).
-      return (Array.isArray(item.summary) ? item.summary : []).flatMap((part: unknown, i) => {
-        const text = typeof part === "string" ? part : str((part as { text?: unknown })?.text);
-        const already = sent[i] ?? "";
-        return text.startsWith(already) ? this.#reason(id, i, text.slice(already.length)) : [];
-      });
+      if (!completed) return [];
+      // Releases give strings; a {text} part is taken too.
+      const parts = (Array.isArray(item.summary) ? item.summary : []).map((part: unknown) =>
+        typeof part === "string" ? part : str((part as { text?: unknown })?.text)
+      );
+      return this.#reasoning.complete(str(item.id), parts);
     }
     const activity = this.o.emitActivity ? activityOf(item) : undefined;
     if (activity) {
@@ -267,7 +265,7 @@ export class AppServerTurnMapper {
     // 0.169.0+ repeat the final agentMessage here: sent only if never seen.
     const out = (Array.isArray(turn?.items) ? turn.items : []).flatMap((item) =>
       isObject(item) && item.type === "agentMessage"
-        ? this.#agentMessage(str(item.id), str(item.text))
+        ? this.#text.complete(str(item.id), [str(item.text)])
         : []
     );
     if (this.#todo && this.o.emitActivity) {
