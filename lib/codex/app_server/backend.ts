@@ -42,10 +42,8 @@ export interface AppServerBackendOptions extends SupervisorOptions {
 export class AppServerBackend implements Backend {
   /** The process's life; also `auto`'s view of its health (select.ts). */
   readonly supervisor: AppServerSupervisor;
-  #o: AppServerBackendOptions;
 
-  constructor(o: AppServerBackendOptions) {
-    this.#o = o;
+  constructor(private o: AppServerBackendOptions) {
     this.supervisor = new AppServerSupervisor(o);
   }
 
@@ -60,10 +58,10 @@ export class AppServerBackend implements Backend {
     try {
       return await runAppServerTurn({
         conn: lease.conn,
-        config: this.#o.config,
-        log: this.#o.log,
-        graceMs: this.#o.interruptGraceMs ?? INTERRUPT_GRACE_MS,
-        requestTimeoutMs: this.#o.requestTimeoutMs ?? this.#o.config.idle_timeout_s * 1000,
+        config: this.o.config,
+        log: this.o.log,
+        graceMs: this.o.interruptGraceMs ?? INTERRUPT_GRACE_MS,
+        requestTimeoutMs: this.o.requestTimeoutMs ?? this.o.config.idle_timeout_s * 1000,
         wedged: (why) => lease.wedged(why),
       }, req);
     } finally {
@@ -84,15 +82,12 @@ export class AppServerBackend implements Backend {
         return failTurn(req, new TurnFailure(code, got.error.message));
       }
       const lease = got.value;
-      let stale;
-      try {
-        stale = await staleLoaded(lease.conn, req);
-      } catch (e) {
+      const stale = await staleLoaded(lease.conn, req).catch((e) => {
         lease.release();
         throw e;
-      }
+      });
       if (!stale) return lease;
-      this.#o.log.warn(
+      this.o.log.warn(
         "another process wrote the workspace's thread since the codex app-server last ran a " +
           "turn on it; the turn runs on a new app-server that loads it again",
         { workspace: req.workspace, ...stale, pid: lease.conn.proc.pid },

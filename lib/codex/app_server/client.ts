@@ -81,14 +81,12 @@ function threadOf(params: Json): string | undefined {
 
 /** A JSON-RPC connection to one app-server; see the module doc. */
 export class AppServerClient {
-  #o: ClientOptions;
   #peer: Peer;
   #subs = new Map<string, Set<ThreadSubscriber>>();
   /** Resolves once the app-server's output has ended (or {@linkcode close} was called). */
   readonly closed: Promise<void>;
 
-  constructor(o: ClientOptions) {
-    this.#o = o;
+  constructor(private o: ClientOptions) {
     const log = o.log;
     const transport = new LineTransport({
       readable: o.readable,
@@ -173,7 +171,7 @@ export class AppServerClient {
   /** A request from the app-server: answered at once, never by asking a human. */
   #answer(method: string, params: Json): unknown {
     const a = answerServerRequest(method);
-    this.#o.log.warn("answered a request from codex app-server without asking anyone", {
+    this.o.log.warn("answered a request from codex app-server without asking anyone", {
       method,
       answer: a.summary,
       thread_id: threadOf(params),
@@ -190,12 +188,12 @@ export class AppServerClient {
     if (!subs?.size) {
       if (method === "configWarning") {
         // Codex's own words about its config (a bad -c override, a missing sandbox helper).
-        this.#o.log.info("codex app-server config warning", {
+        this.o.log.info("codex app-server config warning", {
           summary: params.summary,
           details: params.details,
         });
       } else if (!isRequest) {
-        this.#o.log.debug("codex app-server notification", { method, thread_id: thread });
+        this.o.log.debug("codex app-server notification", { method, thread_id: thread });
       }
       return;
     }
@@ -205,7 +203,7 @@ export class AppServerClient {
         else s.onNotification(method, params);
       } catch (e) {
         const error = String(e);
-        this.#o.log.error("handling a codex app-server notification failed", { method, error });
+        this.o.log.error("handling a codex app-server notification failed", { method, error });
       }
     }
   }

@@ -79,7 +79,6 @@ const STOPPING: Unavailable = {
 
 /** Starts, shares, retires and stops the app-server; see the module doc. */
 export class AppServerSupervisor implements Health {
-  #o: SupervisorOptions;
   #clock: Clock;
   #memory: FailureMemory;
   #start = new SharedStart((signal) => this.#launch(signal));
@@ -99,8 +98,7 @@ export class AppServerSupervisor implements Health {
   /** Aborted by close(): ends a process still starting. */
   #closing = new AbortController();
 
-  constructor(o: SupervisorOptions) {
-    this.#o = o;
+  constructor(private o: SupervisorOptions) {
     this.#clock = o.clock ?? realClock;
     this.#memory = new FailureMemory(this.#clock);
   }
@@ -174,7 +172,7 @@ export class AppServerSupervisor implements Health {
   }
 
   async #launch(signal: AbortSignal): Promise<Result<Managed, Unavailable>> {
-    const { config, log } = this.#o;
+    const { config, log } = this.o;
     if (this.#closing.signal.aborted) return err(STOPPING);
     const plan = planLaunch(config);
     if (!plan.ok) return plan;
@@ -185,8 +183,8 @@ export class AppServerSupervisor implements Health {
     await this.#dying;
     const abort = AbortSignal.any([signal, this.#closing.signal]);
     if (abort.aborted) return err(STOPPING);
-    const clientVersion = this.#o.clientVersion ?? "0";
-    const started = await launch(plan.value, { ...this.#o, clientVersion, signal: abort });
+    const clientVersion = this.o.clientVersion ?? "0";
+    const started = await launch(plan.value, { ...this.o, clientVersion, signal: abort });
     if (!started.ok) {
       if (!abort.aborted) this.#memory.startFailed(started.error);
       return started;
@@ -226,7 +224,7 @@ export class AppServerSupervisor implements Health {
     if (--this.#inFlight > 0 || this.#closing.signal.aborted) return;
     const m = this.#current;
     if (!m) return;
-    const idleMs = this.#o.config.app_server_idle_s * 1000;
+    const idleMs = this.o.config.app_server_idle_s * 1000;
     this.#timers = [
       this.#clock.setTimeout(() => this.#stopIdle(m), idleMs),
       // Not between back-to-back turns: a scan costs two `ps` runs.
@@ -241,8 +239,8 @@ export class AppServerSupervisor implements Health {
 
   #stopIdle(m: Managed) {
     if (this.#inFlight > 0 || this.#current !== m) return;
-    const idle_s = this.#o.config.app_server_idle_s;
-    this.#o.log.info("stopping the idle codex app-server", { pid: m.conn.proc.pid, idle_s });
+    const idle_s = this.o.config.app_server_idle_s;
+    this.o.log.info("stopping the idle codex app-server", { pid: m.conn.proc.pid, idle_s });
     this.#retire(m, "stop");
   }
 
@@ -252,13 +250,13 @@ export class AppServerSupervisor implements Health {
     this.#reaping = this.#reaping.then(async () => {
       const n = await m.conn.proc.reapLeftovers(() => this.#inFlight === 0);
       const msg = "ended processes codex left running after its turns";
-      if (n > 0) this.#o.log.info(msg, { pid: m.conn.proc.pid, count: n });
+      if (n > 0) this.o.log.info(msg, { pid: m.conn.proc.pid, count: n });
     }).catch(() => {});
   }
 
   #wedged(m: Managed, why: string) {
     const pid = m.conn.proc.pid;
-    this.#o.log.warn("codex app-server stopped answering; restarting it", { pid, why });
+    this.o.log.warn("codex app-server stopped answering; restarting it", { pid, why });
     if (this.#current === m) this.#retire(m, "kill");
     else if (m.retired) this.#end(m, "kill").catch(() => {}); // retired, still serving
   }

@@ -75,14 +75,15 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
   const out = new Channel<Happening>();
   // The first reason the turn stops streaming; the channel closes with it.
   let how: "done" | "closed" | "cancel" | "idle" | undefined;
+  let settle!: () => void;
+  const ended = new Promise<void>((r) => (settle = r)); // turn/completed or the connection's end
   const finish = (why: NonNullable<typeof how>) => {
     how ??= why;
     out.close();
+    if (why === "done" || why === "closed") settle();
   };
   let turnId: string | undefined;
   const early: [string, Json][] = [];
-  let settle!: (how: "done" | "closed") => void;
-  const ended = new Promise<"done" | "closed">((r) => (settle = r));
   const deliver = (method: string, params: Json) => {
     const t = turnOf(params);
     if (t !== undefined && t !== turnId) {
@@ -92,10 +93,7 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
     for (const ev of mapper.push(method, params)) {
       if (how === undefined) out.push(ev);
     }
-    if (mapper.done) {
-      settle("done");
-      finish("done");
-    }
+    if (mapper.done) finish("done");
   };
   // The idle timeout: what counts as Codex showing progress is decided here, and only here.
   const idle = new IdleTimer(ctx.config.idle_timeout_s * 1000, ctx.clock);
@@ -106,19 +104,14 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
     onNotification(method, params) {
       if (retries.progress(appServerRetryNotice(method, params))) progress();
       if (method === "error" && params.willRetry === true) {
-        log.warn("codex is retrying the model request", {
-          thread_id: threadId,
-          message: (params.error as Json | undefined)?.message,
-        });
+        const message = (params.error as Json | undefined)?.message;
+        log.warn("codex is retrying the model request", { thread_id: threadId, message });
       }
       if (turnId === undefined) early.push([method, params]);
       else deliver(method, params);
     },
     onServerRequest: progress,
-    onClose: () => {
-      settle("closed");
-      finish("closed");
-    },
+    onClose: () => finish("closed"),
   });
   const onAbort = () => finish("cancel");
   try {
@@ -176,12 +169,10 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
     yield* out;
 
     if (how === "cancel" || how === "idle") {
+      const idleS = ctx.config.idle_timeout_s;
       if (how === "idle") {
-        log.warn("codex app-server idle timeout: interrupting the turn", {
-          thread_id: threadId,
-          turn_id: turnId,
-          idle_timeout_s: ctx.config.idle_timeout_s,
-        });
+        const data = { thread_id: threadId, turn_id: turnId, idle_timeout_s: idleS };
+        log.warn("codex app-server idle timeout: interrupting the turn", data);
       }
       // Ask Codex to stop the turn; wait up to the grace period for `turn/completed`.
       const answered = request(conn, "turn/interrupt", { threadId, turnId }, ctx.graceMs)
@@ -195,11 +186,8 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
       }
       if (mapper.totals) yield { type: "totals", totals: mapper.totals };
       if (how === "cancel") return yield CANCELLED;
-      const idleS = ctx.config.idle_timeout_s;
-      return yield failed(
-        "timeout",
-        idleTimeoutMessage({ idleS, silence: "sent nothing", lastRetry }),
-      );
+      const why = idleTimeoutMessage({ idleS, silence: "sent nothing", lastRetry });
+      return yield failed("timeout", why);
     }
     if (how === "closed" && !mapper.done) return yield await calls.exited();
 
