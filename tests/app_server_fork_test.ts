@@ -3,7 +3,7 @@
  * turns: codex 0.135.0 has no writer lock, so a turn another process runs on
  * the thread while this plugin's app-server holds it must not be silently
  * left out of the app-server's next turn (0.169.0 refuses the other writer
- * instead). The fix (lib/codex/app_server/rollout.ts, backend.ts) reloads
+ * instead). The fix (lib/codex/app_server/thread.ts, backend.ts) reloads
  * the thread in a new app-server when its rollout file shows another
  * writer's turn; it must never fire after the plugin's own turns, however
  * they ended. Unit cases of the rollout check come first.

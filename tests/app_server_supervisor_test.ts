@@ -1,7 +1,7 @@
 /**
  * The app-server's supervisor (lib/codex/app_server/supervisor.ts) and what
  * it is made of: the failure memory (launch.ts) and the shared start
- * (shared_start.ts). Time is a FakeClock: crash-loop windows and the memory
+ * (launch.ts). Time is a FakeClock: crash-loop windows and the memory
  * of a failed start are crossed by moving it, not by waiting. Starts run the
  * scripted app-server of test./support/fake_app_server.ts.
  */

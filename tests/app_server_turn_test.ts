@@ -1,5 +1,5 @@
 /**
- * The app-server turn driver (lib/codex/app_server/turn.ts) on an in-memory
+ * The app-server turn driver (lib/codex/app_server/backend.ts) on an in-memory
  * connection whose server is scripted here, with time from a FakeClock: the
  * idle timeout fires on the clock Codex's silence is measured with, so the
  * test takes no wall-clock time for it.
@@ -11,7 +11,7 @@ import { deadline } from "../lib/async.ts";
 import { LineStream } from "../lib/lines.ts";
 import { AppServerClient } from "../lib/codex/app_server/client.ts";
 import type { AppServerProcess } from "../lib/codex/app_server/process.ts";
-import { runAppServerTurn } from "../lib/codex/app_server/turn.ts";
+import { runAppServerTurn } from "../lib/codex/app_server/backend.ts";
 import type { TurnContext } from "../lib/codex/app_server/calls.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { FakeClock } from "../dev/fake_clock.ts";

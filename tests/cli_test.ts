@@ -92,7 +92,7 @@ Deno.test("--help's extra_args line lists every argument the app-server takes, -
   assert.ok(line, out.stdout);
   // The same list the app-server's refusal names (lib/codex/app_server/launch.ts).
   const taken = unsupportedArgMessage("--x").match(/takes only (.*)\)$/)?.[1];
-  assert.ok(taken, "args.ts names what the app-server takes");
+  assert.ok(taken, "launch.ts names what the app-server takes");
   assert.ok(line.includes(taken), `${line}\nvs ${taken}`);
   for (const a of ["-c/--config", "--enable", "--disable", "--strict-config"]) {
     assert.ok(line.includes(a), `${a} in ${line}`);

@@ -1,7 +1,7 @@
 /**
  * One turn, whichever backend runs it: what every turn needs is done here
  * once, around a {@linkcode Driver} that only talks to Codex
- * (./exec/driver.ts, ./app_server/turn.ts).
+ * (./exec/driver.ts, ./app_server/backend.ts).
  *
  * - the workspace's stored thread is resumed (none with `reset`); one Codex
  *   no longer knows is replaced by a new one within the turn, with a warning;

@@ -1,6 +1,6 @@
 /**
  * A turn's requests to the app-server, and how each can fail; shared by
- * opening the thread (thread.ts) and running the turn (turn.ts):
+ * opening the thread (thread.ts) and running the turn (backend.ts):
  *
  * - every request has a deadline (the app-server answers garbage with
  *   silence); one that passes means the process is wedged: it is replaced

@@ -121,7 +121,6 @@ export type ThreadItem =
 
 /** Token counts of a thread (`cacheWriteInputTokens`: 0.169.0+). */
 export type TokenUsageBreakdown = {
-  totalTokens: number;
   inputTokens: number;
   cachedInputTokens: number;
   cacheWriteInputTokens?: number;
@@ -145,9 +144,7 @@ export interface Notifications {
   /** `willRetry: true` precedes a retry; the final one is followed by a failed `turn/completed`. */
   "error": OfTurn & { error: TurnError; willRetry: boolean };
   /** One per model request, and one right after `thread/resume` (the restored totals). */
-  "thread/tokenUsage/updated": OfTurn & {
-    tokenUsage: { total: TokenUsageBreakdown; last: TokenUsageBreakdown };
-  };
+  "thread/tokenUsage/updated": OfTurn & { tokenUsage: { total: TokenUsageBreakdown } };
   /** The model's `update_plan` (exec's `todo_list`). */
   "turn/plan/updated": OfTurn & {
     plan: { step: string; status: "pending" | "inProgress" | "completed" }[];
