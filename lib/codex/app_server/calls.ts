@@ -42,35 +42,28 @@ export function failed(code: ErrorCode, message: string): Happening {
   return { type: "failed", cause: { type: "failure", failure: new TurnFailure(code, message) } };
 }
 
-/** A running app-server and the threads it has loaded. */
-export interface Connection {
-  proc: AppServerProcess;
-  /** Threads resumed or started on this process, by id: a turn on one needs no `thread/resume`. */
-  loaded: Map<string, LoadedThread>;
-}
-
 /** The rollout file as our last turn left it; size 0 and no inode: there was no file yet. */
 export type RolloutMark = { size: number; ino: number | null };
 
 /**
- * A thread loaded on a process (thread.ts): its rollout file (`thread.path`;
- * without it never checked), the file as our last turn left it, and the ids
- * of our latest turns on it.
+ * A running app-server and the threads loaded on it (a turn on one needs no
+ * `thread/resume`), each with its rollout file (thread.ts; without one never
+ * checked), the file as our last turn left it, and our latest turns' ids.
  */
-export interface LoadedThread {
-  path?: string;
-  mark?: RolloutMark;
-  ours: Set<string>;
+export interface Connection {
+  proc: AppServerProcess;
+  loaded: Map<string, { path?: string; mark?: RolloutMark; ours: Set<string> }>;
 }
 
-/** One turn's use of a process (supervisor.ts), until {@linkcode Lease.release}. */
+/**
+ * One turn's use of a process (supervisor.ts): `wedged` kills it (it stopped
+ * answering), `retire` stops it after its last turn (a thread it holds is
+ * stale), `release` ends the lease (once; later calls do nothing).
+ */
 export interface Lease {
   readonly conn: Connection;
-  /** It stopped answering: kill it; the next turn gets a new one. */
   wedged(why: string): void;
-  /** A thread it holds is stale: no new turns; stopped after its last. */
   retire(): void;
-  /** The turn is done with it (once; later calls do nothing). */
   release(): void;
 }
 

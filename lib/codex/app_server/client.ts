@@ -127,11 +127,7 @@ export class AppServerClient {
     return this.#peer.pending;
   }
 
-  /**
-   * Send a request; resolves its result, rejects with RpcError, RequestTimeout,
-   * ConnectionClosed, or the signal's reason. `opts`: a timeout in ms, or
-   * `{signal, timeout}`; the default timeout is the client's.
-   */
+  /** Send a request: its result, or RpcError, RequestTimeout, ConnectionClosed, the signal's reason. */
   async request<T = Json>(
     method: string,
     params: Json,
@@ -188,10 +184,8 @@ export class AppServerClient {
     if (!subs?.size) {
       if (method === "configWarning") {
         // Codex's own words about its config (a bad -c override, a missing sandbox helper).
-        this.o.log.info("codex app-server config warning", {
-          summary: params.summary,
-          details: params.details,
-        });
+        const { summary, details } = params;
+        this.o.log.info("codex app-server config warning", { summary, details });
       } else if (!isRequest) {
         this.o.log.debug("codex app-server notification", { method, thread_id: thread });
       }

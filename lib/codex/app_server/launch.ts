@@ -5,37 +5,25 @@
  *
  * - **Command line**: `extra_args` were written for `codex exec`; the
  *   app-server takes only `-c/--config`, `--enable/--disable` and
- *   `--strict-config` (`codex app-server --help` of 0.135.0, 0.169.0,
- *   0.171.0). {@linkcode appServerArgs} names the first other argument, so
- *   that `auto` can choose exec and `app-server` can refuse the config.
+ *   `--strict-config` (its `--help` on 0.135.0, 0.169.0, 0.171.0):
+ *   {@linkcode appServerArgs} names the first other argument.
  * - **API key**: `codex app-server` reads neither `CODEX_API_KEY` nor
- *   `OPENAI_API_KEY` (a turn went out without `Authorization`, 0.135.0 and
- *   0.169.0), so it is logged in with `account/login/start {type: "apiKey"}`,
- *   started with `cli_auth_credentials_store="ephemeral"` so that the login
- *   stays in memory (without it both wrote the key to `auth.json`, where it
- *   would outlive the environment). The key: `CODEX_API_KEY`, else
- *   `OPENAI_API_KEY` when Codex has no stored login. Never logged.
- * - **Failures** are remembered ({@linkcode FailureMemory}) so that a broken
- *   Codex does not cost every turn the price of finding out again: a crash
- *   loop, and a failed start (one that never answered `initialize` cost every
- *   turn 10 s) for {@linkcode FAILED_START_MEMORY_MS}.
- * - A start is shared by the turns arriving while it runs
- *   ({@linkcode SharedStart}), and aborted once none waits for it.
+ *   `OPENAI_API_KEY` (turns went out without `Authorization`), so it is
+ *   logged in with `account/login/start {type: "apiKey"}`, started with
+ *   `cli_auth_credentials_store="ephemeral"` so that the key stays in memory
+ *   (else it was written to `auth.json` and outlived the environment). The
+ *   key: `CODEX_API_KEY`, else `OPENAI_API_KEY` without a stored login.
+ * - **Failures** are remembered ({@linkcode FailureMemory}), so that a broken
+ *   Codex does not cost every turn the price of finding out (a start that
+ *   never answered `initialize` cost each turn 10 s); a start is shared by
+ *   the turns that arrive while it runs ({@linkcode SharedStart}).
  *
  * @example
  * ```ts
- * import { appServerArgs, FailureMemory, launch, planLaunch } from "./launch.ts";
+ * import { appServerArgs, planLaunch } from "./launch.ts";
  * import { DEFAULTS } from "../../config.ts";
- * import { createLogger } from "../../log.ts";
  * appServerArgs(["--profile", "work"]); // { ok: false, error: "--profile" }
- * const plan = planLaunch({ ...DEFAULTS });
- * if (plan.ok) {
- *   const p = await launch(plan.value, { log: createLogger(), clientVersion: "0.1.0" });
- *   if (p.ok) await p.value.stop();
- * } else console.error(plan.error.message);
- * const memory = new FailureMemory();
- * memory.crashed();
- * console.log(memory.crashLooping); // false: one exit is no loop
+ * const plan = planLaunch({ ...DEFAULTS }); // binary, argv, environment, API key
  * ```
  *
  * @module

@@ -18,15 +18,10 @@
  *
  * @example
  * ```ts
- * import { foreignTurn, markOf, openThread } from "./thread.ts";
- * import { TurnCalls, type TurnContext } from "./calls.ts";
- * import type { TurnRequest } from "../../turns/backend.ts";
- * declare const ctx: TurnContext;
- * declare const req: TurnRequest;
- * const t = await openThread(ctx, new TurnCalls(ctx, req.signal), req, undefined);
- * // { threadId, fresh, reused }, or the turn's `failed` happening
- * const mark = await markOf("/home/u/.codex/sessions/rollout-x.jsonl"); // after our turn ended
- * await foreignTurn("/home/u/.codex/sessions/rollout-x.jsonl", mark, new Set(["our-turn"]));
+ * import { foreignTurn, markOf } from "./thread.ts";
+ * const path = "/home/u/.codex/sessions/rollout-x.jsonl";
+ * const mark = await markOf(path); // after our turn ended
+ * await foreignTurn(path, mark, new Set(["our-turn"])); // why another wrote it, or undefined
  * ```
  *
  * @module
