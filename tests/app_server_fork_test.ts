@@ -125,7 +125,7 @@ for (const version of ["0.135.0", "0.169.0"]) {
           emit: () => {},
         });
       for (const ws of [ws1, ws2]) assert.equal((await run(ws)).stop_reason, "end_turn");
-      const old = backend.pid!;
+      const old = backend.supervisor.pid!;
       await fake.setPlan({ rollout: true, version, deltas: ["a", "b", "c"], deltaDelayMs: 400 });
       let longDone = 0;
       const long = run(ws1).then((r) => (longDone = performance.now(), r));
@@ -142,7 +142,7 @@ for (const version of ["0.135.0", "0.169.0"]) {
       const stale2Done = performance.now();
       assert.equal(r2.stop_reason, "end_turn");
       assert.equal(r2.thread_id, thread2, "the thread is kept");
-      assert.notEqual(backend.pid, old, "a new process");
+      assert.notEqual(backend.supervisor.pid, old, "a new process");
       assert.equal((await long).stop_reason, "end_turn", "the old process ended its turn");
       if (version === "0.135.0") assert.ok(stale2Done < longDone, "no wait for the old process");
       else assert.ok(longDone < stale2Done, "the new process waited for the old one's exit");
@@ -152,7 +152,7 @@ for (const version of ["0.135.0", "0.169.0"]) {
       assert.match(warns[0], /someone-else/);
       // The new process loaded the thread again (thread/resume), and it is not checked again.
       const resumed = (await fake.received()).filter((r) =>
-        r.pid === backend.pid && r.msg.method === "thread/resume"
+        r.pid === backend.supervisor.pid && r.msg.method === "thread/resume"
       );
       assert.equal(resumed.length, 1);
       assert.equal((await run(ws2)).stop_reason, "end_turn");

@@ -163,7 +163,7 @@ for (const via of ["app-server", "auto"] as const) {
     ac.abort();
     assert.equal((await running).stop_reason, "cancelled");
     await until(() => !isAlive(pid), 5_000, "the starting app-server to end");
-    assert.equal(s.backend.pid, undefined);
+    assert.equal(s.backend.supervisor.pid, undefined);
   });
 }
 

@@ -64,11 +64,6 @@ export class AppServerBackend implements Backend {
     this.supervisor = new AppServerSupervisor(o);
   }
 
-  /** The running app-server's pid, if one runs (tests). */
-  get pid(): number | undefined {
-    return this.supervisor.pid;
-  }
-
   async runTurn(req: TurnRequest): Promise<TurnResult> {
     const lease = await this.#leaseFor(req);
     if (!("conn" in lease)) return lease;
@@ -114,12 +109,6 @@ export class AppServerBackend implements Backend {
     }
   }
 
-  /** Stop the running app-server, if any; the next turn starts a new one. */
-  release(): Promise<void> {
-    return this.supervisor.stop();
-  }
-
-  /** Stop the app-server (and what it started). Turns have ended by then. */
   close(): Promise<void> {
     return this.supervisor.close();
   }

@@ -81,7 +81,6 @@ export interface Unavailable extends StartFailure {
 export interface LaunchPlan {
   binary: string;
   via: "path" | "explicit" | "fallback";
-  /** argv without the binary, starting with `app-server`. */
   args: string[];
   env: Record<string, string> | undefined;
   apiKey: string | undefined;

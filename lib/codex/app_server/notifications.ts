@@ -140,13 +140,10 @@ class Streamer {
 
 /** Folds one app-server turn's notifications into Plexum events. */
 export class AppServerTurnMapper {
-  /** `turn/completed` seen. */
+  /** `turn/completed` came, with `status`; the final error (`codexErrorInfo` in `errorInfo`). */
   done = false;
-  /** How the turn ended (`turn/completed`'s `turn.status`). */
   status: "completed" | "failed" | "interrupted" | undefined;
-  /** The final error's message (of a failed `turn/completed`, else of the last final `error`). */
   failure: string | undefined;
-  /** Its `codexErrorInfo` (e.g. `{ httpConnectionFailed: { httpStatusCode: 401 } }`). */
   errorInfo: unknown;
   /** The thread's running totals from the last `thread/tokenUsage/updated`. */
   totals: Totals | undefined;

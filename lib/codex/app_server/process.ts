@@ -89,7 +89,6 @@ export class AppServerProcess {
   version = "";
   /** Resolves once the process has exited and its leftovers are reaped. */
   readonly exit: Promise<ExitInfo>;
-  /** True once the process has exited. */
   exited = false;
   #stopping = false;
   #tree: ProcessTree;

@@ -72,32 +72,20 @@ export async function foreignTurn(
   if (mark.ino !== null && now.ino !== mark.ino) return "its rollout file was replaced";
   if (now.size < mark.size) return "its rollout file shrank";
   if (now.size === mark.size && mark.ino !== null) return undefined;
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch {
-    return undefined; // gone meanwhile: thread/resume will say what is left
-  }
-  try {
-    if (mark.ino !== null) await file.seek(mark.size, Deno.SeekMode.Start);
-    for await (const line of file.readable.pipeThrough(new LineStream())) {
-      if (!line?.includes('"turn_id"')) continue;
-      let id;
-      try {
-        id = (JSON.parse(line) as { payload?: { turn_id?: unknown } }).payload?.turn_id;
-      } catch {
-        /* a line still being written: its turn's first lines (`task_started`) are whole */
-      }
-      if (typeof id === "string" && id !== "" && !ours.has(id)) {
-        return `turn ${id} appended to its rollout file`;
-      }
-    }
-    return undefined;
-  } finally {
+  using file = await Deno.open(path).catch(() => undefined);
+  if (!file) return undefined; // gone meanwhile: thread/resume will say what is left
+  if (mark.ino !== null) await file.seek(mark.size, Deno.SeekMode.Start);
+  for await (const line of file.readable.pipeThrough(new LineStream())) {
+    if (!line?.includes('"turn_id"')) continue;
+    let id;
     try {
-      file.close();
-    } catch { /* closed by the finished stream */ }
+      id = (JSON.parse(line) as { payload?: { turn_id?: unknown } }).payload?.turn_id;
+    } catch { /* a line still being written: its turn's first lines (`task_started`) are whole */ }
+    if (typeof id === "string" && id !== "" && !ours.has(id)) {
+      return `turn ${id} appended to its rollout file`;
+    }
   }
+  return undefined;
 }
 
 /** Note `id` as loaded on `conn`, with the rollout file named by thread/start or thread/resume. */
@@ -112,10 +100,7 @@ export function noteTurn(conn: Connection, threadId: string, turnId: string): vo
   const t = conn.loaded.get(threadId);
   if (!t) return;
   t.ours.add(turnId);
-  for (const old of t.ours) {
-    if (t.ours.size <= OURS_KEPT) break;
-    t.ours.delete(old);
-  }
+  if (t.ours.size > OURS_KEPT) t.ours.delete(t.ours.values().next().value!); // the oldest
 }
 
 /** Our turn on a loaded thread has ended: note how it left the rollout file. */
