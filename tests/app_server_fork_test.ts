@@ -11,14 +11,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { foreignTurn, markOf } from "../lib/codex/app_server/thread.ts";
+import { foreignTurn, markOf, markThread, staleLoaded } from "../lib/codex/app_server/thread.ts";
+import type { AppServerProcess } from "../lib/codex/app_server/process.ts";
 import { lockWorkspace } from "../lib/turns/lock.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
-import { readThreadId } from "../lib/codex/session.ts";
+import { readThreadId, SESSION_FILE } from "../lib/codex/session.ts";
 import { installFakeAppServer } from "./support/fake_app_server.ts";
-import { isAlive } from "./support/proc.ts";
+import { isAlive, until } from "./support/proc.ts";
 import { APP_SERVER_VERSIONS, appServers, pluginOn, waitUntil } from "./support/app_server.ts";
 import { turnLog } from "./support/logs.ts";
 import { chat, chatParams, closePlugin, startRig } from "./support/rig.ts";
@@ -71,6 +72,38 @@ Deno.test("rollout check: another turn id appended, the file shrunk, replaced, g
     assert.match(String(await foreignTurn(f, none, ours)), /turn other/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rollout check: the workspace's last rollout file is stat'ed while the session file is read, not after", async () => {
+  const ws = await Deno.makeTempDir();
+  const f = `${ws}/rollout.jsonl`;
+  const thread = "0199a0b1-0000-7000-8000-0000000000f1";
+  const { open, stat } = Deno;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const stated: string[] = [];
+  try {
+    await Deno.writeTextFile(f, line("task_started", "t1"));
+    await Deno.writeTextFile(`${ws}/${SESSION_FILE}`, thread);
+    const conn = { proc: {} as AppServerProcess, loaded: new Map() };
+    conn.loaded.set(thread, { path: f, ours: new Set(["t1"]) });
+    markThread(conn, thread, ws); // our turn there ended
+    await conn.loaded.get(thread).mark;
+    // The session file's open waits at the gate; every stat is recorded.
+    Object.assign(Deno, {
+      open: (path: string | URL, o?: Deno.OpenOptions) =>
+        String(path).endsWith(SESSION_FILE) ? gate.then(() => open(path, o)) : open(path, o),
+      stat: (path: string | URL) => (stated.push(String(path)), stat(path)),
+    });
+    const stale = staleLoaded(conn, { workspace: ws, reset: false });
+    await until(() => stated.includes(f), 10_000, "the rollout stat before the session read ends");
+    release();
+    assert.equal(await stale, undefined, "our own turn only");
+  } finally {
+    Object.assign(Deno, { open, stat });
+    release();
+    await Deno.remove(ws, { recursive: true });
   }
 });
 

@@ -283,6 +283,6 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
     req.signal.removeEventListener("abort", onAbort);
     unsubscribe();
     // However the turn ended, Codex has written it by now (thread.ts): the next turn compares.
-    await markThread(conn, threadId);
+    markThread(conn, threadId, req.workspace);
   }
 }

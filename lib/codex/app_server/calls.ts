@@ -48,12 +48,20 @@ export type RolloutMark = { size: number; ino: number | null };
 /**
  * A running app-server and the threads loaded on it (a turn on one needs no
  * `thread/resume`), each with its rollout file (thread.ts; without one never
- * checked), the file as our last turn left it, and our latest turns' ids.
+ * checked), the file as our last turn left it (a stat under way), the
+ * workspace of that turn, and our latest turns' ids.
  */
 export interface Connection {
   proc: AppServerProcess;
-  loaded: Map<string, { path?: string; mark?: RolloutMark; ours: Set<string> }>;
+  loaded: Map<string, LoadedThread>;
 }
+
+type LoadedThread = {
+  path?: string;
+  mark?: Promise<RolloutMark>;
+  workspace?: string;
+  ours: Set<string>;
+};
 
 /**
  * One turn's use of a process (supervisor.ts): `wedged` kills it (it stopped

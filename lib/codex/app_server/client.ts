@@ -71,6 +71,7 @@ export interface ClientOptions {
 }
 
 type Json = Record<string, unknown>;
+type Answer = { result: Json } | { error: { code: number; message: string } };
 
 /** The thread a notification belongs to, if any. */
 function threadOf(params: Json): string | undefined {
@@ -122,7 +123,7 @@ export class AppServerClient {
     this.closed = this.#peer.closed;
   }
 
-  /** Requests sent and not yet answered. */
+  /** Requests not yet answered. */
   get pending(): number {
     return this.#peer.pending;
   }
@@ -212,12 +213,7 @@ export class AppServerClient {
  * and 0.169.0; legacy `execCommandApproval`/`applyPatchApproval` get an
  * error, "not approved" on both (their "deny" value changed shape).
  */
-export function answerServerRequest(method: string):
-  & { summary: string }
-  & (
-    | { result: Json }
-    | { error: { code: number; message: string } }
-  ) {
+export function answerServerRequest(method: string): { summary: string } & Answer {
   const refuse = (message: string) => ({ error: { code: -32000, message }, summary: "refused" });
   switch (method) {
     case "item/commandExecution/requestApproval":

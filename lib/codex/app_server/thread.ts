@@ -66,8 +66,9 @@ export async function foreignTurn(
   path: string,
   mark: RolloutMark,
   ours: ReadonlySet<string>,
+  stat: Promise<RolloutMark> = markOf(path),
 ): Promise<string | undefined> {
-  const now = await markOf(path);
+  const now = await stat;
   if (now.ino === null) return mark.ino === null ? undefined : "its rollout file is gone";
   if (mark.ino !== null && now.ino !== mark.ino) return "its rollout file was replaced";
   if (now.size < mark.size) return "its rollout file shrank";
@@ -103,10 +104,12 @@ export function noteTurn(conn: Connection, threadId: string, turnId: string): vo
   if (t.ours.size > OURS_KEPT) t.ours.delete(t.ours.values().next().value!); // the oldest
 }
 
-/** Our turn on a loaded thread has ended: note how it left the rollout file. */
-export async function markThread(conn: Connection, threadId: string): Promise<void> {
+/** The workspace's turn on a loaded thread has ended: stat its rollout file (not awaited). */
+export function markThread(conn: Connection, threadId: string, workspace: string): void {
   const t = conn.loaded.get(threadId);
-  if (t?.path) t.mark = await markOf(t.path);
+  if (!t?.path) return;
+  t.mark = markOf(t.path);
+  t.workspace = workspace;
 }
 
 /**
@@ -118,10 +121,13 @@ export async function staleLoaded(
   req: Pick<TurnRequest, "workspace" | "reset">,
 ): Promise<{ thread_id: string; why: string } | undefined> {
   if (conn.loaded.size === 0 || req.reset) return undefined; // a reset turn starts a new thread
+  // The file of the workspace's last turn here is stat'ed while the session file is read.
+  const last = [...conn.loaded].findLast(([, t]) => t.workspace === req.workspace);
+  const now = last && markOf(last[1].path!);
   const id = await readThreadId(req.workspace);
   const t = id === undefined ? undefined : conn.loaded.get(id);
   if (!id || !t?.path || !t.mark) return undefined;
-  const why = await foreignTurn(t.path, t.mark, t.ours);
+  const why = await foreignTurn(t.path, await t.mark, t.ours, id === last?.[0] ? now : undefined);
   return why === undefined ? undefined : { thread_id: id, why };
 }
 
