@@ -46,10 +46,9 @@ import type { UserInput } from "./wire.ts";
 export const INTERRUPT_GRACE_MS = 1500;
 
 /**
- * Inputs of {@linkcode AppServerBackend}. `requestTimeoutMs`: a turn's
- * requests get `idle_timeout_s` by default (`thread/start` may wait on a login
- * shell that snapshots the environment); `interruptGraceMs`:
- * {@linkcode INTERRUPT_GRACE_MS}.
+ * Inputs of {@linkcode AppServerBackend}: a turn's requests get
+ * `requestTimeoutMs`, else `idle_timeout_s` (`thread/start` may wait on a
+ * login shell that snapshots the environment).
  */
 export interface AppServerBackendOptions extends SupervisorOptions {
   interruptGraceMs?: number;

@@ -46,10 +46,9 @@ export function failed(code: ErrorCode, message: string): Happening {
 export type RolloutMark = { size: number; ino: number | null };
 
 /**
- * A running app-server and the threads loaded on it (a turn on one needs no
- * `thread/resume`), each with its rollout file (thread.ts; without one never
- * checked), the file as our last turn left it (a stat under way), the
- * workspace of that turn, and our latest turns' ids.
+ * A running app-server and the threads loaded on it (no `thread/resume` for
+ * them), with what thread.ts checks: the rollout file, a stat of it when our
+ * last turn ended, that turn's workspace, and our latest turns' ids.
  */
 export interface Connection {
   proc: AppServerProcess;

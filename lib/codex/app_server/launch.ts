@@ -36,15 +36,12 @@ import { defaultEnv, type Env, hasStoredLogin, launchEnv } from "../launch_env.t
 import { locateBinary } from "../locate.ts";
 import { AppServerProcess, type AppServerProcessOptions, type StartFailure } from "./process.ts";
 
-/** Options of `codex app-server` that take a value (as the next argument or after `=`). */
-const WITH_VALUE = ["-c", "--config", "--enable", "--disable"];
-
 /** argv of `codex app-server` (without the binary), or the first argument it does not take. */
 export function appServerArgs(extraArgs: readonly string[]): Result<string[], string> {
   const args = ["app-server"];
   for (let i = 0; i < extraArgs.length; i++) {
     const a = extraArgs[i];
-    if (WITH_VALUE.includes(a)) {
+    if (["-c", "--config", "--enable", "--disable"].includes(a)) { // the value comes next
       const value = extraArgs[i + 1];
       if (value === undefined) return err(a);
       args.push(a, value);

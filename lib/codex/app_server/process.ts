@@ -40,9 +40,8 @@ const INITIALIZE_TIMEOUT_MS = 10_000;
 /** Inputs of {@linkcode AppServerProcess.start}. */
 export interface AppServerProcessOptions {
   binary: string;
-  /** argv without the binary, starting with `app-server`. */
+  /** argv without the binary (`app-server`, …); `env`: additions to the plugin's own. */
   args: string[];
-  /** Environment additions; the plugin's own environment is inherited. */
   env?: Record<string, string>;
   log: Logger;
   clientVersion: string;

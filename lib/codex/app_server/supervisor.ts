@@ -49,11 +49,10 @@ import type { Connection, Lease } from "./calls.ts";
 /** How long without a turn in flight before what turns left running is reaped. */
 export const REAP_AFTER_MS = 1000;
 
-/** Inputs of {@linkcode AppServerSupervisor}. */
+/** Inputs of {@linkcode AppServerSupervisor}; `clientVersion` goes to `initialize`. */
 export interface SupervisorOptions {
   config: Config;
   log: Logger;
-  /** The plugin's version, sent as `clientInfo.version`. */
   clientVersion?: string;
   requestTimeoutMs?: number;
   initializeTimeoutMs?: number;
@@ -65,8 +64,7 @@ export interface SupervisorOptions {
 interface Managed {
   conn: Connection;
   intended?: boolean;
-  /** It takes no new turns; stopped once the `turns` in flight on it drain. */
-  retired?: boolean;
+  retired?: boolean; // no new turns; stopped once the `turns` in flight on it drain
   turns: number;
   drained?: () => void;
 }
@@ -85,9 +83,8 @@ export class AppServerSupervisor implements Health {
   #current: Managed | undefined;
   /** The exit of processes being replaced: the next start waits for it. */
   #dying: Promise<unknown> = Promise.resolve();
-  /** Stops of retired processes still ending (close waits for them). */
+  /** What close waits for: retired processes still ending, the last scan for leftovers. */
   #ending = new Set<Promise<unknown>>();
-  /** The last scan for leftovers (close waits for it). */
   #reaping: Promise<void> = Promise.resolve();
   /** Turns between acquire and release. */
   #inFlight = 0;
@@ -162,13 +159,12 @@ export class AppServerSupervisor implements Health {
   }
 
   /** The running process, or the outcome of a start (undefined: `signal` aborted). */
-  #running(signal: AbortSignal): Promise<Result<Managed, Unavailable> | undefined> {
-    if (signal.aborted) return Promise.resolve(undefined);
+  async #running(signal: AbortSignal): Promise<Result<Managed, Unavailable> | undefined> {
+    if (signal.aborted) return undefined;
     const m = this.#current;
-    if (m && !m.conn.proc.exited) return Promise.resolve(ok(m));
+    if (m && !m.conn.proc.exited) return ok(m);
     const failed = this.#memory.failedStart;
-    if (failed) return Promise.resolve(err(failed));
-    return this.#start.join(signal);
+    return failed ? err(failed) : await this.#start.join(signal);
   }
 
   async #launch(signal: AbortSignal): Promise<Result<Managed, Unavailable>> {

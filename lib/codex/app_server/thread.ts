@@ -58,10 +58,7 @@ export async function markOf(path: string): Promise<RolloutMark> {
   }
 }
 
-/**
- * Why the file shows another writer since `mark` (a turn id not in `ours`, or
- * the file rewritten); undefined when it shows none. See the module doc.
- */
+/** Why the file shows another writer since `mark` (a turn not in `ours`, a rewrite), if it does. */
 export async function foreignTurn(
   path: string,
   mark: RolloutMark,
@@ -112,10 +109,7 @@ export function markThread(conn: Connection, threadId: string, workspace: string
   t.workspace = workspace;
 }
 
-/**
- * The workspace's stored thread, when `conn` has it loaded and another
- * process has written it since our last turn on it, with why.
- */
+/** The workspace's stored thread, when `conn` has it loaded and another process wrote it since. */
 export async function staleLoaded(
   conn: Connection,
   req: Pick<TurnRequest, "workspace" | "reset">,

@@ -38,34 +38,25 @@ export type UserInput =
   | { type: "text"; text: string; text_elements: unknown[] }
   | { type: "image"; url: string };
 
+type ClientInfo = { name: string; title: string | null; version: string };
+type TurnStartParams = { threadId: string; input: UserInput[]; model?: string | null };
+/** `excludeTurns`: 0.169.0+ (without it they warn); 0.135.0: experimental only. */
+type ThreadResumeParams = ThreadStartParams & { threadId: string; excludeTurns?: boolean };
+
 /** The requests the plugin sends: method → its params and result. */
 export interface Requests {
+  /** The server's version appears only inside `userAgent`. */
   "initialize": {
-    params: {
-      clientInfo: { name: string; title: string | null; version: string };
-      capabilities: null;
-    };
-    /** The server's version appears only inside `userAgent`. */
+    params: { clientInfo: ClientInfo; capabilities: null };
     result: { userAgent: string };
   };
   "account/login/start": { params: { type: "apiKey"; apiKey: string }; result: unknown };
   "thread/start": { params: ThreadStartParams; result: ThreadStartResponse };
-  "thread/resume": {
-    /** `excludeTurns`: 0.169.0+ (without it they warn); 0.135.0: experimental only. */
-    params: Omit<ThreadStartParams, "developerInstructions"> & {
-      threadId: string;
-      excludeTurns?: boolean;
-    };
-    result: ThreadStartResponse;
-  };
-  "turn/start": {
-    params: { threadId: string; input: UserInput[]; model?: string | null };
-    result: { turn: Turn };
-  };
+  "thread/resume": { params: ThreadResumeParams; result: ThreadStartResponse };
+  "turn/start": { params: TurnStartParams; result: { turn: Turn } };
   "turn/interrupt": { params: { threadId: string; turnId: string }; result: unknown };
 }
 
-/** A method of {@linkcode Requests}. */
 export type Method = keyof Requests;
 
 /** A turn; `items`: 0.135.0 always `[]`, 0.169.0+ the final agentMessage in `turn/completed`. */
