@@ -31,7 +31,7 @@
  * ```
  */
 import { parseArgs } from "node:util";
-import { appServerArgs } from "../lib/codex/app_server/args.ts";
+import { appServerArgs } from "../lib/codex/app_server/launch.ts";
 import { AppServerProcess } from "../lib/codex/app_server/process.ts";
 import { execArgs } from "../lib/codex/exec/argv.ts";
 import { createLogger } from "../lib/log.ts";

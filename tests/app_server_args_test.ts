@@ -1,11 +1,10 @@
 /**
  * Which `extra_args` the `codex app-server` command line takes
- * (lib/codex/app_server/args.ts): the config overrides every release accepts,
+ * (lib/codex/app_server/launch.ts): the config overrides every release accepts,
  * and the first argument only `codex exec` understands, named.
  */
 import assert from "node:assert/strict";
-import { appServerArgs, unsupportedArgMessage } from "../lib/codex/app_server/args.ts";
-import { envApiKey } from "../lib/codex/app_server/auth.ts";
+import { appServerArgs, envApiKey, unsupportedArgMessage } from "../lib/codex/app_server/launch.ts";
 
 Deno.test("app-server args: -c/--config, --enable, --disable (both spellings) and --strict-config pass", () => {
   const extra = [

@@ -298,7 +298,7 @@ Deno.test("app-server backend: a thread held by another writer gives one clear e
   await s.fake.setPlan({});
   const first = await turn(s.backend, ws);
   const thread = first.result.thread_id!;
-  await s.backend.release(); // a new process must resume the thread
+  await s.backend.supervisor.stop(); // a new process must resume the thread
   await s.fake.setPlan({ resumeError: "thread {id} already has an active writer" });
   const r = await turn(s.backend, ws);
   assert.equal(r.result.stop_reason, "error");
@@ -359,12 +359,12 @@ Deno.test("app-server backend: exits after app_server_idle_s without turns; the 
   await using s = await setup({}, {}, { clock });
   const ws = await s.workspace();
   await turn(s.backend, ws);
-  const pid = s.backend.pid!;
+  const pid = s.backend.supervisor.pid!;
   assert.ok(isAlive(pid));
   await clock.tick(DEFAULTS.app_server_idle_s * 1000 - 1);
-  assert.equal(s.backend.pid, pid, "not before app_server_idle_s");
+  assert.equal(s.backend.supervisor.pid, pid, "not before app_server_idle_s");
   await clock.tick(1);
-  assert.equal(s.backend.pid, undefined, "stopped when idle");
+  assert.equal(s.backend.supervisor.pid, undefined, "stopped when idle");
   const r = await turn(s.backend, ws);
   assert.equal(r.result.stop_reason, "end_turn");
   assert.equal(await startsOf(s.fake), 2);
@@ -387,7 +387,7 @@ async function helpersOf(dir: string, what = "sleep 300"): Promise<number[]> {
 Deno.test("app-server backend: close ends the app-server and the helpers it started in sessions of their own", async () => {
   await using s = await setup({ escapedHelper: true });
   assert.equal((await s.backend.supervisor.ready(new AbortController().signal)).state, "ready");
-  const pid = s.backend.pid!;
+  const pid = s.backend.supervisor.pid!;
   assert.equal((await helpersOf(s.fake.dir)).length, 1, "the fake's escaped helper runs");
   await s.backend.close();
   assert.ok(!isAlive(pid));
@@ -398,7 +398,7 @@ Deno.test("app-server backend: with no turn in flight, what the app-server left 
   const clock = new FakeClock();
   await using s = await setup({ escapedHelper: true, childHelper: true }, {}, { clock });
   await turn(s.backend, await s.workspace());
-  const pid = s.backend.pid!;
+  const pid = s.backend.supervisor.pid!;
   await clock.tick(REAP_AFTER_MS); // the scan itself runs `ps`: waited for below
   const deadline = performance.now() + 10_000;
   while ((await helpersOf(s.fake.dir)).length > 0 && performance.now() < deadline) {
@@ -411,7 +411,7 @@ Deno.test("app-server backend: with no turn in flight, what the app-server left 
     1,
     "nor what it still parents (a code-mode host, an MCP server)",
   );
-  assert.equal(s.backend.pid, pid);
+  assert.equal(s.backend.supervisor.pid, pid);
   assert.ok(s.logs.some((l) => l.includes("ended processes codex left running")));
   const next = await turn(s.backend, await s.workspace());
   assert.equal(next.result.stop_reason, "end_turn");

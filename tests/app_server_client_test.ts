@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import {
+  answerServerRequest,
   AppServerClient,
   ConnectionClosed,
   RequestTimeout,
   RpcError,
 } from "../lib/codex/app_server/client.ts";
-import { answerServerRequest } from "../lib/codex/app_server/server_requests.ts";
 import { createLogger } from "../lib/log.ts";
 import { FakeClock } from "../dev/fake_clock.ts";
 
@@ -262,14 +262,14 @@ Deno.test("client: every server request is answered at once, logged at warn, and
 
 Deno.test("client: answers follow the shapes of codex's generated types", () => {
   // Values from `codex app-server generate-ts` of 0.135.0 and 0.169.0.
-  const decision = answerServerRequest("item/fileChange/requestApproval", {});
+  const decision = answerServerRequest("item/fileChange/requestApproval");
   assert.ok(
     "result" in decision &&
       ["accept", "acceptForSession", "decline", "cancel"].includes(
         decision.result.decision as string,
       ),
   );
-  const elicit = answerServerRequest("mcpServer/elicitation/request", {});
+  const elicit = answerServerRequest("mcpServer/elicitation/request");
   assert.ok("result" in elicit);
   assert.deepEqual(Object.keys(elicit.result).sort(), ["_meta", "action", "content"]);
 });

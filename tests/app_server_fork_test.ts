@@ -3,7 +3,7 @@
  * turns: codex 0.135.0 has no writer lock, so a turn another process runs on
  * the thread while this plugin's app-server holds it must not be silently
  * left out of the app-server's next turn (0.169.0 refuses the other writer
- * instead). The fix (lib/codex/app_server/rollout.ts, backend.ts) reloads
+ * instead). The fix (lib/codex/app_server/thread.ts, backend.ts) reloads
  * the thread in a new app-server when its rollout file shows another
  * writer's turn; it must never fire after the plugin's own turns, however
  * they ended. Unit cases of the rollout check come first.
@@ -11,14 +11,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { foreignTurn, markOf } from "../lib/codex/app_server/rollout.ts";
+import { foreignTurn, markOf, markThread, staleLoaded } from "../lib/codex/app_server/thread.ts";
+import type { AppServerProcess } from "../lib/codex/app_server/process.ts";
 import { lockWorkspace } from "../lib/turns/scheduler.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { DEFAULTS } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
-import { readThreadId } from "../lib/codex/session.ts";
+import { readThreadId, SESSION_FILE } from "../lib/codex/session.ts";
 import { installFakeAppServer } from "./support/fake_app_server.ts";
-import { isAlive } from "./support/proc.ts";
+import { isAlive, until } from "./support/proc.ts";
 import { APP_SERVER_VERSIONS, appServers, pluginOn, waitUntil } from "./support/app_server.ts";
 import { turnLog } from "./support/logs.ts";
 import { chat, chatParams, closePlugin, startRig } from "./support/rig.ts";
@@ -74,6 +75,38 @@ Deno.test("rollout check: another turn id appended, the file shrunk, replaced, g
   }
 });
 
+Deno.test("rollout check: the workspace's last rollout file is stat'ed while the session file is read, not after", async () => {
+  const ws = await Deno.makeTempDir();
+  const f = `${ws}/rollout.jsonl`;
+  const thread = "0199a0b1-0000-7000-8000-0000000000f1";
+  const { open, stat } = Deno;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const stated: string[] = [];
+  try {
+    await Deno.writeTextFile(f, line("task_started", "t1"));
+    await Deno.writeTextFile(`${ws}/${SESSION_FILE}`, thread);
+    const conn = { proc: {} as AppServerProcess, loaded: new Map() };
+    conn.loaded.set(thread, { path: f, ours: new Set(["t1"]) });
+    markThread(conn, thread, ws); // our turn there ended
+    await conn.loaded.get(thread).mark;
+    // The session file's open waits at the gate; every stat is recorded.
+    Object.assign(Deno, {
+      open: (path: string | URL, o?: Deno.OpenOptions) =>
+        String(path).endsWith(SESSION_FILE) ? gate.then(() => open(path, o)) : open(path, o),
+      stat: (path: string | URL) => (stated.push(String(path)), stat(path)),
+    });
+    const stale = staleLoaded(conn, { workspace: ws, reset: false });
+    await until(() => stated.includes(f), 10_000, "the rollout stat before the session read ends");
+    release();
+    assert.equal(await stale, undefined, "our own turn only");
+  } finally {
+    Object.assign(Deno, { open, stat });
+    release();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
 Deno.test("workspace lock: a turn cancelled before it got the lock gives it back", async () => {
   const ws = await Deno.makeTempDir();
   try {
@@ -125,7 +158,7 @@ for (const version of ["0.135.0", "0.169.0"]) {
           emit: () => {},
         });
       for (const ws of [ws1, ws2]) assert.equal((await run(ws)).stop_reason, "end_turn");
-      const old = backend.pid!;
+      const old = backend.supervisor.pid!;
       await fake.setPlan({ rollout: true, version, deltas: ["a", "b", "c"], deltaDelayMs: 400 });
       let longDone = 0;
       const long = run(ws1).then((r) => (longDone = performance.now(), r));
@@ -142,7 +175,7 @@ for (const version of ["0.135.0", "0.169.0"]) {
       const stale2Done = performance.now();
       assert.equal(r2.stop_reason, "end_turn");
       assert.equal(r2.thread_id, thread2, "the thread is kept");
-      assert.notEqual(backend.pid, old, "a new process");
+      assert.notEqual(backend.supervisor.pid, old, "a new process");
       assert.equal((await long).stop_reason, "end_turn", "the old process ended its turn");
       if (version === "0.135.0") assert.ok(stale2Done < longDone, "no wait for the old process");
       else assert.ok(longDone < stale2Done, "the new process waited for the old one's exit");
@@ -152,7 +185,7 @@ for (const version of ["0.135.0", "0.169.0"]) {
       assert.match(warns[0], /someone-else/);
       // The new process loaded the thread again (thread/resume), and it is not checked again.
       const resumed = (await fake.received()).filter((r) =>
-        r.pid === backend.pid && r.msg.method === "thread/resume"
+        r.pid === backend.supervisor.pid && r.msg.method === "thread/resume"
       );
       assert.equal(resumed.length, 1);
       assert.equal((await run(ws2)).stop_reason, "end_turn");

@@ -138,7 +138,7 @@ for (const v of VERSIONS) {
       "one request's usage, not the thread's",
     );
 
-    await s.appServer.release(); // codex ≥ 0.169 holds the thread until the app-server exits
+    await s.appServer.supervisor.stop(); // codex ≥ 0.169 holds the thread until the app-server exits
     const third = await turn(s.exec, ws, "And now?");
     assert.equal(third.result.stop_reason, "end_turn", s.logs.join(""));
     assert.equal(third.result.thread_id, thread);
@@ -158,7 +158,7 @@ for (const v of VERSIONS) {
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(s.api.requests.length, 1, "the turn reached the model");
-    const pid = s.appServer.pid;
+    const pid = s.appServer.supervisor.pid;
     cancelledAt = performance.now();
     ac.abort();
     const r = await running;
@@ -173,7 +173,11 @@ for (const v of VERSIONS) {
     assert.equal(next.result.stop_reason, "end_turn", s.logs.join(""));
     assert.equal(deltas(next).join(""), "Back again.");
     assert.equal(next.result.thread_id, r.result.thread_id);
-    assert.equal(s.appServer.pid, pid, "Codex confirmed the interrupt: the same process");
+    assert.equal(
+      s.appServer.supervisor.pid,
+      pid,
+      "Codex confirmed the interrupt: the same process",
+    );
   });
 }
 

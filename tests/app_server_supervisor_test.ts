@@ -1,7 +1,7 @@
 /**
  * The app-server's supervisor (lib/codex/app_server/supervisor.ts) and what
- * it is made of: the failure memory (health.ts) and the shared start
- * (shared_start.ts). Time is a FakeClock: crash-loop windows and the memory
+ * it is made of: the failure memory (launch.ts) and the shared start
+ * (launch.ts). Time is a FakeClock: crash-loop windows and the memory
  * of a failed start are crossed by moving it, not by waiting. Starts run the
  * scripted app-server of test./support/fake_app_server.ts.
  */
@@ -14,8 +14,8 @@ import {
   CRASH_WINDOW_MS,
   FAILED_START_MEMORY_MS,
   FailureMemory,
-} from "../lib/codex/app_server/health.ts";
-import { SharedStart } from "../lib/codex/app_server/shared_start.ts";
+  SharedStart,
+} from "../lib/codex/app_server/launch.ts";
 import { AppServerSupervisor } from "../lib/codex/app_server/supervisor.ts";
 import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
 import { AutoBackend } from "../lib/codex/select.ts";
@@ -163,7 +163,7 @@ for (const via of ["app-server", "auto"] as const) {
     ac.abort();
     assert.equal((await running).stop_reason, "cancelled");
     await until(() => !isAlive(pid), 5_000, "the starting app-server to end");
-    assert.equal(s.backend.pid, undefined);
+    assert.equal(s.backend.supervisor.pid, undefined);
   });
 }
 

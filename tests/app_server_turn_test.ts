@@ -1,5 +1,5 @@
 /**
- * The app-server turn driver (lib/codex/app_server/turn.ts) on an in-memory
+ * The app-server turn driver (lib/codex/app_server/backend.ts) on an in-memory
  * connection whose server is scripted here, with time from a FakeClock: the
  * idle timeout fires on the clock Codex's silence is measured with, so the
  * test takes no wall-clock time for it.
@@ -11,15 +11,19 @@ import { deadline } from "../lib/async.ts";
 import { LineStream } from "../lib/lines.ts";
 import { AppServerClient } from "../lib/codex/app_server/client.ts";
 import type { AppServerProcess } from "../lib/codex/app_server/process.ts";
-import { runAppServerTurn, type TurnContext } from "../lib/codex/app_server/turn.ts";
+import { runAppServerTurn } from "../lib/codex/app_server/backend.ts";
+import type { TurnContext } from "../lib/codex/app_server/calls.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { FakeClock } from "../dev/fake_clock.ts";
 
 const THREAD = "0199a0b1-0000-7000-8000-00000000000c";
 type Msg = { id?: number; method?: string; params?: Record<string, unknown> };
 
-/** A connection to a scripted app-server: a thread, a turn that streams one delta, then silence. */
-function scriptedConnection() {
+/**
+ * A connection to a scripted app-server: a thread (with rollout file `path`),
+ * a turn that streams one delta, then silence, or with `complete` its end.
+ */
+function scriptedConnection(o: { path?: string; complete?: boolean } = {}) {
   const toServer = new TransformStream<Uint8Array, Uint8Array>();
   const toClient = new TransformStream<Uint8Array, Uint8Array>();
   const log = createLogger({ write: () => {} });
@@ -37,7 +41,7 @@ function scriptedConnection() {
       const m = JSON.parse(line) as Msg;
       received.push(m.method ?? "");
       if (m.method === "thread/start") {
-        await send({ id: m.id, result: { thread: { id: THREAD, path: null } } });
+        await send({ id: m.id, result: { thread: { id: THREAD, path: o.path ?? null } } });
       } else if (m.method === "turn/start") {
         const turn = { id: "turn_1", items: [], status: "inProgress", error: null };
         await send({ id: m.id, result: { turn } });
@@ -45,6 +49,12 @@ function scriptedConnection() {
           method: "item/agentMessage/delta",
           params: { threadId: THREAD, turnId: "turn_1", itemId: "msg_1", delta: "Hel" },
         });
+        if (o.complete) {
+          await send({
+            method: "turn/completed",
+            params: { threadId: THREAD, turn: { ...turn, status: "completed" } },
+          });
+        }
       } else if (m.method === "turn/interrupt") {
         await send({ id: m.id, result: {} });
         await send({
@@ -123,6 +133,51 @@ Deno.test("app-server turn: Codex silent for idle_timeout_s on the injected cloc
     assert.ok(s.received.includes("turn/interrupt"));
     assert.deepEqual(wedged, [], "the interrupt was confirmed");
   } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("app-server turn: the answer does not wait for the end-of-turn stat of the rollout file", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "app-server-turn-" });
+  const rollout = `${ws}/rollout.jsonl`;
+  await using s = scriptedConnection({ path: rollout, complete: true });
+  const { stat } = Deno;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  try {
+    await Deno.writeTextFile(rollout, "{}\n");
+    // The rollout file's stat waits at the gate.
+    Object.assign(Deno, {
+      stat: (p: string | URL) => String(p) === rollout ? gate.then(() => stat(p)) : stat(p),
+    });
+    const ctx: TurnContext = {
+      conn: s.conn,
+      config: { ...DEFAULTS },
+      log: createLogger({ write: () => {} }),
+      graceMs: 1500,
+      requestTimeoutMs: 5000,
+      wedged: () => {},
+    };
+    const events: PlexumEvent[] = [];
+    const r = await deadline(
+      runAppServerTurn(ctx, {
+        workspace: ws,
+        prompt: "hi",
+        model: "codex",
+        reset: true,
+        signal: new AbortController().signal,
+        emit: (ev) => events.push(ev),
+      }),
+      10_000,
+    );
+    assert.equal(r.stop_reason, "end_turn");
+    assert.deepEqual(events, [{ type: "text_delta", text: "Hel" }]);
+    const mark = s.conn.loaded.get(THREAD)?.mark;
+    release();
+    assert.equal((await mark)?.size, 3, "the mark the next turn compares with");
+  } finally {
+    Object.assign(Deno, { stat });
+    release();
     await Deno.remove(ws, { recursive: true });
   }
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
 import { CONFIG_KEYS } from "../lib/config.ts";
 import { FLAGS } from "../main.ts";
-import { unsupportedArgMessage } from "../lib/codex/app_server/args.ts";
+import { unsupportedArgMessage } from "../lib/codex/app_server/launch.ts";
 import { ensureCodex } from "../dev/codex.ts";
 import { mockCodexSetup, type MockReply, startMockApi } from "../dev/mock_api.ts";
 import { pluginArgs, testBackend } from "../dev/plugin.ts";
@@ -90,9 +90,9 @@ Deno.test("--help's extra_args line lists every argument the app-server takes, -
   const out = await cli(["--help"]);
   const line = out.stdout.split("\n").find((l) => l.startsWith("  extra_args "));
   assert.ok(line, out.stdout);
-  // The same list the app-server's refusal names (lib/codex/app_server/args.ts).
+  // The same list the app-server's refusal names (lib/codex/app_server/launch.ts).
   const taken = unsupportedArgMessage("--x").match(/takes only (.*)\)$/)?.[1];
-  assert.ok(taken, "args.ts names what the app-server takes");
+  assert.ok(taken, "launch.ts names what the app-server takes");
   assert.ok(line.includes(taken), `${line}\nvs ${taken}`);
   for (const a of ["-c/--config", "--enable", "--disable", "--strict-config"]) {
     assert.ok(line.includes(a), `${a} in ${line}`);

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { type CodexEvent, TurnMapper } from "../lib/codex/exec/jsonl.ts";
 import { AppServerTurnMapper } from "../lib/codex/app_server/notifications.ts";
-import { ReasoningMapper } from "../lib/codex/app_server/reasoning.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { CODEX_VERSIONS, ensureCodex } from "../dev/codex.ts";
 import { chat, startRig } from "./support/rig.ts";
@@ -44,21 +43,21 @@ Deno.test("exec: a second reasoning item starts on a new paragraph", () => {
 });
 
 Deno.test("app-server reasoning: deltas as they come, the completed item adds only what is missing", () => {
-  const r = new ReasoningMapper();
-  const d = (delta: string, summaryIndex = 0) => r.delta({ itemId: "rs", delta, summaryIndex });
+  const m = new AppServerTurnMapper({ emitActivity: false, emitReasoning: true });
+  const d = (delta: string, summaryIndex = 0) =>
+    m.push("item/reasoning/summaryTextDelta", { itemId: "rs", delta, summaryIndex });
+  const completed = (id: string, summary: string[]) =>
+    m.push("item/completed", { item: { type: "reasoning", id, summary } });
   assert.deepEqual([...d("The user "), ...d("wants")], [
     { type: "reasoning_delta", text: "The user " },
     { type: "reasoning_delta", text: "wants" },
   ]);
-  assert.deepEqual(
-    r.completed({ id: "rs", summary: ["The user wants a greeting.", "Then act."] }),
-    [
-      { type: "reasoning_delta", text: " a greeting." },
-      { type: "reasoning_delta", text: "\n\nThen act." },
-    ],
-  );
+  assert.deepEqual(completed("rs", ["The user wants a greeting.", "Then act."]), [
+    { type: "reasoning_delta", text: " a greeting." },
+    { type: "reasoning_delta", text: "\n\nThen act." },
+  ]);
   assert.deepEqual(d("late"), [], "nothing after the item completed");
-  assert.deepEqual(r.completed({ id: "rs2", summary: ["Whole."] }), [
+  assert.deepEqual(completed("rs2", ["Whole."]), [
     { type: "reasoning_delta", text: "\n\nWhole." },
   ]);
 });

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeClock } from "../dev/fake_clock.ts";
-import type { Health, Readiness } from "../lib/codex/app_server/health.ts";
+import type { Health, Readiness } from "../lib/codex/app_server/launch.ts";
 import { AutoBackend, RETRY_APP_SERVER_MS } from "../lib/codex/select.ts";
 import { createLogger } from "../lib/log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../lib/turns/backend.ts";

@@ -12,7 +12,7 @@
  *   cannot be started or initialized (a Codex without the subcommand) or keeps
  *   crashing, then the app-server is tried again. Each switch is logged once,
  *   at warn, with the reason. `auto` knows the app-server only through its
- *   {@linkcode Health} (app_server/health.ts).
+ *   {@linkcode Health} (app_server/launch.ts).
  *
  * @example
  * ```ts
@@ -31,9 +31,8 @@ import { type Config, ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Backend, TurnRequest, TurnResult } from "../turns/backend.ts";
 import { cancelledTurn } from "../turns/outcome.ts";
-import { appServerArgs, unsupportedArgMessage } from "./app_server/args.ts";
+import { appServerArgs, type Health, unsupportedArgMessage } from "./app_server/launch.ts";
 import { AppServerBackend } from "./app_server/backend.ts";
-import type { Health } from "./app_server/health.ts";
 import { ExecBackend } from "./exec/driver.ts";
 
 /** How long `auto` stays on exec after the app-server failed, before trying it again. */

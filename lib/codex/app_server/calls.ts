@@ -1,16 +1,14 @@
 /**
- * A turn's requests to the app-server, and how each can fail. Three rules,
- * shared by opening the thread (thread.ts) and running the turn (turn.ts):
+ * A turn's requests to the app-server, and how each can fail; shared by
+ * opening the thread (thread.ts) and running the turn (backend.ts):
  *
  * - every request has a deadline (the app-server answers garbage with
- *   silence); one that passes means the process is wedged: the backend
- *   replaces it and the turn gets one `timeout` error, as a silent exec
- *   turn does;
- * - a cancel does not wait for the answer: the turn ends at once, and an
- *   answer that does not follow within the grace period also means wedged;
- * - a refusal becomes one clear `codex_exit` error (exec gives that code
- *   when Codex refuses before the turn runs), naming a thread held by
- *   another writer as such.
+ *   silence); one that passes means the process is wedged: it is replaced
+ *   and the turn gets one `timeout` error, as a silent exec turn does;
+ * - a cancel does not wait for the answer, and an answer that does not
+ *   follow within the grace period also means wedged;
+ * - a refusal is one `codex_exit` error (exec's code when Codex refuses
+ *   before the turn runs), naming a thread held by another writer as such.
  *
  * @example
  * ```ts
@@ -21,7 +19,7 @@
  *   const r = await calls.ask("thread/start", { cwd: "/w" }); // undefined: cancelled first
  *   console.log(r?.thread.id); // typed by the method (./wire.ts)
  * } catch (e) {
- *   const failure = await calls.describe(e, "thread/start"); // a TurnFailure: { code, message }
+ *   const failed = await calls.describe(e, "thread/start"); // the turn's `failed` happening
  * }
  * ```
  *
@@ -30,42 +28,65 @@
 import { abortable, type Clock, within } from "../../async.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
+import type { ErrorCode } from "../../turns/backend.ts";
 import { TurnFailure } from "../../turns/outcome.ts";
+import type { Happening } from "../turn_runner.ts";
 import { ConnectionClosed, RequestTimeout, RpcError } from "./client.ts";
 import { type AppServerProcess, exitText } from "./process.ts";
-import type { RolloutMark } from "./rollout.ts";
 import { THREAD_HELD } from "../codex_errors.ts";
 import type { Method, Requests } from "./wire.ts";
 
-/** A running app-server and the threads it has loaded. */
+/** The `failed` happening of a turn cancelled, or failed with `code` and `message`. */
+export const CANCELLED: Happening = { type: "failed", cause: { type: "cancelled" } };
+export function failed(code: ErrorCode, message: string): Happening {
+  return { type: "failed", cause: { type: "failure", failure: new TurnFailure(code, message) } };
+}
+
+/** The rollout file as our last turn left it; size 0 and no inode: there was no file yet. */
+export type RolloutMark = { size: number; ino: number | null };
+
+/**
+ * A running app-server and the threads loaded on it (no `thread/resume` for
+ * them), with what thread.ts checks: the rollout file, a stat of it when our
+ * last turn ended, that turn's workspace, and our latest turns' ids.
+ */
 export interface Connection {
   proc: AppServerProcess;
-  /** Threads resumed or started on this process, by id: a turn on one needs no `thread/resume`. */
   loaded: Map<string, LoadedThread>;
 }
 
-/** A thread loaded on a process, and how we left its rollout file (rollout.ts). */
-export interface LoadedThread {
-  /** The rollout file (`thread.path`); without it the thread is never checked. */
+type LoadedThread = {
   path?: string;
-  /** The file once our last turn on the thread had ended; none before that. */
-  mark?: RolloutMark;
-  /** Ids of our turns on the thread (the latest few), which the rollout names. */
+  mark?: Promise<RolloutMark>;
+  workspace?: string;
   ours: Set<string>;
+};
+
+/**
+ * One turn's use of a process (supervisor.ts): `wedged` kills it (it stopped
+ * answering), `retire` stops it after its last turn (a thread it holds is
+ * stale), `release` ends the lease (once; later calls do nothing).
+ */
+export interface Lease {
+  readonly conn: Connection;
+  wedged(why: string): void;
+  retire(): void;
+  release(): void;
 }
 
-/** What a turn needs besides its request. */
+/**
+ * What a turn needs besides its request: how long a cancelled or timed-out
+ * turn waits for Codex to confirm (`graceMs`), how long a request may wait
+ * for its answer, whom to tell that the app-server stopped answering, and
+ * where the idle timeout's time comes from (tests).
+ */
 export interface TurnContext {
   conn: Connection;
   config: Config;
   log: Logger;
-  /** How long a cancelled or timed-out turn waits for Codex to confirm. */
   graceMs: number;
-  /** How long a request of the turn (thread/start, turn/start, …) may wait for its answer. */
   requestTimeoutMs: number;
-  /** The app-server stopped answering; the backend replaces it. */
   wedged(why: string): void;
-  /** Where the idle timeout's time comes from (tests); the real clock by default. */
   clock?: Clock;
 }
 
@@ -102,49 +123,42 @@ export class TurnCalls {
       if (!signal.aborted) throw e;
     }
     // Cancelled while waiting: an answer should still come soon; none means wedged.
-    const late = await within(
-      pending.then((v) => {
-        onLate?.(v);
-        return true;
-      }, () => true),
-      ctx.graceMs,
-      false,
-    );
-    if (!late) ctx.wedged(`${method} was not answered after a cancel`);
+    const late = pending.then((v) => onLate?.(v)).then(() => true, () => true);
+    if (!await within(late, ctx.graceMs, false)) {
+      ctx.wedged(`${method} was not answered after a cancel`);
+    }
     return undefined;
   }
 
   /** The failure a rejected {@linkcode ask} means; rethrows what is a bug. */
-  async describe(e: unknown, method: string, threadId?: string): Promise<TurnFailure> {
+  async describe(e: unknown, method: string, threadId?: string): Promise<Happening> {
+    if (e instanceof RpcError && THREAD_HELD.test(e.message)) {
+      return failed(
+        "codex_exit",
+        `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
+          `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
+          `The thread was kept; try again when that process has finished`,
+      );
+    }
     if (e instanceof RpcError) {
-      if (THREAD_HELD.test(e.message)) {
-        return new TurnFailure(
-          "codex_exit",
-          `the workspace's Codex thread ${threadId} is in use by another Codex process ` +
-            `(another plugin process or a \`chat\` one-shot on this workspace): ${e.message}. ` +
-            `The thread was kept; try again when that process has finished`,
-        );
-      }
-      return new TurnFailure("codex_exit", `codex app-server refused ${method}: ${e.message}`);
+      return failed("codex_exit", `codex app-server refused ${method}: ${e.message}`);
     }
     if (e instanceof RequestTimeout) {
       // Silence for idle_timeout_s, as a silent exec turn: `timeout` (and the process is replaced).
       this.ctx.wedged(e.message);
-      return new TurnFailure("timeout", `${e.message}; turn ended, the app-server is restarted`);
+      return failed("timeout", `${e.message}; turn ended, the app-server is restarted`);
     }
     if (e instanceof ConnectionClosed) return await this.exited();
     throw e;
   }
 
   /** The failure of a turn whose app-server went away. */
-  async exited(): Promise<TurnFailure> {
+  async exited(): Promise<Happening> {
     const proc = this.ctx.conn.proc;
     const info = await within(proc.exit, this.ctx.graceMs, undefined);
     const how = info ? `exited (${exitText(info)})` : "closed its output";
     const detail = info?.detail || proc.stderrSummary();
-    return new TurnFailure(
-      "codex_exit",
-      `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`,
-    );
+    const why = `codex app-server ${how} before the turn completed${detail ? `: ${detail}` : ""}`;
+    return failed("codex_exit", why);
   }
 }

@@ -1,25 +1,14 @@
 /**
- * JSON-RPC over lines with a `codex app-server`: one object per line, no
- * `"jsonrpc"` field needed either way. Three kinds of traffic:
+ * JSON-RPC over lines with a `codex app-server` (no `"jsonrpc"` field), on
+ * the generic {@linkcode Peer}, with errors named after the app-server:
  *
- * - our requests, each with a timeout: the app-server answers a line it
- *   cannot parse with silence, so a request that is never answered must not
- *   hang a turn;
- * - its notifications, routed to the subscribers of their thread
- *   (`params.threadId`, or `params.thread.id` for `thread/started`); the
- *   rest (`configWarning`, `account/rateLimits/updated`, …) are logged at
- *   debug;
- * - its requests to us (approvals, elicitations, …), always answered at once
- *   by {@linkcode answerServerRequest}, so no turn waits on a human who is
- *   not there.
- *
- * When the stream ends every pending request rejects with
- * {@linkcode ConnectionClosed} and every subscriber's `onClose` runs once.
- *
- * The JSON-RPC itself (ids, timeouts, the end) is the generic
- * {@linkcode Peer}'s (lib/jsonrpc/peer.ts); this module is what is special
- * about the app-server: its wire without `"jsonrpc"`, its errors named after
- * it, routing by thread.
+ * - our requests each have a timeout: the app-server answers a line it
+ *   cannot parse with silence, and that must not hang a turn;
+ * - its notifications go to the subscribers of their thread; the rest are
+ *   logged at debug; when the stream ends each subscriber's `onClose` runs;
+ * - its requests to us are answered at once ({@linkcode answerServerRequest}):
+ *   nobody sits behind the plugin to approve a command, and an unanswered
+ *   request stalls its turn for good.
  *
  * @example
  * ```ts
@@ -40,10 +29,6 @@ import { type Clock } from "../../async.ts";
 import { ErrorResponse, Peer, PeerClosed, RequestTimedOut } from "../../jsonrpc/peer.ts";
 import { LineTransport } from "../../jsonrpc/transport.ts";
 import type { Logger } from "../../log.ts";
-import { answerServerRequest } from "./server_requests.ts";
-
-/** Default time a request may wait for its answer. */
-export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The app-server answered a request with a JSON-RPC error. */
 export class RpcError extends Error {
@@ -63,45 +48,33 @@ export class RequestTimeout extends Error {
 
 /** The connection ended before the answer came. */
 export class ConnectionClosed extends Error {
-  constructor(readonly method?: string) {
-    super(
-      method
-        ? `codex app-server closed its output before answering ${method}`
-        : "codex app-server closed its output",
-    );
+  constructor(readonly method: string) {
+    super(`codex app-server closed its output before answering ${method}`);
     this.name = "ConnectionClosed";
   }
 }
 
-/** Receives one thread's notifications. */
+/** Receives one thread's notifications, the requests answered for it (the turn is alive), the end. */
 export interface ThreadSubscriber {
   onNotification(method: string, params: Record<string, unknown>): void;
-  /** A request of the thread's turn that was just answered for us (it shows the turn is alive). */
   onServerRequest?(method: string, params: Record<string, unknown>): void;
-  /** The connection ended; called once. */
   onClose(): void;
 }
 
-/** Inputs of {@linkcode AppServerClient}. */
+/** Inputs of {@linkcode AppServerClient}: its stdout, its stdin, the default timeout, a clock. */
 export interface ClientOptions {
-  /** The app-server's stdout. */
   readable: ReadableStream<Uint8Array>;
-  /** The app-server's stdin. */
   writable: WritableStream<Uint8Array>;
   log: Logger;
-  /** Timeout of a request that does not give its own (default {@linkcode REQUEST_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
-  /** Where request timeouts take their time from (tests move a fake one). */
   clock?: Clock;
 }
 
-/** Options of one request: a timeout in ms, or `{signal, timeout}`. */
-export type RequestOptions = number | { signal?: AbortSignal; timeout?: number };
-
 type Json = Record<string, unknown>;
+type Answer = { result: Json } | { error: { code: number; message: string } };
 
 /** The thread a notification belongs to, if any. */
-export function threadOf(params: Json): string | undefined {
+function threadOf(params: Json): string | undefined {
   if (typeof params.threadId === "string") return params.threadId;
   const thread = params.thread as Json | undefined;
   return typeof thread?.id === "string" ? thread.id : undefined;
@@ -109,14 +82,12 @@ export function threadOf(params: Json): string | undefined {
 
 /** A JSON-RPC connection to one app-server; see the module doc. */
 export class AppServerClient {
-  #o: ClientOptions;
   #peer: Peer;
   #subs = new Map<string, Set<ThreadSubscriber>>();
   /** Resolves once the app-server's output has ended (or {@linkcode close} was called). */
   readonly closed: Promise<void>;
 
-  constructor(o: ClientOptions) {
-    this.#o = o;
+  constructor(private o: ClientOptions) {
     const log = o.log;
     const transport = new LineTransport({
       readable: o.readable,
@@ -129,7 +100,7 @@ export class AppServerClient {
     });
     this.#peer = new Peer(transport, {
       jsonrpc: false,
-      timeoutMs: o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      timeoutMs: o.requestTimeoutMs ?? 30_000,
       clock: o.clock,
       onRequest: (method, params) => this.#answer(method, params),
       onNotification: (method, params) => this.#route(method, params, false),
@@ -143,27 +114,26 @@ export class AppServerClient {
         method === "(reading)"
           ? log.warn("reading codex app-server output failed", { error: String(e) })
           : log.error("handling a codex app-server message failed", { method, error: String(e) }),
-      onClose: () => this.#closeSubscribers(),
+      onClose: () => {
+        const subs = [...this.#subs.values()].flatMap((s) => [...s]);
+        this.#subs.clear();
+        for (const s of subs) s.onClose();
+      },
     });
     this.closed = this.#peer.closed;
   }
 
-  /** True once the connection has ended. */
-  get isClosed(): boolean {
-    return this.#peer.isClosed;
-  }
-
-  /** Requests sent and not yet answered. */
+  /** Requests not yet answered. */
   get pending(): number {
     return this.#peer.pending;
   }
 
-  /**
-   * Send a request; resolves its result, rejects with RpcError, RequestTimeout,
-   * ConnectionClosed, or the signal's reason. `opts`: a timeout in ms, or
-   * `{signal, timeout}`; the default timeout is the client's.
-   */
-  async request<T = Json>(method: string, params: Json, opts?: RequestOptions): Promise<T> {
+  /** Send a request: its result, or RpcError, RequestTimeout, ConnectionClosed, the signal's reason. */
+  async request<T = Json>(
+    method: string,
+    params: Json,
+    opts?: number | { signal?: AbortSignal; timeout?: number },
+  ): Promise<T> {
     const o = typeof opts === "number" ? { timeout: opts } : opts ?? {};
     try {
       return await this.#peer.request<T>(method, params, o);
@@ -177,7 +147,7 @@ export class AppServerClient {
 
   /** Receive thread `threadId`'s notifications until the returned function is called. */
   subscribe(threadId: string, sub: ThreadSubscriber): () => void {
-    if (this.isClosed) {
+    if (this.#peer.isClosed) {
       queueMicrotask(() => sub.onClose());
       return () => {};
     }
@@ -197,8 +167,8 @@ export class AppServerClient {
 
   /** A request from the app-server: answered at once, never by asking a human. */
   #answer(method: string, params: Json): unknown {
-    const a = answerServerRequest(method, params);
-    this.#o.log.warn("answered a request from codex app-server without asking anyone", {
+    const a = answerServerRequest(method);
+    this.o.log.warn("answered a request from codex app-server without asking anyone", {
       method,
       answer: a.summary,
       thread_id: threadOf(params),
@@ -215,12 +185,10 @@ export class AppServerClient {
     if (!subs?.size) {
       if (method === "configWarning") {
         // Codex's own words about its config (a bad -c override, a missing sandbox helper).
-        this.#o.log.info("codex app-server config warning", {
-          summary: params.summary,
-          details: params.details,
-        });
+        const { summary, details } = params;
+        this.o.log.info("codex app-server config warning", { summary, details });
       } else if (!isRequest) {
-        this.#o.log.debug("codex app-server notification", { method, thread_id: thread });
+        this.o.log.debug("codex app-server notification", { method, thread_id: thread });
       }
       return;
     }
@@ -229,17 +197,51 @@ export class AppServerClient {
         if (isRequest) s.onServerRequest?.(method, params);
         else s.onNotification(method, params);
       } catch (e) {
-        this.#o.log.error("handling a codex app-server notification failed", {
-          method,
-          error: String(e),
-        });
+        const error = String(e);
+        this.o.log.error("handling a codex app-server notification failed", { method, error });
       }
     }
   }
+}
 
-  #closeSubscribers() {
-    const subs = [...this.#subs.values()].flatMap((s) => [...s]);
-    this.#subs.clear();
-    for (const s of subs) s.onClose();
+/**
+ * The answer to server request `method`, and a word for the log: approvals
+ * declined, elicitations and questions cancelled, tools refused, anything
+ * else (auth refresh, attestation, kinds a later release adds) an error.
+ * Under the plugin's policy (approval `never`) no release sent one in our
+ * runs: a safety net. Shapes from `codex app-server generate-ts` of 0.135.0
+ * and 0.169.0; legacy `execCommandApproval`/`applyPatchApproval` get an
+ * error, "not approved" on both (their "deny" value changed shape).
+ */
+export function answerServerRequest(method: string): { summary: string } & Answer {
+  const refuse = (message: string) => ({ error: { code: -32000, message }, summary: "refused" });
+  switch (method) {
+    case "item/commandExecution/requestApproval":
+    case "item/fileChange/requestApproval":
+      return { result: { decision: "decline" }, summary: "declined" };
+    case "item/permissions/requestApproval": // nothing granted, for this turn only
+      return { result: { permissions: {}, scope: "turn" }, summary: "declined" };
+    case "mcpServer/elicitation/request":
+      return { result: { action: "cancel", content: null, _meta: null }, summary: "cancelled" };
+    case "item/tool/requestUserInput":
+      return { result: { answers: {} }, summary: "cancelled" };
+    case "item/tool/call": {
+      const text = "This client provides no tools: the call was not run.";
+      return {
+        result: { contentItems: [{ type: "inputText", text }], success: false },
+        summary: "refused",
+      };
+    }
+    case "execCommandApproval":
+    case "applyPatchApproval":
+      return refuse("not approved: plexum-openai-provider-plugin approves nothing");
+    case "account/chatgptAuthTokens/refresh":
+      return refuse(
+        "plexum-openai-provider-plugin holds no ChatGPT tokens: log codex in (codex login)",
+      );
+    case "attestation/generate":
+      return refuse("plexum-openai-provider-plugin cannot attest");
   }
+  const message = `plexum-openai-provider-plugin does not handle ${method}`;
+  return { error: { code: -32601, message }, summary: "unknown kind" }; // method not found
 }

@@ -1,68 +1,37 @@
 /**
- * The notifications of one `codex app-server` turn (already demultiplexed by
- * thread and turn id) mapped to Plexum's events (lib/turns/backend.ts), so
- * that a host gets from this backend what exec gives, only sooner.
+ * The notifications of one `codex app-server` turn (demultiplexed by thread
+ * and turn) mapped to Plexum's events, so a host gets what exec gives, sooner:
  *
- * - **Text**: one `text_delta` per `item/agentMessage/delta`, in order. An
- *   agent message's `item/completed` sends only what its deltas did not: the
- *   whole text when no delta came, the missing suffix when the completed text
- *   extends what was streamed, nothing when they are equal (the usual case).
- *   A completed text that contradicts what was streamed is noted, not sent:
- *   what the host has cannot be taken back. Every agent message after the
- *   first that sent text starts with `"\n\n"`, as on exec. The final
- *   agentMessage 0.169.0+ repeat in `turn/completed` goes through the same
- *   rule (so it is never sent twice).
- * - **Errors**: nothing is emitted. `error` with `willRetry: true` is only
- *   noted; the final one and `turn/completed`'s `turn.error` are remembered
- *   in {@linkcode AppServerTurnMapper.failure} and `errorInfo`: the backend
- *   emits the turn's one error.
- * - **Usage**: the last `thread/tokenUsage/updated` `total` (the thread's
- *   running totals, one update per model request), as {@linkcode Totals}.
- * - **Activity** (only with `emitActivity`): `commandExecution`,
- *   `fileChange`, `mcpToolCall` and `webSearch` items at item/started and
- *   item/completed, mapped straight to the neutral item (./items.ts).
- *   `turn/plan/updated` is exec's `todo_list`: `started` at the first plan,
- *   `updated` at each later one, `completed` (the last plan) when the turn
- *   completes, as exec prints it. Progress notifications
- *   (`item/commandExecution/outputDelta`, `item/mcpToolCall/progress`) are
- *   not sent: exec shows no command output before completion either, and a
- *   chatty command would flood the host.
+ * - **Text**: one `text_delta` per `item/agentMessage/delta`. An agent
+ *   message's `item/completed` (and the final one 0.169.0+ repeat in
+ *   `turn/completed`) sends only what its deltas did not; one that
+ *   contradicts them is noted, not sent. Each message after the first that
+ *   sent text starts with `"\n\n"`, as on exec. **Reasoning** (with
+ *   `emitReasoning`) likewise, per summary part.
+ * - **Errors**: nothing is emitted; the final one is kept in `failure`.
+ * - **Usage**: the last `thread/tokenUsage/updated` `total`, exec's names.
+ * - **Activity** (with `emitActivity`): items straight to the neutral item by
+ *   exec's rules (../activity.ts); `turn/plan/updated` is exec's `todo_list`.
+ *   No progress notifications: exec shows no output before completion either.
+ *
+ * Read defensively: the wire is typed (./wire.ts), not validated.
  *
  * @example
  * ```ts
  * import { AppServerTurnMapper } from "./notifications.ts";
  * const m = new AppServerTurnMapper({ emitActivity: false });
  * m.push("item/agentMessage/delta", { itemId: "msg_1", delta: "Hel" }); // [{ type: "text_delta", text: "Hel" }]
- * m.push("item/agentMessage/delta", { itemId: "msg_1", delta: "lo" }); // [{ type: "text_delta", text: "lo" }]
- * m.push("item/completed", { item: { type: "agentMessage", id: "msg_1", text: "Hello" } }); // []
+ * m.push("item/completed", { item: { type: "agentMessage", id: "msg_1", text: "Hello" } }); // [{ type: "text_delta", text: "lo" }]
  * m.push("turn/completed", { turn: { id: "t", status: "completed", items: [], error: null } });
- * m.done; // true
  * m.status; // "completed"
  * ```
  *
  * @module
  */
 import type { ActivityItem } from "../../turns/backend.ts";
-import type { Streamed } from "../turn_runner.ts";
+import { activityStatus, commandOutput, type Streamed } from "../turn_runner.ts";
 import type { Totals } from "../usage.ts";
-import { ReasoningMapper } from "./reasoning.ts";
-import { activityOf, totalsFromWire } from "./items.ts";
-import type { Notifications, ThreadItem, Turn, TurnError } from "./wire.ts";
-
-export { totalsFromWire } from "./items.ts";
-
-/** Options of {@linkcode AppServerTurnMapper}. */
-export interface TurnMapperOptions {
-  /** Send activity events (config `emit_activity`). */
-  emitActivity: boolean;
-  /** Send `reasoning_delta` events (config `emit_reasoning`; mapped by ./reasoning.ts). */
-  emitReasoning?: boolean;
-  /** Told about what is received but not sent (retries, unknown notifications, …). */
-  onNote?: (msg: string, data: unknown) => void;
-}
-
-/** How a turn ended, from `turn/completed`. */
-export type TurnEndStatus = "completed" | "failed" | "interrupted";
+import type { Notifications, ThreadItem, TokenUsageBreakdown, Turn, TurnError } from "./wire.ts";
 
 type Params = Record<string, unknown>;
 
@@ -81,51 +50,121 @@ const QUIET = new Set([
 /** The params of notification `M`, as the wire types say (read defensively all the same). */
 const wire = <M extends keyof Notifications>(_m: M, p: Params) => p as Notifications[M];
 
+/** The thread's totals in exec's names; `cache_write_input_tokens` only when reported (0.169.0+). */
+export function totalsFromWire(t: TokenUsageBreakdown): Totals {
+  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+  return {
+    input_tokens: n(t.inputTokens),
+    cached_input_tokens: n(t.cachedInputTokens),
+    output_tokens: n(t.outputTokens),
+    reasoning_output_tokens: n(t.reasoningOutputTokens),
+    ...(typeof t.cacheWriteInputTokens === "number" &&
+      { cache_write_input_tokens: t.cacheWriteInputTokens }),
+  };
+}
+
+/** The neutral activity item of an app-server item; undefined for items that are not activity. */
+function activityOf(item: ThreadItem): ActivityItem | undefined {
+  const id = str(item.id);
+  switch (item.type) {
+    case "commandExecution":
+      return {
+        id,
+        type: "command_execution",
+        command: str(item.command),
+        ...commandOutput(str(item.aggregatedOutput)),
+        exit_code: typeof item.exitCode === "number" ? item.exitCode : null,
+        status: activityStatus(item.status),
+      };
+    case "fileChange":
+      return {
+        id,
+        type: "file_change",
+        changes: (Array.isArray(item.changes) ? item.changes : []).map((c) => ({
+          path: str(c?.path),
+          kind: c?.kind?.type === "add" || c?.kind?.type === "delete" ? c.kind.type : "update",
+        })),
+        status: activityStatus(item.status),
+      };
+    case "mcpToolCall":
+      return {
+        id,
+        type: "mcp_tool_call",
+        server: str(item.server),
+        tool: str(item.tool),
+        status: activityStatus(item.status),
+        ...(item.error && { error: str(item.error.message) || "tool call failed" }),
+      };
+    case "webSearch":
+      return { id, type: "web_search", query: str(item.query) };
+  }
+}
+
+/** Agent text or reasoning: what was sent per item and part; a new part after text gets `\n\n`. */
+class Streamer {
+  readonly completed = new Set<string>();
+  #sent = new Map<string, string[]>();
+  #any = false;
+
+  constructor(
+    private type: "text_delta" | "reasoning_delta",
+    private differs?: (d: { id: string; streamed: string; completed: string }) => void,
+  ) {}
+
+  delta(id: string, index: number, text: string): Streamed[] {
+    if (!text || this.completed.has(id)) return [];
+    const parts = this.#sent.get(id) ?? [];
+    const newPart = !parts[index];
+    parts[index] = (parts[index] ?? "") + text;
+    this.#sent.set(id, parts);
+    if (newPart && this.#any) text = `\n\n${text}`;
+    this.#any = true;
+    return [{ type: this.type, text }];
+  }
+
+  /** The item's final parts; one that contradicts what was streamed goes to `differs`, unsent. */
+  complete(id: string, parts: string[]): Streamed[] {
+    if (this.completed.has(id)) return [];
+    const sent = this.#sent.get(id) ?? [];
+    const out = parts.flatMap((text, i) => {
+      const already = sent[i] ?? "";
+      if (text.startsWith(already)) return this.delta(id, i, text.slice(already.length));
+      this.differs?.({ id, streamed: already, completed: text });
+      return [];
+    });
+    this.completed.add(id);
+    return out;
+  }
+}
+
 /** Folds one app-server turn's notifications into Plexum events. */
 export class AppServerTurnMapper {
-  #done = false;
-  #status: TurnEndStatus | undefined;
-  #failure: string | undefined;
-  #errorInfo: unknown;
-  #totals: Totals | undefined;
-  /** Text sent so far per agentMessage item id. */
-  #sent = new Map<string, string>();
-  /** agentMessage items whose item/completed was seen. */
-  #completed = new Set<string>();
-  /** Agent messages that have sent text (the second one on starts with a blank line). */
-  #messages = 0;
-  /** exec's todo_list for turn/plan/updated, once a plan came. */
-  #todo: (ActivityItem & { type: "todo_list" }) | undefined;
-  #reasoning = new ReasoningMapper();
+  /** `turn/completed` came, with `status`; the final error (`codexErrorInfo` in `errorInfo`). */
+  done = false;
+  status: "completed" | "failed" | "interrupted" | undefined;
+  failure: string | undefined;
+  errorInfo: unknown;
+  /** The thread's running totals from the last `thread/tokenUsage/updated`. */
+  totals: Totals | undefined;
   /** The text of the last completed agentMessage (the final answer once the turn completed). */
   answer: string | undefined;
+  #text = new Streamer(
+    "text_delta",
+    (d) =>
+      this.o.onNote?.("app-server completed text differs from its deltas (kept the deltas)", d),
+  );
+  #reasoning = new Streamer("reasoning_delta");
+  /** exec's todo_list for turn/plan/updated, once a plan came. */
+  #todo: (ActivityItem & { type: "todo_list" }) | undefined;
 
-  constructor(private o: TurnMapperOptions) {}
-
-  /** `turn/completed` seen. */
-  get done(): boolean {
-    return this.#done;
-  }
-  /** How the turn ended (`turn/completed`'s `turn.status`). */
-  get status(): TurnEndStatus | undefined {
-    return this.#status;
-  }
-  /**
-   * The turn's final error message: `turn.error.message` of a failed
-   * `turn/completed`, else that of the last `error` with `willRetry: false`.
-   * Undefined once a turn completed or was interrupted.
-   */
-  get failure(): string | undefined {
-    return this.#failure;
-  }
-  /** `codexErrorInfo` of that error (e.g. `{ httpConnectionFailed: { httpStatusCode: 401 } }`). */
-  get errorInfo(): unknown {
-    return this.#errorInfo;
-  }
-  /** The thread's running totals from the last `thread/tokenUsage/updated`, exec's names. */
-  get totals(): Totals | undefined {
-    return this.#totals;
-  }
+  /** `onNote` is told what is received but not sent (retries, unknown notifications, …). */
+  constructor(
+    private o: {
+      emitActivity: boolean;
+      emitReasoning?: boolean;
+      onNote?: (msg: string, data: unknown) => void;
+    },
+  ) {}
 
   /** One server notification of this turn; returns the events to send now. */
   push(method: string, params: Record<string, unknown>): Streamed[] {
@@ -133,25 +172,46 @@ export class AppServerTurnMapper {
     switch (method) {
       case "item/agentMessage/delta": {
         const d = wire(method, p);
-        return this.#delta(str(d.itemId), str(d.delta));
+        const [id, delta] = [str(d.itemId), str(d.delta)];
+        if (!this.#text.completed.has(id)) return this.#text.delta(id, 0, delta);
+        this.o.onNote?.("app-server delta after its message completed (dropped)", { id, delta });
+        return [];
       }
-      case "item/reasoning/summaryTextDelta":
-        return this.o.emitReasoning ? this.#reasoning.delta(wire(method, p)) : [];
+      case "item/reasoning/summaryTextDelta": {
+        const d = wire(method, p);
+        if (!this.o.emitReasoning) return [];
+        const index = typeof d.summaryIndex === "number" ? d.summaryIndex : 0;
+        return this.#reasoning.delta(str(d.itemId), index, str(d.delta));
+      }
       case "item/started":
       case "item/completed": {
         const item = wire(method, p).item;
         return isObject(item) ? this.#item(method, item) : [];
       }
-      case "error":
-        this.#error(wire(method, p));
-        return [];
-      case "thread/tokenUsage/updated": {
-        const total = wire(method, p).tokenUsage?.total;
-        if (isObject(total)) this.#totals = totalsFromWire(total);
+      case "error": {
+        const e = wire(method, p);
+        if (e.willRetry === true) this.o.onNote?.("app-server error, codex will retry", e);
+        else {
+          this.o.onNote?.("app-server error", e);
+          if (isObject(e.error)) this.#remember(e.error);
+        }
         return [];
       }
-      case "turn/plan/updated":
-        return this.#plan(wire(method, p));
+      case "thread/tokenUsage/updated": {
+        const total = wire(method, p).tokenUsage?.total;
+        if (isObject(total)) this.totals = totalsFromWire(total);
+        return [];
+      }
+      case "turn/plan/updated": {
+        const { plan, turnId } = wire(method, p);
+        const items = (Array.isArray(plan) ? plan : []).map((s) => ({
+          text: str(s?.step),
+          completed: s?.status === "completed",
+        }));
+        const phase = this.#todo ? "updated" : "started";
+        this.#todo = { id: this.#todo?.id ?? `todo_${str(turnId)}`, type: "todo_list", items };
+        return this.o.emitActivity ? [{ type: "activity", phase, item: this.#todo }] : [];
+      }
       case "turn/completed": {
         const turn = wire(method, p).turn;
         return this.#turnCompleted(isObject(turn) ? turn : undefined);
@@ -162,102 +222,53 @@ export class AppServerTurnMapper {
     }
   }
 
-  /** More text of agentMessage `id`; its first text after another message's gets a blank line. */
-  #text(id: string, text: string): Streamed[] {
-    if (!text) return [];
-    const sent = this.#sent.get(id);
-    this.#sent.set(id, (sent ?? "") + text);
-    const first = !sent;
-    if (first && this.#messages++ > 0) text = `\n\n${text}`;
-    return [{ type: "text_delta", text }];
-  }
-
-  #delta(id: string, delta: string): Streamed[] {
-    if (this.#completed.has(id)) {
-      this.o.onNote?.("app-server delta after its message completed (dropped)", { id, delta });
-      return [];
-    }
-    return this.#text(id, delta);
-  }
-
-  /** An agentMessage's final text: send what the deltas did not. */
-  #agentMessage(id: string, text: string): Streamed[] {
-    if (this.#completed.has(id)) return [];
-    this.#completed.add(id);
-    this.answer = text;
-    const sent = this.#sent.get(id) ?? "";
-    if (text === sent) return [];
-    if (!text.startsWith(sent)) {
-      this.o.onNote?.("app-server completed text differs from its deltas (kept the deltas)", {
-        id,
-        streamed: sent,
-        completed: text,
-      });
-      return [];
-    }
-    return this.#text(id, text.slice(sent.length));
-  }
-
   #item(method: string, item: ThreadItem): Streamed[] {
     const completed = method === "item/completed";
     if (item.type === "agentMessage") {
-      return completed ? this.#agentMessage(str(item.id), str(item.text)) : [];
+      return completed ? this.#agentMessage(item) : [];
     }
     if (item.type === "reasoning" && this.o.emitReasoning) {
-      return completed ? this.#reasoning.completed(item) : [];
+      if (!completed) return [];
+      // Releases give strings; a {text} part is taken too.
+      const parts = (Array.isArray(item.summary) ? item.summary : []).map((part: unknown) =>
+        typeof part === "string" ? part : str((part as { text?: unknown })?.text)
+      );
+      return this.#reasoning.complete(str(item.id), parts);
     }
     const activity = this.o.emitActivity ? activityOf(item) : undefined;
-    if (!activity) {
-      if (item.type !== "userMessage") this.o.onNote?.(`app-server ${method}`, item);
-      return [];
+    if (activity) {
+      return [{ type: "activity", phase: completed ? "completed" : "started", item: activity }];
     }
-    return [{ type: "activity", phase: completed ? "completed" : "started", item: activity }];
+    if (item.type !== "userMessage") this.o.onNote?.(`app-server ${method}`, item);
+    return [];
   }
 
-  #error(p: Notifications["error"]) {
-    const err = isObject(p.error) ? p.error : undefined;
-    if (p.willRetry === true) {
-      this.o.onNote?.("app-server error, codex will retry", p);
-      return;
-    }
-    this.o.onNote?.("app-server error", p);
-    if (err) this.#remember(err);
+  #agentMessage(item: ThreadItem & { type: "agentMessage" }): Streamed[] {
+    this.answer = str(item.text);
+    return this.#text.complete(str(item.id), [this.answer]);
   }
 
   #remember(err: TurnError) {
-    this.#failure = str(err.message) || "turn failed";
-    this.#errorInfo = err.codexErrorInfo ?? undefined;
-  }
-
-  #plan(p: Notifications["turn/plan/updated"]): Streamed[] {
-    const items = (Array.isArray(p.plan) ? p.plan : []).map((s) => ({
-      text: str(s?.step),
-      completed: s?.status === "completed",
-    }));
-    const phase = this.#todo ? "updated" : "started";
-    this.#todo = { id: this.#todo?.id ?? `todo_${str(p.turnId)}`, type: "todo_list", items };
-    return this.o.emitActivity ? [{ type: "activity", phase, item: this.#todo }] : [];
+    this.failure = str(err.message) || "turn failed";
+    this.errorInfo = err.codexErrorInfo ?? undefined;
   }
 
   #turnCompleted(turn: Partial<Turn> | undefined): Streamed[] {
-    if (this.#done) return [];
-    this.#done = true;
+    if (this.done) return [];
+    this.done = true;
     const status = turn?.status;
-    this.#status = status === "completed" || status === "interrupted" ? status : "failed";
-    if (this.#status === "failed") {
+    this.status = status === "completed" || status === "interrupted" ? status : "failed";
+    if (this.status === "failed") {
       if (isObject(turn?.error)) this.#remember(turn.error);
-      else this.#failure ??= status === "failed" ? "turn failed" : `turn ended ${String(status)}`;
+      else this.failure ??= status === "failed" ? "turn failed" : `turn ended ${String(status)}`;
     } else {
-      this.#failure = undefined;
-      this.#errorInfo = undefined;
+      this.failure = undefined;
+      this.errorInfo = undefined;
     }
-    const out: Streamed[] = [];
     // 0.169.0+ repeat the final agentMessage here: sent only if never seen.
-    for (const item of Array.isArray(turn?.items) ? turn.items : []) {
-      if (isObject(item) && item.type === "agentMessage") {
-        out.push(...this.#agentMessage(str(item.id), str(item.text)));
-      }
-    }
+    const out = (Array.isArray(turn?.items) ? turn.items : []).flatMap((item) =>
+      isObject(item) && item.type === "agentMessage" ? this.#agentMessage(item) : []
+    );
     if (this.#todo && this.o.emitActivity) {
       out.push({ type: "activity", phase: "completed", item: this.#todo });
     }

@@ -1,15 +1,13 @@
 /**
- * One running `codex app-server`: spawned in a session and process group of
- * its own (`setsid`), tagged with a {@linkcode runMarker} so that what it
- * starts (login shells that snapshot the environment, commands of turns) can
- * be ended with it, and `initialize`d before anyone may use it.
+ * One `codex app-server` process: spawned in its own session with a
+ * {@linkcode runMarker} so that what it starts (login shells, commands of
+ * turns) can be ended with it, and `initialize`d before anyone may use it.
  *
- * Its stdin stays open for the process's whole life and is written only by
- * the plugin: when the plugin dies, even by SIGKILL, the app-server reads EOF
- * and exits (observed: 20–40 ms, during a turn too). {@linkcode stop} uses
- * the same door first: stdin closed, a grace period, then TERM and KILL for
- * the whole tree. However it ends, its leftovers are reaped as exec mode
- * reaps a turn's.
+ * Its stdin stays open for its whole life, written only by the plugin: when
+ * the plugin dies, even by SIGKILL, the app-server reads EOF and exits
+ * (observed: 20–40 ms, during a turn too). {@linkcode AppServerProcess.stop}
+ * uses the same door first, then TERM and KILL for the whole tree. However
+ * it ends, its leftovers are reaped as exec mode reaps a turn's.
  *
  * @example
  * ```ts
@@ -33,22 +31,19 @@ import { listProcesses, ProcessTree, runMarker } from "../reap.ts";
 import { AppServerClient, RequestTimeout, RpcError } from "./client.ts";
 
 /** How long a stopped app-server gets to exit on its own before TERM and KILL. */
-export const STOP_GRACE_MS = 2000;
+const STOP_GRACE_MS = 2000;
 /** How long TERM gets before KILL, for the app-server and what it left running. */
-export const KILL_GRACE_MS = 1000;
+const KILL_GRACE_MS = 1000;
 /** Default time `initialize` may take (spawn included). */
-export const INITIALIZE_TIMEOUT_MS = 10_000;
-const STDERR_TAIL = 8192;
+const INITIALIZE_TIMEOUT_MS = 10_000;
 
 /** Inputs of {@linkcode AppServerProcess.start}. */
 export interface AppServerProcessOptions {
   binary: string;
-  /** argv without the binary, starting with `app-server`. */
+  /** argv without the binary (`app-server`, …); `env`: additions to the plugin's own. */
   args: string[];
-  /** Environment additions; the plugin's own environment is inherited. */
   env?: Record<string, string>;
   log: Logger;
-  /** Our version, for `clientInfo`. */
   clientVersion: string;
   requestTimeoutMs?: number;
   initializeTimeoutMs?: number;
@@ -56,28 +51,24 @@ export interface AppServerProcessOptions {
   signal?: AbortSignal;
 }
 
-/** Why a start failed. */
+/** Why a start failed; `spawnFailed`: the binary could not be executed at all. */
 export interface StartFailure {
-  /** The binary could not be executed at all (missing, not executable). */
   spawnFailed: boolean;
   message: string;
 }
 
-/** How the process ended. */
+/** How the process ended; `detail`: its stderr, summarized. */
 export interface ExitInfo {
   code: number | null;
   signal: string | null;
-  /** Its stderr, summarized. */
   detail: string;
 }
 
 /**
- * `codex app-server`'s stderr without colours: its last meaningful lines.
- * The notices it prints at every start (helper binaries under a temp
- * CODEX_HOME, no bubblewrap on PATH) are left out: quoted after "exited", they
- * read like the cause of a crash they have nothing to do with.
+ * Its stderr's last meaningful lines, without colours or the notices it
+ * prints at every start (quoted after "exited", they read like the cause).
  */
-export function stderrSummary(tail: string): string {
+function stderrSummary(tail: string): string {
   // deno-lint-ignore no-control-regex
   const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
   const lines = plain.split("\n").map((l) => l.trim()).filter((l) =>
@@ -97,7 +88,7 @@ export class AppServerProcess {
   version = "";
   /** Resolves once the process has exited and its leftovers are reaped. */
   readonly exit: Promise<ExitInfo>;
-  #exited = false;
+  exited = false;
   #stopping = false;
   #tree: ProcessTree;
   #tail = "";
@@ -116,7 +107,7 @@ export class AppServerProcess {
     const readErr = (async () => {
       try {
         for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-          this.#tail = (this.#tail + chunk).slice(-STDERR_TAIL);
+          this.#tail = (this.#tail + chunk).slice(-8192);
           if (o.log.enabled("debug")) {
             o.log.debug("codex app-server stderr", { pid, text: chunk.slice(0, 500) });
           }
@@ -125,7 +116,7 @@ export class AppServerProcess {
     })();
     this.exit = (async () => {
       const status = await child.status;
-      this.#exited = true;
+      this.exited = true;
       // Commands and shells it started may still run (and hold its pipes).
       await tree.end(KILL_GRACE_MS);
       client.close();
@@ -135,9 +126,8 @@ export class AppServerProcess {
         signal: status.signal,
         detail: stderrSummary(this.#tail),
       };
-      if (!this.#stopping) {
-        o.log.warn("codex app-server exited", { pid, ...info });
-      } else o.log.debug("codex app-server stopped", { pid, ...info });
+      if (this.#stopping) o.log.debug("codex app-server stopped", { pid, ...info });
+      else o.log.warn("codex app-server exited", { pid, ...info });
       return info;
     })();
   }
@@ -156,10 +146,8 @@ export class AppServerProcess {
         detached: true, // setsid: it and its commands form a tree we can end
       }).spawn();
     } catch (e) {
-      return err({
-        spawnFailed: true,
-        message: `could not start ${o.binary}: ${(e as Error).message}`,
-      });
+      const message = `could not start ${o.binary}: ${(e as Error).message}`;
+      return err({ spawnFailed: true, message });
     }
     const p = new AppServerProcess(child, mark.marker, o);
     const started = performance.now();
@@ -167,14 +155,11 @@ export class AppServerProcess {
     o.signal?.addEventListener("abort", onAbort, { once: true });
     if (o.signal?.aborted) onAbort();
     try {
-      const r = await p.client.request<{ userAgent?: string }>("initialize", {
-        clientInfo: {
-          name: "plexum-openai-provider-plugin",
-          title: null,
-          version: o.clientVersion,
-        },
-        capabilities: null,
-      }, o.initializeTimeoutMs ?? INITIALIZE_TIMEOUT_MS);
+      const timeout = o.initializeTimeoutMs ?? INITIALIZE_TIMEOUT_MS;
+      const version = o.clientVersion;
+      const clientInfo = { name: "plexum-openai-provider-plugin", title: null, version };
+      const params = { clientInfo, capabilities: null };
+      const r = await p.client.request<{ userAgent?: string }>("initialize", params, timeout);
       p.userAgent = typeof r.userAgent === "string" ? r.userAgent : "";
       p.version = /^[^/\s]+\/(\d+\.\d+\.\d+)/.exec(p.userAgent)?.[1] ?? "";
     } catch (e) {
@@ -191,17 +176,9 @@ export class AppServerProcess {
     } finally {
       o.signal?.removeEventListener("abort", onAbort);
     }
-    o.log.info("codex app-server started", {
-      pid: p.pid,
-      user_agent: p.userAgent,
-      ms: Math.round(performance.now() - started),
-    });
+    const ms = Math.round(performance.now() - started);
+    o.log.info("codex app-server started", { pid: p.pid, user_agent: p.userAgent, ms });
     return ok(p);
-  }
-
-  /** True once the process has exited. */
-  get exited(): boolean {
-    return this.#exited;
   }
 
   /** Its stderr so far, summarized. */
@@ -210,21 +187,18 @@ export class AppServerProcess {
   }
 
   /**
-   * SIGTERM to what its turns left behind: processes carrying its marker
-   * whose parent does not (re-parented to init once the shell that started
-   * them exited, e.g. a command's background job or a login shell's
-   * `pyenv rehash`). Exec mode ends these when a turn's codex exits. What
-   * the app-server still parents is left alone: its code-mode host (0.169),
-   * MCP servers and snapshot shells live across turns (killing the code-mode
-   * host broke the next turn's commands). Call only with no turn in flight;
-   * `stillIdle` is asked again once the scan is done. Resolves how many were
-   * signalled; 0 without `ps`.
+   * SIGTERM to what its turns left behind: marked processes whose parent is
+   * not (re-parented to init, e.g. a background job or a login shell's
+   * `pyenv rehash`). What it still parents is left alone: its code-mode host
+   * (0.169), MCP servers and snapshot shells live across turns (killing the
+   * code-mode host broke the next turn's commands). Only with no turn in
+   * flight (`stillIdle` is asked again after the scan); how many were hit.
    */
   async reapLeftovers(stillIdle: () => boolean = () => true): Promise<number> {
-    if (this.#exited) return 0;
+    if (this.exited) return 0;
     const procs = (await listProcesses(this.#marker)).filter((p) => p.marked);
     const marked = new Set(procs.map((p) => p.pid));
-    if (!stillIdle() || this.#exited) return 0;
+    if (!stillIdle() || this.exited) return 0;
     let n = 0;
     for (const { pid, ppid } of procs) {
       if (pid === this.pid || pid === Deno.pid || marked.has(ppid)) continue;
@@ -247,7 +221,7 @@ export class AppServerProcess {
   /** End it now (TERM, then KILL for what is left). */
   async kill(): Promise<ExitInfo> {
     this.#stopping = true;
-    if (!this.#exited) await this.#tree.end(KILL_GRACE_MS);
+    if (!this.exited) await this.#tree.end(KILL_GRACE_MS);
     return await this.exit;
   }
 }

@@ -1,31 +1,22 @@
 /**
  * The life of the one warm `codex app-server`, apart from the turns that run
- * on it (backend.ts): a turn asks for a `Lease` (managed.ts), runs, releases it.
+ * on it (backend.ts): a turn asks for a {@linkcode Lease}, runs, releases it.
  *
- * - **Start**: by the first turn that needs it; turns arriving while it starts
- *   share the start (shared_start.ts), a turn cancelled meanwhile answers at
- *   once, and a start nobody waits for any more is aborted. How it starts is
- *   launch.ts (the same for doctor). A start that failed is remembered for a
- *   while (health.ts): turns meanwhile get its failure at once.
- * - **Idle stop**: after `app_server_idle_s` without a turn in flight, which
- *   also releases the threads it holds (codex ≥ 0.169 lets one process write
- *   a thread, and only its exit releases it); the next turn starts it again.
- * - **Reap**: {@linkcode REAP_AFTER_MS} without a turn in flight, what its
- *   turns left running is ended (process.ts `reapLeftovers`).
- * - **Crash**: each turn in flight gets its error (turn.ts); the next starts
- *   a new process; exits are remembered for `auto`'s crash-loop rule.
- * - **Wedged**: a turn that finds it not answering has it killed and
- *   replaced; a new one starts once the old one is gone (it holds threads).
+ * - **Start**: by the first turn that needs it, shared with the turns
+ *   arriving meanwhile, as launch.ts says (the same for doctor).
+ * - **Idle stop** after `app_server_idle_s` without a turn in flight, which
+ *   also releases its threads (codex ≥ 0.169: one writer per thread, released
+ *   at its exit); **reap** what its turns left running after
+ *   {@linkcode REAP_AFTER_MS}.
+ * - **Crash**: the next turn starts a new process; exits are remembered for
+ *   `auto`'s crash-loop rule. **Wedged**: killed and replaced; the new one
+ *   starts once the old one is gone (it holds threads).
  * - **Retire**: a thread another process wrote while this one held it loaded
- *   (codex 0.135.0 has no writer lock; thread.ts tells) is stale in it, and
- *   only a new process reloads it. The turn that finds it retires the process
- *   (managed.ts): stopped once its turns in flight (other workspaces') end.
- * - **Shutdown**: {@linkcode AppServerSupervisor.close} aborts a start, waits
- *   for a scan under way, stops the running process, then waits for retired
- *   ones to end: nothing is left running.
+ *   is stale in it (thread.ts), and only a new process reloads it: the
+ *   process takes no new turns and is stopped once its turns in flight end.
+ * - **Shutdown** ({@linkcode AppServerSupervisor.close}) leaves nothing running.
  *
- * Time (the idle and reap timers, the failure memory) comes from a
- * {@linkcode Clock}, so tests move it instead of waiting.
+ * Time comes from a {@linkcode Clock}, so tests move it instead of waiting.
  *
  * @example
  * ```ts
@@ -44,25 +35,38 @@ import { type Clock, realClock } from "../../async.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { err, ok, type Result } from "../../result.ts";
-import { CRASH_LOOP_EXITS, FailureMemory, type Health, type Readiness } from "./health.ts";
+import {
+  CRASH_LOOP_EXITS,
+  FailureMemory,
+  type Health,
+  type Readiness,
+  SharedStart,
+} from "./launch.ts";
 import { launch, planLaunch, type Unavailable } from "./launch.ts";
-import { type Lease, Managed } from "./managed.ts";
-import { SharedStart } from "./shared_start.ts";
+import { compareVersions } from "../launch_env.ts";
+import type { Connection, Lease } from "./calls.ts";
 
 /** How long without a turn in flight before what turns left running is reaped. */
 export const REAP_AFTER_MS = 1000;
 
-/** Inputs of {@linkcode AppServerSupervisor}. */
+/** Inputs of {@linkcode AppServerSupervisor}; `clientVersion` goes to `initialize`. */
 export interface SupervisorOptions {
   config: Config;
   log: Logger;
-  /** The plugin's version, sent as `clientInfo.version`. */
   clientVersion?: string;
-  /** Timeout of requests to the app-server (client.ts REQUEST_TIMEOUT_MS by default). */
   requestTimeoutMs?: number;
   initializeTimeoutMs?: number;
   /** Where time comes from (tests: dev/fake_clock.ts). */
   clock?: Clock;
+}
+
+/** One process as the supervisor holds it; `intended`: its end was asked for (not a crash). */
+interface Managed {
+  conn: Connection;
+  intended?: boolean;
+  retired?: boolean; // no new turns; stopped once the `turns` in flight on it drain
+  turns: number;
+  drained?: () => void;
 }
 
 const STOPPING: Unavailable = {
@@ -73,16 +77,14 @@ const STOPPING: Unavailable = {
 
 /** Starts, shares, retires and stops the app-server; see the module doc. */
 export class AppServerSupervisor implements Health {
-  #o: SupervisorOptions;
   #clock: Clock;
   #memory: FailureMemory;
   #start = new SharedStart((signal) => this.#launch(signal));
   #current: Managed | undefined;
   /** The exit of processes being replaced: the next start waits for it. */
   #dying: Promise<unknown> = Promise.resolve();
-  /** Stops of retired processes still ending (close waits for them). */
+  /** What close waits for: retired processes still ending, the last scan for leftovers. */
   #ending = new Set<Promise<unknown>>();
-  /** The last scan for leftovers (close waits for it). */
   #reaping: Promise<void> = Promise.resolve();
   /** Turns between acquire and release. */
   #inFlight = 0;
@@ -93,8 +95,7 @@ export class AppServerSupervisor implements Health {
   /** Aborted by close(): ends a process still starting. */
   #closing = new AbortController();
 
-  constructor(o: SupervisorOptions) {
-    this.#o = o;
+  constructor(private o: SupervisorOptions) {
     this.#clock = o.clock ?? realClock;
     this.#memory = new FailureMemory(this.#clock);
   }
@@ -119,7 +120,7 @@ export class AppServerSupervisor implements Health {
       }
       const m = r.value;
       if (m.retired) continue; // retired meanwhile by another workspace's turn: the next one
-      m.take(); // from here on, a retirement waits for this turn
+      m.turns++; // from here on, a retirement waits for this turn
       return ok(this.#lease(m));
     }
   }
@@ -150,7 +151,7 @@ export class AppServerSupervisor implements Health {
   async close(): Promise<void> {
     this.#closing.abort();
     this.#clearTimers();
-    await this.#start.pending;
+    await this.#start.run?.promise;
     await this.#reaping;
     if (this.#current) await this.#retire(this.#current, "stop");
     await Promise.all(this.#ending);
@@ -158,17 +159,16 @@ export class AppServerSupervisor implements Health {
   }
 
   /** The running process, or the outcome of a start (undefined: `signal` aborted). */
-  #running(signal: AbortSignal): Promise<Result<Managed, Unavailable> | undefined> {
-    if (signal.aborted) return Promise.resolve(undefined);
+  async #running(signal: AbortSignal): Promise<Result<Managed, Unavailable> | undefined> {
+    if (signal.aborted) return undefined;
     const m = this.#current;
-    if (m && !m.conn.proc.exited) return Promise.resolve(ok(m));
+    if (m && !m.conn.proc.exited) return ok(m);
     const failed = this.#memory.failedStart;
-    if (failed) return Promise.resolve(err(failed));
-    return this.#start.join(signal);
+    return failed ? err(failed) : await this.#start.join(signal);
   }
 
   async #launch(signal: AbortSignal): Promise<Result<Managed, Unavailable>> {
-    const { config, log } = this.#o;
+    const { config, log } = this.o;
     if (this.#closing.signal.aborted) return err(STOPPING);
     const plan = planLaunch(config);
     if (!plan.ok) return plan;
@@ -179,13 +179,8 @@ export class AppServerSupervisor implements Health {
     await this.#dying;
     const abort = AbortSignal.any([signal, this.#closing.signal]);
     if (abort.aborted) return err(STOPPING);
-    const started = await launch(plan.value, {
-      log,
-      clientVersion: this.#o.clientVersion ?? "0",
-      requestTimeoutMs: this.#o.requestTimeoutMs,
-      initializeTimeoutMs: this.#o.initializeTimeoutMs,
-      signal: abort,
-    });
+    const clientVersion = this.o.clientVersion ?? "0";
+    const started = await launch(plan.value, { ...this.o, clientVersion, signal: abort });
     if (!started.ok) {
       if (!abort.aborted) this.#memory.startFailed(started.error);
       return started;
@@ -195,7 +190,7 @@ export class AppServerSupervisor implements Health {
       await proc.stop();
       return err(STOPPING);
     }
-    const m = new Managed(proc);
+    const m: Managed = { conn: { proc, loaded: new Map() }, turns: 0 };
     this.#current = m;
     proc.exit.then(() => {
       if (this.#current !== m) return;
@@ -214,7 +209,7 @@ export class AppServerSupervisor implements Health {
       release: () => {
         if (released) return;
         released = true;
-        m.give();
+        if (--m.turns === 0) m.drained?.();
         this.#turnOver();
       },
     };
@@ -225,7 +220,7 @@ export class AppServerSupervisor implements Health {
     if (--this.#inFlight > 0 || this.#closing.signal.aborted) return;
     const m = this.#current;
     if (!m) return;
-    const idleMs = this.#o.config.app_server_idle_s * 1000;
+    const idleMs = this.o.config.app_server_idle_s * 1000;
     this.#timers = [
       this.#clock.setTimeout(() => this.#stopIdle(m), idleMs),
       // Not between back-to-back turns: a scan costs two `ps` runs.
@@ -240,10 +235,8 @@ export class AppServerSupervisor implements Health {
 
   #stopIdle(m: Managed) {
     if (this.#inFlight > 0 || this.#current !== m) return;
-    this.#o.log.info("stopping the idle codex app-server", {
-      pid: m.conn.proc.pid,
-      idle_s: this.#o.config.app_server_idle_s,
-    });
+    const idle_s = this.o.config.app_server_idle_s;
+    this.o.log.info("stopping the idle codex app-server", { pid: m.conn.proc.pid, idle_s });
     this.#retire(m, "stop");
   }
 
@@ -252,39 +245,45 @@ export class AppServerSupervisor implements Health {
     if (this.#current !== m) return;
     this.#reaping = this.#reaping.then(async () => {
       const n = await m.conn.proc.reapLeftovers(() => this.#inFlight === 0);
-      if (n > 0) {
-        this.#o.log.info("ended processes codex left running after its turns", {
-          pid: m.conn.proc.pid,
-          count: n,
-        });
-      }
+      const msg = "ended processes codex left running after its turns";
+      if (n > 0) this.o.log.info(msg, { pid: m.conn.proc.pid, count: n });
     }).catch(() => {});
   }
 
   #wedged(m: Managed, why: string) {
-    this.#o.log.warn("codex app-server stopped answering; restarting it", {
-      pid: m.conn.proc.pid,
-      why,
-    });
+    const pid = m.conn.proc.pid;
+    this.o.log.warn("codex app-server stopped answering; restarting it", { pid, why });
     if (this.#current === m) this.#retire(m, "kill");
-    else if (m.retired) m.end("kill").catch(() => {}); // retired, still serving
+    else if (m.retired) this.#end(m, "kill").catch(() => {}); // retired, still serving
   }
 
   /** End `m` (asked for, so not a crash); the next start waits for it. */
   #retire(m: Managed, how: "stop" | "kill"): Promise<void> {
     if (this.#current === m) this.#current = undefined;
-    const done = m.end(how);
+    const done = this.#end(m, how);
     this.#dying = Promise.all([this.#dying, done.catch(() => {})]); // a retired one may still end
     return done.then(() => {});
+  }
+
+  #end(m: Managed, how: "stop" | "kill"): Promise<unknown> {
+    m.intended = true;
+    return how === "kill" ? m.conn.proc.kill() : m.conn.proc.stop();
   }
 
   /** Retire `m` for a stale thread (module doc): stopped once its leases are released. */
   #retireStale(m: Managed) {
     if (m.retired) return;
     if (this.#current === m) this.#current = undefined;
-    const done = m.retire();
+    m.intended = m.retired = true;
+    const done = new Promise<void>((r) => (m.drained = r)).then(() => m.conn.proc.stop())
+      .then(() => {}, () => {});
+    if (m.turns === 0) m.drained!();
     this.#ending.add(done);
     done.finally(() => this.#ending.delete(done));
-    if (m.holdsThreadsUntilExit) this.#dying = Promise.all([this.#dying, done]);
+    // Codex with writer locks (0.169.0+, or a version it did not say) holds its threads until exit.
+    const version = m.conn.proc.version;
+    if (!version || compareVersions(version, "0.169.0") >= 0) {
+      this.#dying = Promise.all([this.#dying, done]);
+    }
   }
 }

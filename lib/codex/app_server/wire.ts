@@ -1,16 +1,11 @@
 /**
  * The `codex app-server` wire, as far as the plugin uses it: the requests it
- * sends ({@linkcode Requests}, method → params and result), the
- * notifications a turn reads ({@linkcode Notifications}) and the items they
- * carry. TYPES ONLY: nothing here exists at run time, and the wire is not
- * validated against them (the mapping reads defensively).
- *
- * Reduced by hand from Codex's own schema of the pinned releases
- * (`codex app-server generate-ts` of 0.135.0, 0.169.0 and 0.171.0, `v2/`):
- * only the fields the plugin sends or reads, under the generated names.
- * A field some release lacks is optional here and says since when.
- * Where the releases differ, and what the recordings show beyond the
- * generated types: fixtures/app-server/VERSIONS.md.
+ * sends ({@linkcode Requests}) and the notifications a turn reads
+ * ({@linkcode Notifications}). Types only, not validated (the mapping reads
+ * defensively). Reduced by hand from `codex app-server generate-ts` of the
+ * pinned releases (0.135.0, 0.169.0, 0.171.0, `v2/`), under the generated
+ * names; a field some release lacks is optional and says since when. How the
+ * releases differ: fixtures/app-server/VERSIONS.md.
  *
  * @example
  * ```ts
@@ -27,56 +22,28 @@
  * @module
  */
 
-// ---------------------------------------------------------------- requests
-
-/** `approvalPolicy` (0.169.0+ reject `"on-failure"`). */
-export type AskForApproval = "untrusted" | "on-failure" | "on-request" | "never";
-
-/** `sandbox` of thread/start and thread/resume: a string (an object is rejected). */
-export type SandboxMode = "read-only" | "workspace-write" | "danger-full-access";
-
-/** `thread/start` params, the ones the plugin sends. */
+/** `thread/start` params the plugin sends (approval `never` and the sandbox: ../sandbox.ts). */
 export type ThreadStartParams = {
   cwd?: string | null;
   model?: string | null;
-  /** Server default `"on-request"`. */
-  approvalPolicy?: AskForApproval | null;
-  /** Server default read-only. */
-  sandbox?: SandboxMode | null;
   /** Sent to the model as a developer message; kept in the thread. */
   developerInstructions?: string | null;
 };
 
-/** `thread/resume` params. */
-export type ThreadResumeParams = Omit<ThreadStartParams, "developerInstructions"> & {
-  threadId: string;
-  /** 0.169.0+ (without it they send a `deprecationNotice`); 0.135.0: experimental only. */
-  excludeTurns?: boolean;
-};
-
-/** The part of a thread the plugin reads. */
-export type Thread = {
-  /** A UUID (v7); the same id `codex exec` uses, so either backend resumes it. */
-  id: string;
-  /** The rollout file (../app_server/rollout.ts). */
-  path: string | null;
-};
-
-/** `thread/start` and `thread/resume` result, the part the plugin reads. */
+/** `thread/start` and `thread/resume` result: the thread's id (exec's too) and rollout file. */
 export type ThreadStartResponse = {
-  thread: Thread;
+  thread: { id: string; path: string | null };
   /** null: Codex's own; else its config's, or (resumed) what a turn's `effort` left. */
   reasoningEffort?: string | null;
 };
 
-/** One input item of `turn/start`. */
+/** One input item of `turn/start`; an image's URL is always `data:<mime>;base64,…`. */
 export type UserInput =
   | { type: "text"; text: string; text_elements: unknown[] }
-  /** A URL, here always `data:<mime>;base64,…`. */
   | { type: "image"; url: string };
 
-/** `turn/start` params, the ones the plugin sends. Never with an empty `input`. */
-export type TurnStartParams = {
+type ClientInfo = { name: string; title: string | null; version: string };
+type TurnStartParams = {
   threadId: string;
   input: UserInput[];
   model?: string | null;
@@ -85,75 +52,44 @@ export type TurnStartParams = {
   /** A JSON Schema for the final answer, sent as a strict json_schema format; this turn only. */
   outputSchema?: unknown;
 };
-
-/** `turn/interrupt` params (the result is `{}`). */
-export type TurnInterruptParams = { threadId: string; turnId: string };
-
-/** `initialize` params. */
-export type InitializeParams = {
-  clientInfo: { name: string; title: string | null; version: string };
-  capabilities: { experimentalApi?: boolean } | null;
-};
-
-/** `account/login/start` with an API key (the other kinds are never sent). */
-export type LoginAccountParams = { type: "apiKey"; apiKey: string };
+/** `excludeTurns`: 0.169.0+ (without it they warn); 0.135.0: experimental only. */
+type ThreadResumeParams = ThreadStartParams & { threadId: string; excludeTurns?: boolean };
 
 /** The requests the plugin sends: method → its params and result. */
 export interface Requests {
+  /** The server's version appears only inside `userAgent`. */
   "initialize": {
-    params: InitializeParams;
-    /** The server's version appears only inside `userAgent`. */
+    params: { clientInfo: ClientInfo; capabilities: null };
     result: { userAgent: string };
   };
-  "account/login/start": { params: LoginAccountParams; result: { type: string } };
+  "account/login/start": { params: { type: "apiKey"; apiKey: string }; result: unknown };
   "thread/start": { params: ThreadStartParams; result: ThreadStartResponse };
   "thread/resume": { params: ThreadResumeParams; result: ThreadStartResponse };
   "turn/start": { params: TurnStartParams; result: { turn: Turn } };
-  "turn/interrupt": { params: TurnInterruptParams; result: Record<string, never> };
+  "turn/interrupt": { params: { threadId: string; turnId: string }; result: unknown };
 }
 
-/** A method of {@linkcode Requests}. */
 export type Method = keyof Requests;
 
-// ------------------------------------------------------------------ turns
-
-/** A turn's state. */
-export type TurnStatus = "completed" | "interrupted" | "failed" | "inProgress";
-
-/** A turn. */
+/** A turn; `items`: 0.135.0 always `[]`, 0.169.0+ the final agentMessage in `turn/completed`. */
 export type Turn = {
   id: string;
-  /** 0.135.0: always `[]`; 0.169.0+: the final agentMessage in `turn/completed`. */
   items: ThreadItem[];
-  status: TurnStatus;
-  /** Set when `status` is `failed`. */
+  status: "completed" | "interrupted" | "failed" | "inProgress";
   error: TurnError | null;
 };
 
 /**
- * Why Codex failed (`"usageLimitExceeded"`, `"internalServerError"`,
- * `{ httpConnectionFailed: { httpStatusCode: 401 } }`, …); 0.169.0+ allow
- * any string or object.
+ * An error of a turn; `codexErrorInfo`: `"usageLimitExceeded"`,
+ * `{ httpConnectionFailed: { httpStatusCode: 401 } }`, … (0.169.0+: any).
  */
-export type CodexErrorInfo = string | Record<string, { httpStatusCode?: number | null }>;
-
-/** An error of a turn. */
 export type TurnError = {
   message: string;
-  codexErrorInfo: CodexErrorInfo | null;
+  codexErrorInfo: string | Record<string, { httpStatusCode?: number | null }> | null;
   additionalDetails: string | null;
 };
 
-// ------------------------------------------------------------------ items
-
-/** Where a command or patch has got (an MCP call is never `declined`). */
-export type ItemStatus = "inProgress" | "completed" | "failed" | "declined";
-
-/** One file of a patch. */
-export type FileUpdateChange = {
-  path: string;
-  kind: { type: "add" } | { type: "delete" } | { type: "update"; move_path: string | null };
-};
+type ItemStatus = "inProgress" | "completed" | "failed" | "declined";
 
 /** The items the plugin maps; any other `type` is passed over. */
 export type ThreadItem =
@@ -164,11 +100,15 @@ export type ThreadItem =
     id: string;
     command: string;
     status: ItemStatus;
-    /** null until there is output. */
     aggregatedOutput: string | null;
     exitCode: number | null;
   }
-  | { type: "fileChange"; id: string; changes: FileUpdateChange[]; status: ItemStatus }
+  | {
+    type: "fileChange";
+    id: string;
+    changes: { path: string; kind: { type: "add" | "delete" | "update" } }[];
+    status: ItemStatus;
+  }
   | {
     type: "mcpToolCall";
     id: string;
@@ -182,11 +122,8 @@ export type ThreadItem =
   | { type: "reasoning"; id: string; summary: string[] }
   | { type: "userMessage" | "plan" | "contextCompaction" | "dynamicToolCall"; id: string };
 
-// ---------------------------------------------------------- notifications
-
 /** Token counts of a thread (`cacheWriteInputTokens`: 0.169.0+). */
 export type TokenUsageBreakdown = {
-  totalTokens: number;
   inputTokens: number;
   cachedInputTokens: number;
   cacheWriteInputTokens?: number;
@@ -194,31 +131,25 @@ export type TokenUsageBreakdown = {
   reasoningOutputTokens: number;
 };
 
+type OfTurn = { threadId: string; turnId: string };
+
 /** The notifications a turn reads: method → params. */
 export interface Notifications {
   "turn/completed": { threadId: string; turn: Turn };
-  "item/started": { threadId: string; turnId: string; item: ThreadItem };
-  "item/completed": { threadId: string; turnId: string; item: ThreadItem };
-  "item/agentMessage/delta": { threadId: string; turnId: string; itemId: string; delta: string };
-  "item/reasoning/summaryTextDelta": {
-    threadId: string;
-    turnId: string;
+  "item/started": OfTurn & { item: ThreadItem };
+  "item/completed": OfTurn & { item: ThreadItem };
+  "item/agentMessage/delta": OfTurn & { itemId: string; delta: string };
+  "item/reasoning/summaryTextDelta": OfTurn & {
     itemId: string;
     delta: string;
     summaryIndex: number;
   };
   /** `willRetry: true` precedes a retry; the final one is followed by a failed `turn/completed`. */
-  "error": { threadId: string; turnId: string; error: TurnError; willRetry: boolean };
+  "error": OfTurn & { error: TurnError; willRetry: boolean };
   /** One per model request, and one right after `thread/resume` (the restored totals). */
-  "thread/tokenUsage/updated": {
-    threadId: string;
-    turnId: string;
-    tokenUsage: { total: TokenUsageBreakdown; last: TokenUsageBreakdown };
-  };
+  "thread/tokenUsage/updated": OfTurn & { tokenUsage: { total: TokenUsageBreakdown } };
   /** The model's `update_plan` (exec's `todo_list`). */
-  "turn/plan/updated": {
-    threadId: string;
-    turnId: string;
+  "turn/plan/updated": OfTurn & {
     plan: { step: string; status: "pending" | "inProgress" | "completed" }[];
   };
 }
