@@ -14,6 +14,7 @@ import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
 import { chatParams, closePlugin, outcome, startRig } from "./support/rig.ts";
 import { descendants, isAlive, pidsInDir, until } from "./support/proc.ts";
 import type { Plugin } from "../dev/plugin.ts";
+import { ProcessTree, PS_TIMEOUT_MS, runMarker } from "../lib/codex/reap.ts";
 
 const EXEC = { backend: "exec" } as const;
 const THREAD = "0199a0b1-0000-7000-8000-00000000a719";
@@ -51,6 +52,16 @@ function send(pids: number[], sig: Deno.Signal, group = false) {
       Deno.kill(group ? -pid : pid, sig);
     } catch { /* gone */ }
   }
+}
+
+/** Close the plugin's stdin: it must exit 0 within `ms` (SIGKILL after that, and fail). */
+async function exitsWithin(p: Plugin, ms: number) {
+  const t0 = performance.now();
+  await closePlugin(p, ms);
+  const status = await p.child.status;
+  const took = performance.now() - t0;
+  assert.equal(status.code, 0, `the plugin exited ${JSON.stringify(status)} after ${took} ms`);
+  return took;
 }
 
 /** Start a turn on a faulty codex; resolves once codex runs (with its watchdog). */
@@ -110,7 +121,11 @@ Deno.test("a stopped run (SIGSTOP on codex's group and the watchdog) still ends 
     "run and watchdog gone",
   );
   assert.deepEqual(pidsInDir(t.ws), []);
-  console.log(`stopped run: timeout answered after ${Math.round(r.ms)} ms; ${r.errors[0].message}`);
+  const exit = await exitsWithin(t.p, 8_000); // the stopped watchdog does not hold its exit
+  console.log(
+    `stopped run: timeout answered after ${Math.round(r.ms)} ms, plugin exited in ` +
+      `${Math.round(exit)} ms; ${r.errors[0].message}`,
+  );
 });
 
 Deno.test("a stopped run (SIGSTOP on codex's group and the watchdog) is cancelled within seconds, nothing left", async () => {
@@ -131,7 +146,10 @@ Deno.test("a stopped run (SIGSTOP on codex's group and the watchdog) is cancelle
     "run and watchdog gone",
   );
   assert.deepEqual(pidsInDir(t.ws), []);
-  console.log(`stopped run: cancel answered after ${Math.round(ms)} ms`);
+  const exit = await exitsWithin(t.p, 8_000);
+  console.log(
+    `stopped run: cancel answered after ${Math.round(ms)} ms, exit in ${Math.round(exit)} ms`,
+  );
 });
 
 Deno.test("the watchdog killed mid-turn: the answer comes as soon as codex ends, no process is left", async () => {
@@ -175,4 +193,27 @@ Deno.test("codex killed by SIGKILL: the error says so first, not a harmless star
   assert.match(msg, /^codex was killed by SIGKILL/);
   assert.doesNotMatch(msg, /PATH aliases/);
   console.log(`killed codex: ${msg}`);
+});
+
+Deno.test("a ps scan that stops itself is killed after its bound: the tree's signal returns", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "stopping-ps-" });
+  await Deno.writeTextFile(`${dir}/ps`, "#!/bin/sh\nkill -STOP $$\n", { mode: 0o755 });
+  const path = Deno.env.get("PATH") ?? "";
+  Deno.env.set("PATH", `${dir}:${path}`);
+  try {
+    const t0 = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<"hung">((r) => timer = setTimeout(() => r("hung"), 3 * PS_TIMEOUT_MS));
+    const found = await Promise.race([
+      new ProcessTree(undefined, runMarker().marker).refresh(),
+      hung,
+    ]);
+    clearTimeout(timer);
+    assert.equal(found, 0, "a scan that could not finish finds nothing");
+    const ms = performance.now() - t0;
+    assert.ok(ms >= PS_TIMEOUT_MS - 50 && ms < 2 * PS_TIMEOUT_MS, `returned after ${ms} ms`);
+  } finally {
+    Deno.env.set("PATH", path);
+    await Deno.remove(dir, { recursive: true });
+  }
 });
