@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { installFaultyCodex, type Step } from "./support/faulty_codex.ts";
+import { waitForLog } from "./support/logs.ts";
 import { chatParams, closePlugin, outcome, startRig } from "./support/rig.ts";
 import { descendants, isAlive, pidsInDir, until } from "./support/proc.ts";
 import type { Plugin } from "../dev/plugin.ts";
@@ -214,6 +215,39 @@ Deno.test("a ps scan that stops itself is killed after its bound: the tree's sig
     assert.ok(ms >= PS_TIMEOUT_MS - 50 && ms < 2 * PS_TIMEOUT_MS, `returned after ${ms} ms`);
   } finally {
     Deno.env.set("PATH", path);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a process that escaped the run and writes to codex's stderr forever does not hold the answer", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chatty-orphan-" });
+  const binary = `${dir}/codex`;
+  const lines = [...started, ...answer("answered")].map((s) => (s as { line: string }).line);
+  // The orphan leaves codex's session and drops its environment (and the run's marker).
+  await Deno.writeTextFile(
+    binary,
+    "#!/bin/sh\ncat >/dev/null\n" +
+      `env -i "$(command -v setsid)" /bin/sh -c 'while :; do echo chatter >&2; sleep 0.2; done' &\n` +
+      lines.map((l) => `printf '%s\\n' '${l}'\n`).join("") + "exit 0\n",
+    { mode: 0o755 },
+  );
+  await using rig = await startRig();
+  const ws = await rig.workspace();
+  const p = await rig.plugin({ ...EXEC, binary });
+  try {
+    const params = chatParams(ws, "go");
+    const t0 = performance.now();
+    const id = await p.send("chat", params);
+    const m = await p.waitFor((m) => m.id === id && !("method" in m), 60_000);
+    const r = outcome(p, params.turn_id as string, m, performance.now() - t0);
+    assert.equal(r.response.result.stop_reason, "end_turn", JSON.stringify(r.events));
+    assert.equal(r.text, "answered");
+    assert.ok(r.ms < 30_000, `answered after ${Math.round(r.ms)} ms`);
+    await waitForLog(p, /keeps its output open; stopped reading it/);
+    console.log(`chatty orphan: answered after ${Math.round(r.ms)} ms`);
+  } finally {
+    send(pidsInDir(ws), "SIGKILL");
+    await closePlugin(p);
     await Deno.remove(dir, { recursive: true });
   }
 });
