@@ -89,6 +89,9 @@ for (const target of ["group leader (node wrapper)", "native codex"] as const) {
     assert.equal(r.response.result.stop_reason, "error");
     assert.equal(r.errors.length, 1, JSON.stringify(r.events));
     assert.equal(r.errors[0].code, "codex_exit");
+    // The signal is the cause, not the start-up warning codex printed (issue 19, point 7).
+    assert.match(r.errors[0].message, /killed by SIGKILL/);
+    assert.doesNotMatch(r.errors[0].message, /PATH aliases/);
     console.log(`killed ${victim.comm} ${victim.pid}; error: ${r.errors[0].message}`);
     await until(() => procs.every((s) => !isAlive(s.pid)), 10_000, "the killed group to be gone");
     assert.deepEqual(pidsInDir(ws), []);

@@ -32,16 +32,21 @@ import { keepFile, keptPlaces, readSmall } from "./session.ts";
 /** A live process; `marked`: it carries the run's marker in its environment. */
 export type Proc = { pid: number; ppid: number; pgid: number; sid: number; marked: boolean };
 
-/** Every live process (zombies left out); empty when `ps` is unavailable. */
+/** How long a `ps` scan may take before it is killed (and counts as finding nothing). */
+export const PS_TIMEOUT_MS = 5000;
+
+/** Every live process (zombies left out); empty when `ps` is unavailable or hangs. */
 export async function listProcesses(marker: string): Promise<Proc[]> {
   try {
-    const out = await new Deno.Command("ps", {
+    const ps = new Deno.Command("ps", {
       // `e` appends each process's environment (our own user's) after its arguments.
       args: ["-e", "e", "-ww", "-o", "pid=,ppid=,pgid=,sid=,stat=,args="],
       stdin: "null",
       stdout: "piped",
       stderr: "null",
-    }).output();
+    }).spawn();
+    const timer = setTimeout(() => ps.kill("SIGKILL"), PS_TIMEOUT_MS); // SIGKILL ends even a stopped ps
+    const out = await ps.output().finally(() => clearTimeout(timer));
     if (!out.success) return [];
     const procs: Proc[] = [];
     for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
@@ -112,16 +117,22 @@ export class ProcessTree {
     return this.#known.size;
   }
 
-  /** Scan, send `sig` to the group and every member (SIGKILL: a few rounds); how many were found. */
+  /**
+   * Scan, send `sig` to the group and every member (SIGKILL: a few rounds);
+   * how many were found. SIGTERM is followed by SIGCONT: a stopped process
+   * acts on TERM only once continued (SIGKILL needs no help).
+   */
   async signal(sig: Deno.Signal): Promise<number> {
     let found = -1;
     for (let round = 0; round < 4; round++) {
       const members = await this.refresh();
       if (found < 0) found = members;
       for (const pid of [...(this.leader ? [-this.leader] : []), ...this.#known.keys()]) {
-        try {
-          Deno.kill(pid, sig);
-        } catch { /* gone already */ }
+        for (const s of sig === "SIGTERM" ? ["SIGTERM", "SIGCONT"] as const : [sig]) {
+          try {
+            Deno.kill(pid, s);
+          } catch { /* gone already */ }
+        }
       }
       if (sig !== "SIGKILL" || members === 0) break;
     }
@@ -200,7 +211,9 @@ export async function endRecordedRuns(workspace: string, log: Logger, graceMs: n
 /**
  * The watchdog: `done` on stdin, the plugin ended the run; end of file
  * without it, the plugin died: what carries the marker (and the leader's
- * group) gets SIGTERM, 2 s, SIGKILL. It holds the marker under another name.
+ * group) gets SIGTERM (and SIGCONT, for a stopped one), 2 s, SIGKILL. It holds
+ * the marker under another name, and nothing else of the run: no environment
+ * but PATH, none of codex's pipes.
  */
 const WATCHDOG = `leader=$1
 sweep() {
@@ -214,17 +227,27 @@ sweep() {
 IFS= read -r line
 [ "$line" = done ] && exit 0
 sweep TERM
+sweep CONT
 sleep 2
 sweep KILL
 `;
 
-/** Start the run's watchdog; the function returned releases it (none without `sh`). */
+/** How long a released watchdog gets to exit before SIGKILL. */
+export const WATCHDOG_GRACE_MS = 1000;
+
+/**
+ * Start the run's watchdog; the function returned releases it (none without
+ * `sh`). Release never waits on the watchdog for long: one that is stopped or
+ * hangs gets SIGKILL after {@linkcode WATCHDOG_GRACE_MS}; one that died is
+ * simply gone.
+ */
 export function startWatchdog(leader: number, marker: { value: string }): () => Promise<void> {
   let child: Deno.ChildProcess; // not in the plugin's group: a signal to that leaves it watching
   try {
     child = spawnInSession("/bin/sh", {
       args: ["-c", WATCHDOG, "plexum-codex-watchdog", String(leader)],
-      env: { PLEXUM_WATCH_RUN: marker.value },
+      clearEnv: true, // the plugin's environment (keys, tokens) is none of its business
+      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", PLEXUM_WATCH_RUN: marker.value },
       stdin: "piped",
       stdout: "null",
       stderr: "null",
@@ -233,13 +256,23 @@ export function startWatchdog(leader: number, marker: { value: string }): () => 
     return () => Promise.resolve();
   }
   const w = child.stdin.getWriter();
+  const signal = (sig: Deno.Signal) => {
+    try {
+      child.kill(sig);
+    } catch { /* exited already */ }
+  };
   let released: Promise<void> | undefined;
   return () =>
     released ??= (async () => {
-      try {
-        await w.write(new TextEncoder().encode("done\n"));
-        await w.close();
-      } catch { /* it exited already */ }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((r) => timer = setTimeout(r, WATCHDOG_GRACE_MS));
+      // "done" fits the pipe's buffer, so the write does not wait on the reader; bounded anyway.
+      const told = w.write(new TextEncoder().encode("done\n")).then(() => w.close());
+      await Promise.race([told.catch(() => {}), late]); // a rejection: it exited already
+      signal("SIGCONT"); // a stopped watchdog reads "done" once continued
+      await Promise.race([child.status, late]);
+      clearTimeout(timer);
+      signal("SIGKILL"); // still there after the grace (a no-op once it exited)
       await child.status;
     })();
 }

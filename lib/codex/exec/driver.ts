@@ -39,12 +39,17 @@ import { writeSchema } from "../output_schema.ts";
 import { type CodexEvent, TurnMapper } from "./jsonl.ts";
 import { runCodex, type RunResult } from "./process.ts";
 
-/** The useful part of Codex's stderr: its `Error:` line, else the last lines. */
+/** Start-up warnings Codex prints on every run here, never the cause of a failure. */
+const HARMLESS = /^WARNING: proceeding, even though we could not create PATH aliases/;
+
+/** The useful part of Codex's stderr: its `Error:` line, else the last lines (no harmless ones). */
 function stderrSummary(tail: string): string {
   const lines = tail.split("\n").map((l) => l.trimEnd());
   const err = lines.find((l) => l.startsWith("Error:"));
   if (err) return err.slice("Error:".length).trim();
-  const useful = lines.filter((l) => l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:");
+  const useful = lines.filter((l) =>
+    l && !/^\s*\d+: /.test(l) && l !== "Stack backtrace:" && !HARMLESS.test(l)
+  );
   return useful.slice(-5).join("\n").slice(-2000);
 }
 
@@ -164,13 +169,22 @@ export class ExecBackend implements Backend, Driver {
       return { type: "failed", cause: { type: "codex", message: mapper.failure } };
     }
     if (mapper.completed) return { type: "completed", answer: mapper.answer };
-    const detail = stderrSummary(run.stderrTail) || mapper.lastError || "no output";
-    const why = THREAD_HELD.test(detail)
-      ? `thread ${mapper.threadId ?? stored ?? null} is in use by another live Codex process ` +
-        `(another plugin, or codex run by hand), so this turn did not run; the thread is kept. ` +
-        `Codex said: `
-      : `codex ${run.signal ? `was killed by ${run.signal}` : `exited with code ${run.code}`} ` +
-        `before the turn completed: `;
-    return failed("codex_exit", why + detail);
+    const detail = stderrSummary(run.stderrTail) || mapper.lastError || "";
+    if (THREAD_HELD.test(detail)) {
+      return failed(
+        "codex_exit",
+        `thread ${mapper.threadId ?? stored ?? null} is in use by another live Codex process ` +
+          `(another plugin, or codex run by hand), so this turn did not run; the thread is kept. ` +
+          `Codex said: ${detail}`,
+      );
+    }
+    // A signal is the cause; what codex printed before it is context at most.
+    return failed(
+      "codex_exit",
+      run.signal
+        ? `codex was killed by ${run.signal} before the turn completed` +
+          (detail ? `; its last output: ${detail}` : "")
+        : `codex exited with code ${run.code} before the turn completed: ${detail || "no output"}`,
+    );
   }
 }

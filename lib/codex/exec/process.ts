@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { IdleTimer } from "../../async.ts";
+import { IdleTimer, within } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { Logger } from "../../log.ts";
 import {
@@ -38,6 +38,12 @@ import { execRetryNotice, RetryWatch } from "../codex_errors.ts";
 export const KILL_GRACE_MS = 2000;
 /** How long what a stopped codex left running gets after TERM before KILL. */
 const LEFTOVER_GRACE_MS = 500;
+/**
+ * How long output is read after codex exits, at most: what is left then fits
+ * a pipe's buffer (codex cannot exit before its writes complete), so only a
+ * process that escaped the run and keeps writing to codex's pipes reaches it.
+ */
+const DRAIN_MAX_MS = 5 * KILL_GRACE_MS;
 
 /** Inputs of {@linkcode runCodex}. */
 export interface RunOptions {
@@ -200,10 +206,15 @@ export async function runCodex(o: RunOptions): Promise<RunResult> {
     ? tree.signal("SIGTERM").then(() => {}, () => {})
     : tree.end(LEFTOVER_GRACE_MS);
   if (killTimer !== undefined) await swept;
-  // One that escaped could hold the pipes forever: once quiet for the grace, stop reading.
+  // One that escaped could hold the pipes forever: once quiet for the grace (or, should it
+  // keep writing, after DRAIN_MAX_MS), stop reading.
   const reads = Promise.allSettled([readStdout, readStderr, writeStdin]);
   quiet = new IdleTimer(KILL_GRACE_MS);
-  const drained = await Promise.race([reads.then(() => true), quiet.fired.then(() => false)]);
+  const drained = await within(
+    Promise.race([reads.then(() => true), quiet.fired.then(() => false)]),
+    DRAIN_MAX_MS,
+    false,
+  );
   quiet.stop();
   if (!drained) {
     o.log.warn("a process codex started keeps its output open; stopped reading it", { pid });
