@@ -32,6 +32,8 @@
 export const SERIAL: readonly string[] = [
   // CODEX_API_KEY, which every in-process backend of a file running beside it would read.
   "tests/app_server_env_key_test.ts",
+  // PATH, with a `ps` that stops itself first on it.
+  "tests/reap_ps_test.ts",
 ];
 
 /** Files whose outcome the run's backend decides (see the module doc): the exec pass runs them. */
@@ -64,6 +66,7 @@ export const BACKEND_INDEPENDENT: readonly string[] = [
   "tests/app_server_fork_test.ts",
   "tests/app_server_smoke_test.ts",
   "tests/cli_backend_test.ts",
+  "tests/exec_helpers_test.ts",
   "tests/hardening_output_test.ts",
   "tests/hardening_process_test.ts",
   "tests/hardening_protocol_test.ts",
