@@ -108,7 +108,7 @@ export class Scheduler {
 
   /** Steer the workspace's running turn with `spec`'s message, else queue it (module doc). */
   async #steer(turn: Turn, spec: TurnSpec, key: string) {
-    const into = this.#running.get(key);
+    const into = this.#o.steers ? this.#running.get(key) : undefined;
     let thread: string | undefined;
     if (into?.turn.steer) {
       thread = await into.turn.steer(spec).catch((e) => {
