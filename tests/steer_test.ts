@@ -11,6 +11,9 @@ import { createLogger } from "../lib/log.ts";
 import type { Backend, PlexumEvent, Steer, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
 import { AppServerTurnMapper } from "../lib/codex/app_server/notifications.ts";
 import { OutboundTurns } from "../lib/protocol/outbound.ts";
+import { AppServerBackend } from "../lib/codex/app_server/backend.ts";
+import { DEFAULTS } from "../lib/config.ts";
+import { installFakeAppServer } from "./support/fake_app_server.ts";
 
 /** A backend whose turns run until released, steerable with `accept`'s answer. */
 function heldBackend(accept: string | undefined) {
@@ -114,6 +117,38 @@ Deno.test("on a backend that cannot steer a steer turn queues and says unsupport
   b.release();
   await a;
   assert.equal((await other).steer, "unsupported");
+});
+
+Deno.test("app-server: turn/steer names the running Codex turn; refused (it ended), the chat runs after it", async () => {
+  await using fake = await installFakeAppServer({
+    deltas: "abcdefghij".split(""),
+    deltaDelayMs: 200,
+  });
+  const log = createLogger({ write: () => {} });
+  const config = { ...DEFAULTS, binary: fake.binary, backend: "app-server" as const };
+  const backend = new AppServerBackend({ config, log, clientVersion: "test" });
+  const ws = await Deno.makeTempDir();
+  let delta!: () => void;
+  const streaming = new Promise<void>((r) => (delta = r));
+  const emit = (id: string, ev: PlexumEvent) => id === "a" && ev.type === "text_delta" && delta();
+  const s = new Scheduler({ backend, log, emit, steers: true });
+  try {
+    const a = s.submit(spec("a", ws, "first"));
+    await streaming;
+    const b = await s.submit(spec("b", ws, "also this", true)); // the fake knows no turn/steer
+    assert.equal((await a).stop_reason, "end_turn");
+    assert.equal(b.stop_reason, "end_turn");
+    assert.equal(b.steer, "not_running");
+    const got = await fake.received();
+    const steer = got.find((r) => r.msg.method === "turn/steer");
+    assert.ok(steer, "turn/steer was sent");
+    const params = steer.msg.params as Record<string, unknown>;
+    assert.deepEqual(params.input, [{ type: "text", text: "also this", text_elements: [] }]);
+    // The fake's turn ids are turn-<pid>-<n>: the first turn of that process is the running one.
+    assert.equal(params.expectedTurnId, `turn-${steer.pid}-1`);
+  } finally {
+    await backend.close();
+  }
 });
 
 Deno.test("the mapper retracts a message abandoned for a new one, and at the end of a steered turn", () => {
