@@ -81,6 +81,7 @@ export const BACKEND_INDEPENDENT: readonly string[] = [
   "tests/retry_timeout_test.ts",
   "tests/sandbox_e2e_test.ts",
   "tests/schema_test.ts",
+  "tests/steer_e2e_test.ts",
   "tests/turn_options_e2e_test.ts",
 ];
 

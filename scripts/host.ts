@@ -23,10 +23,12 @@
  * GIF or WebP files sent with the first message), `--effort E` (each turn's
  * `reasoning_effort`), `--output-schema FILE` (a JSON Schema each turn's
  * answer must follow, sent as `output_schema`; the parsed `output` is printed
- * on stderr), `--verbose` (the plugin's info logs).
+ * on stderr), `--steer` (each message after the first is sent with `steer: true`
+ * as soon as the turn before it sends its first event, so it steers that turn
+ * while it runs), `--verbose` (the plugin's info logs).
  * A temp workspace is kept, so its session files can be looked at. Ctrl-C
  * cancels the turn in flight and ends the run. Exit code 0 when every turn
- * ended with `end_turn`.
+ * ended with `end_turn` (or `steered`).
  *
  * @module
  */
@@ -59,6 +61,8 @@ export interface HostOptions {
   effort?: string;
   /** Every turn's `output_schema`. */
   outputSchema?: Record<string, unknown>;
+  /** Send each message after the first with `steer: true` while the turn before it runs. */
+  steer?: boolean;
   /** Added to the plugin's environment (this process's, or none with `clearEnv`). */
   env?: Record<string, string>;
   /**
@@ -76,7 +80,7 @@ export interface TurnOutcome {
   stop_reason: string;
   thread_id: string | null;
   usage: Record<string, number> | null;
-  /** Every `text_delta`, joined. */
+  /** Every `text_delta`, joined, each `text_retracted` suffix dropped. */
   text: string;
   /** Every `error` event. */
   errors: { code: string; message: string; retry_after_s?: number }[];
@@ -84,6 +88,9 @@ export interface TurnOutcome {
   replayed_messages?: number;
   /** The parsed answer of a turn with `outputSchema`. */
   output?: unknown;
+  /** A steered turn: the turn that got its message; one that was not: why (`steer`). */
+  steered_into?: string;
+  steer?: string;
 }
 
 const enc = new TextEncoder();
@@ -185,6 +192,9 @@ export function printEvent(ev: Record<string, unknown>): void {
     case "reasoning_delta":
       note(`[reasoning] ${ev.text}\n`);
       break;
+    case "text_retracted":
+      note(`[retracted] ${JSON.stringify(ev.text)} (abandoned by codex)\n`);
+      break;
     case "error": {
       const wait = ev.retry_after_s === undefined ? "" : ` (retry in ${ev.retry_after_s}s)`;
       note(`[error ${ev.code}] ${ev.message}${wait}\n`);
@@ -242,6 +252,7 @@ export async function runHost(
         `models ${(init.models as string[]).join(", ")}\n[host] workspace ${o.workspace}\n`,
     );
     const conversation: { role: string; content: unknown }[] = []; // for `history`
+    const running: Promise<unknown>[] = []; // --steer: turns not awaited before the next
     for (const [i, message] of o.messages.entries()) {
       const turnId = `turn-${i + 1}-${crypto.randomUUID().slice(0, 8)}`;
       note(`\n[turn ${i + 1}] > ${message}\n`);
@@ -262,7 +273,9 @@ export async function runHost(
         { role: "user", content },
       ];
       current = turnId;
-      const r = await client.request("chat", {
+      let first!: () => void;
+      const firstEvent = new Promise<void>((r) => (first = r));
+      const chat = client.request("chat", {
         turn_id: turnId,
         agent: { id: "reference-host", workspace: o.workspace },
         model: o.model,
@@ -270,24 +283,41 @@ export async function runHost(
         messages,
         ...(o.effort && { reasoning_effort: o.effort }),
         ...(o.outputSchema && { output_schema: o.outputSchema }),
+        ...(o.steer && i > 0 && { steer: true }),
       }, (ev) => {
+        first();
         if (ev.type === "text_delta") t.text += ev.text;
+        if (ev.type === "text_retracted") t.text = t.text.slice(0, -String(ev.text).length);
         if (ev.type === "error") t.errors.push(ev as TurnOutcome["errors"][number]);
         printEvent(ev);
       });
-      current = undefined;
-      Object.assign(t, { stop_reason: r.stop_reason, thread_id: r.thread_id, usage: r.usage });
-      if (typeof r.replayed_messages === "number") t.replayed_messages = r.replayed_messages;
-      if ("output" in r) {
-        t.output = r.output;
-        note(`[turn ${i + 1}] output ${JSON.stringify(r.output)}\n`);
-      }
-      const replayed = t.replayed_messages ? ` replayed_messages=${t.replayed_messages}` : "";
-      note(`[turn ${i + 1}] stop_reason=${t.stop_reason} thread_id=${t.thread_id}${replayed}\n`);
-      conversation.push({ role: "user", content }, { role: "assistant", content: t.text });
       turns.push(t);
+      const settle = (r: Json) => {
+        Object.assign(t, { stop_reason: r.stop_reason, thread_id: r.thread_id, usage: r.usage });
+        for (const k of ["steered_into", "steer"] as const) if (k in r) t[k] = String(r[k]);
+        if (typeof r.replayed_messages === "number") t.replayed_messages = r.replayed_messages;
+        if ("output" in r) {
+          t.output = r.output;
+          note(`[turn ${i + 1}] output ${JSON.stringify(r.output)}\n`);
+        }
+        const more = [
+          t.replayed_messages && `replayed_messages=${t.replayed_messages}`,
+          t.steered_into && `steered_into=${t.steered_into}`,
+          t.steer && `steer=${t.steer}`,
+        ].filter(Boolean).map((m) => ` ${m}`).join("");
+        note(`[turn ${i + 1}] stop_reason=${t.stop_reason} thread_id=${t.thread_id}${more}\n`);
+      };
+      if (o.steer && i < o.messages.length - 1) { // the next message steers this turn
+        running.push(chat.then(settle));
+        await Promise.race([firstEvent, chat]);
+        continue;
+      }
+      settle(await chat);
+      current = undefined;
+      conversation.push({ role: "user", content }, { role: "assistant", content: t.text });
       if (interrupted) break;
     }
+    await Promise.all(running);
     if (interrupted) await client.request("shutdown", {}).catch(() => {});
     else await client.request("shutdown", {});
     return { init, turns };
@@ -333,7 +363,8 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
 
 const USAGE = `usage: host.ts [--plugin PATH] [--config FILE] [--workspace DIR] [--model M]
                [--system TEXT] [--reset] [--activity] [--reasoning] [--history]
-               [--image FILE]... [--effort E] [--output-schema FILE] [--verbose] MESSAGE...`;
+               [--image FILE]... [--effort E] [--output-schema FILE] [--steer] [--verbose]
+               MESSAGE...`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -352,6 +383,7 @@ async function main(argv: string[]): Promise<number> {
       image: { type: "string", multiple: true },
       effort: { type: "string" },
       "output-schema": { type: "string" },
+      steer: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -378,9 +410,10 @@ async function main(argv: string[]): Promise<number> {
     images: values.image,
     effort: values.effort,
     outputSchema: values["output-schema"] ? await readConfig(values["output-schema"]) : undefined,
+    steer: values.steer,
     verbose: values.verbose,
   });
-  return turns.every((t) => t.stop_reason === "end_turn") ? 0 : 1;
+  return turns.every((t) => t.stop_reason === "end_turn" || t.stop_reason === "steered") ? 0 : 1;
 }
 
 if (import.meta.main) {

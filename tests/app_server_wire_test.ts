@@ -21,6 +21,7 @@ const REQUESTS = {
   "thread/resume": true,
   "turn/start": true,
   "turn/interrupt": true,
+  "turn/steer": true,
 } satisfies Record<Method, true>;
 
 /** Every notification of `Notifications`, with the params fields the plugin reads. */

@@ -90,6 +90,7 @@ Deno.test("initialize returns the plugin, provider, models and capabilities", as
         cancel: true,
         reasoning_effort: true,
         output_schema: true,
+        steer: true, // backend auto
       },
     },
   });
@@ -461,6 +462,7 @@ Deno.test("PROTOCOL.md documents every method, JSON-RPC error code, event type a
     "error",
     "reasoning_delta",
     "text_delta",
+    "text_retracted",
     "usage",
   ]);
   for (const t of EVENT_TYPES) assert.match(doc, new RegExp(`^### ${t}$`, "m"), `event ${t}`);

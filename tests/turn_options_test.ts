@@ -230,3 +230,19 @@ Deno.test("the final answer is the last completed agent message, on both mappers
   app.push("item/completed", { item: { type: "agentMessage", id: "b", text: '{"files":3}' } });
   assert.equal(app.answer, '{"files":3}');
 });
+
+Deno.test("steer: a boolean or null; else refused, naming the field", () => {
+  const steer = (extra: Record<string, unknown>) => {
+    const r = chat(extra);
+    return r.ok ? r.value.steer : undefined;
+  };
+  assert.equal(steer({ steer: true }), true);
+  for (const extra of [{}, { steer: null }, { steer: false }]) {
+    assert.equal(steer(extra), undefined);
+  }
+  for (const bad of ["true", 1, {}]) {
+    const r = chat({ steer: bad });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.error, [{ field: "steer", message: "must be a boolean" }]);
+  }
+});

@@ -51,7 +51,7 @@ import { settleUsage, type Totals, writeTotals } from "./usage.ts";
 /** What reaches the host as it streams, in the host's own shape. */
 export type Streamed = Extract<
   PlexumEvent,
-  { type: "text_delta" } | { type: "reasoning_delta" } | { type: "activity" }
+  { type: "text_delta" | "text_retracted" | "reasoning_delta" | "activity" }
 >;
 
 /**
@@ -213,6 +213,7 @@ async function attempt(
     if (a.end) continue; // nothing counts after the end
     switch (h.type) {
       case "text_delta":
+      case "text_retracted":
       case "reasoning_delta":
       case "activity":
         req.emit(h);

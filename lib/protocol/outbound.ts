@@ -4,7 +4,8 @@
  * of any size; a host's reader has a limit too): a `text_delta` is split, an
  * `error` message cut, an oversized `activity` item has its strings cut and
  * lists shortened. Each turn's streamed text is masked as one stream
- * ({@linkcode OutboundTurns}), so a key split across deltas is masked whole.
+ * ({@linkcode OutboundTurns}), so a key split across deltas is masked whole;
+ * a `text_retracted` takes back exactly what the host got of that text.
  *
  * @example
  * ```ts
@@ -59,6 +60,8 @@ type Held = { type: "text_delta" | "reasoning_delta"; stream: StreamRedactor };
 /** Events of the turns in flight, in order: held text goes first, and at `end`. */
 export class OutboundTurns {
   readonly #held = new Map<string, Held>();
+  /** Each turn's `text_delta` text: as Codex sent it, and as the host got it. */
+  readonly #texts = new Map<string, { raw: string; sent: string }>();
   readonly #redactor: Redactor;
 
   constructor(
@@ -72,9 +75,10 @@ export class OutboundTurns {
   send(turnId: string, ev: PlexumEvent): void {
     let held = this.#held.get(turnId);
     if (held && held.type !== ev.type) {
-      this.end(turnId);
+      this.#flush(turnId);
       held = undefined;
     }
+    if (ev.type === "text_retracted") return this.#retract(turnId, ev.text);
     if (ev.type !== "text_delta" && ev.type !== "reasoning_delta") {
       for (const out of outboundEvents(ev, this.#redactor)) this.emit(turnId, out);
       return;
@@ -83,11 +87,34 @@ export class OutboundTurns {
       held = { type: ev.type, stream: new StreamRedactor(this.#redactor) };
       this.#held.set(turnId, held);
     }
+    if (!this.#texts.has(turnId)) this.#texts.set(turnId, { raw: "", sent: "" });
+    if (ev.type === "text_delta") this.#texts.get(turnId)!.raw += ev.text;
     this.#text(turnId, ev.type, held.stream.push(ev.text));
   }
 
   /** Send what turn `turnId` still holds back, and forget the turn. */
   end(turnId: string): void {
+    this.#flush(turnId);
+    this.#texts.delete(turnId);
+  }
+
+  /** Codex's text ends with `raw`, abandoned: the host's is made to end as the rest, masked. */
+  #retract(turnId: string, raw: string) {
+    const t = this.#texts.get(turnId);
+    if (!t?.raw.endsWith(raw)) return;
+    t.raw = t.raw.slice(0, t.raw.length - raw.length);
+    const keep = this.#redactor.text(t.raw);
+    let same = 0;
+    while (same < keep.length && keep[same] === t.sent[same]) same++;
+    const gone = t.sent.slice(same);
+    t.sent = t.sent.slice(0, same);
+    for (const text of split(gone).reverse()) {
+      if (text) this.emit(turnId, { type: "text_retracted", text });
+    }
+    this.#text(turnId, "text_delta", keep.slice(same));
+  }
+
+  #flush(turnId: string) {
     const held = this.#held.get(turnId);
     if (!held) return;
     this.#held.delete(turnId);
@@ -95,6 +122,7 @@ export class OutboundTurns {
   }
 
   #text(turnId: string, type: Held["type"], masked: string) {
+    if (masked && type === "text_delta") this.#texts.get(turnId)!.sent += masked;
     if (masked) { for (const text of split(masked)) this.emit(turnId, { type, text }); }
   }
 }

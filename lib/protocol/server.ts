@@ -186,6 +186,7 @@ export class Server {
       backend,
       log: this.#o.log,
       emit: (turn_id, ev) => this.#outbound.send(turn_id, ev),
+      steers: config.backend !== "exec", // auto: a turn run by exec is not steered
     });
     const models = config.supported_models;
     this.#o.log.info("initialized", { host: host?.name, host_version: host?.version, models });
@@ -200,6 +201,7 @@ export class Server {
         resume: true,
         cancel: true,
         ...TURN_OPTION_CAPABILITIES, // lib/protocol/turn_options.ts
+        steer: config.backend !== "exec",
       },
     });
   }

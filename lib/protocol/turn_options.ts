@@ -4,7 +4,8 @@
  * Codex's own) and a JSON Schema the final answer must follow
  * (`output_schema`: an object of at most {@linkcode MAX_OUTPUT_SCHEMA_BYTES}
  * as JSON). Each applies to its turn only: a later turn without it is back to
- * the default, whatever the backend.
+ * the default, whatever the backend. `steer: true` asks for the request's
+ * last user message to go into the workspace's running turn (scheduler.ts).
  *
  * @example
  * ```ts
@@ -22,6 +23,8 @@ export interface TurnOptions {
   reasoningEffort?: ReasoningEffort;
   /** The final answer must be JSON of this schema; the result carries it parsed as `output`. */
   outputSchema?: Record<string, unknown>;
+  /** Steer the workspace's running turn instead of waiting for it. */
+  steer?: boolean;
 }
 
 /** The largest `output_schema`, in bytes of its JSON (UTF-8). */
@@ -51,5 +54,8 @@ export function parseTurnOptions(
     else if (size > max) bad("output_schema", `is ${size} bytes as JSON; at most ${max} are taken`);
     else o.outputSchema = schema as Record<string, unknown>;
   }
+  if (p.steer !== undefined && p.steer !== null && typeof p.steer !== "boolean") {
+    bad("steer", "must be a boolean");
+  } else if (p.steer === true) o.steer = true;
   return o;
 }

@@ -89,6 +89,8 @@ export const ACTIVITY_TYPES: readonly ActivityItem["type"][] = [
 /** Plexum's events, sent as `event` notifications. */
 export type PlexumEvent =
   | { type: "text_delta"; text: string }
+  /** The end of the text sent so far was abandoned by Codex (after a steer): drop `text`. */
+  | { type: "text_retracted"; text: string }
   /** The model's reasoning (summary) text; only with config `emit_reasoning`. */
   | { type: "reasoning_delta"; text: string }
   | ({ type: "usage" } & Usage)
@@ -104,6 +106,7 @@ export type PlexumEvent =
 /** Event types, as documented in PROTOCOL.md. */
 export const EVENT_TYPES: readonly PlexumEvent["type"][] = [
   "text_delta",
+  "text_retracted",
   "reasoning_delta",
   "usage",
   "error",
@@ -150,11 +153,20 @@ export interface TurnRequest {
   signal: AbortSignal;
   /** Send an event to the host (dropped once the turn has been answered). */
   emit(ev: PlexumEvent): void;
+  /** The backend tells how to steer the turn while it runs (`undefined`: no longer). */
+  steerable?(steer: Steer | undefined): void;
 }
+
+/** Put a user message into a running turn; resolves with its thread id, or undefined if it ended. */
+export type Steer = (input: Pick<TurnRequest, "prompt" | "images">) => Promise<string | undefined>;
 
 /** How a turn ended. */
 export interface TurnResult {
-  stop_reason: "end_turn" | "cancelled" | "error";
+  stop_reason: "end_turn" | "cancelled" | "error" | "steered";
+  /** `steered`: the host's turn id of the running turn that got the messages. */
+  steered_into?: string;
+  /** A `steer` request that ran as an ordinary turn: why (PROTOCOL.md). */
+  steer?: "not_running" | "unsupported";
   thread_id: string | null;
   usage: Usage | null;
   /** How many `history` messages the turn sent to a new thread (absent: none). */

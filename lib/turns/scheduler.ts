@@ -3,7 +3,10 @@
  * in arrival order (they share a Codex thread), holding the workspace's lock
  * file so that two plugin processes never run Codex there at once; turns for
  * different workspaces in parallel. A queued turn that is cancelled never
- * runs. Knows turn ids, not JSON-RPC ids.
+ * runs. A `steer` turn does not queue while its workspace's turn runs and can
+ * be steered: its message goes into that turn and it is answered `steered`;
+ * otherwise it queues as usual, its result saying why (`steer`). Knows turn
+ * ids, not JSON-RPC ids.
  *
  * @example
  * ```ts
@@ -18,12 +21,13 @@
  */
 import { abortable } from "../async.ts";
 import type { Logger } from "../log.ts";
-import type { Backend, PlexumEvent, TurnRequest, TurnResult } from "./backend.ts";
+import type { Backend, PlexumEvent, Steer, TurnRequest, TurnResult } from "./backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "./outcome.ts";
 
 /** A turn as the scheduler gets it: the request without signal and emit; `id` unique in flight. */
-export interface TurnSpec extends Omit<TurnRequest, "signal" | "emit"> {
+export interface TurnSpec extends Omit<TurnRequest, "signal" | "emit" | "steerable"> {
   id: string;
+  steer?: boolean;
 }
 
 /** What a scheduler runs turns on; `emit`: an event of a turn not answered yet. */
@@ -31,6 +35,8 @@ export interface SchedulerOptions {
   backend: Backend;
   log: Logger;
   emit(turnId: string, ev: PlexumEvent): void;
+  /** The backend's turns can be steered (else a steer turn's result says `unsupported`). */
+  steers?: boolean;
 }
 
 interface Turn {
@@ -39,6 +45,10 @@ interface Turn {
   finished: boolean;
   done: Promise<TurnResult>;
   finish(r: TurnResult): void;
+  /** While it runs and the backend can steer it. */
+  steer?: Steer;
+  /** A steer turn that runs as an ordinary one: why. */
+  unsteered?: TurnResult["steer"];
 }
 
 /** Queues and runs turns; see the module doc. */
@@ -46,6 +56,8 @@ export class Scheduler {
   #o: SchedulerOptions;
   #turns = new Map<string, Turn>();
   #queues = new Map<string, Promise<unknown>>();
+  /** The running turn of each workspace (key as in `#queues`). */
+  #running = new Map<string, { id: string; turn: Turn }>();
 
   constructor(o: SchedulerOptions) {
     this.#o = o;
@@ -81,12 +93,35 @@ export class Scheduler {
     try {
       key = Deno.realPathSync(key);
     } catch { /* the turn will say what is wrong */ }
-    const run = (this.#queues.get(key) ?? Promise.resolve()).then(() => this.#run(turn, spec));
+    if (spec.steer) this.#steer(turn, spec, key);
+    else this.#enqueue(turn, spec, key);
+    return turn.done;
+  }
+
+  #enqueue(turn: Turn, spec: TurnSpec, key: string) {
+    const run = (this.#queues.get(key) ?? Promise.resolve()).then(() => this.#run(turn, spec, key));
     this.#queues.set(key, run);
     run.then(() => {
       if (this.#queues.get(key) === run) this.#queues.delete(key);
     });
-    return turn.done;
+  }
+
+  /** Steer the workspace's running turn with `spec`'s message, else queue it (module doc). */
+  async #steer(turn: Turn, spec: TurnSpec, key: string) {
+    const into = this.#o.steers ? this.#running.get(key) : undefined;
+    let thread: string | undefined;
+    if (into?.turn.steer) {
+      thread = await into.turn.steer(spec).catch((e) => {
+        this.#o.log.warn("steering failed; the turn runs on its own", { error: String(e) });
+        return undefined;
+      });
+    }
+    if (thread === undefined) {
+      turn.unsteered = this.#o.steers ? "not_running" : "unsupported";
+      return this.#enqueue(turn, spec, key);
+    }
+    this.#o.log.info("turn", { turn_id: spec.id, steered_into: into!.id, outcome: "steered" });
+    turn.finish({ stop_reason: "steered", steered_into: into!.id, thread_id: thread, usage: null });
   }
 
   /** Cancel turn `id`; false when no such turn is in flight. */
@@ -105,10 +140,10 @@ export class Scheduler {
     await Promise.all(turns.map(([, t]) => t.done));
   }
 
-  async #run(turn: Turn, spec: TurnSpec) {
+  async #run(turn: Turn, spec: TurnSpec, key: string) {
     if (turn.finished) return;
     turn.started = true;
-    const { id, ...t } = spec;
+    const { id, steer: _, ...t } = spec;
     const signal = turn.controller.signal;
     const started = performance.now();
     const emit = (ev: PlexumEvent) => {
@@ -118,7 +153,9 @@ export class Scheduler {
     let lock;
     try {
       lock = await lockWorkspace(t.workspace, signal);
-      r = await this.#o.backend.runTurn({ ...t, signal, emit });
+      this.#running.set(key, { id, turn });
+      const steerable = (s: Steer | undefined) => (turn.steer = s);
+      r = await this.#o.backend.runTurn({ ...t, signal, emit, steerable });
     } catch (e) {
       if (signal.aborted) r = cancelledTurn();
       else {
@@ -127,6 +164,8 @@ export class Scheduler {
         r = failTurn({ emit }, new TurnFailure("internal", why));
       }
     } finally {
+      turn.steer = undefined;
+      if (this.#running.get(key)?.turn === turn) this.#running.delete(key);
       lock?.release();
     }
     const u = r.usage;
@@ -145,7 +184,7 @@ export class Scheduler {
       ...(r.replayed_messages && { replayed_messages: r.replayed_messages }), // history replay
       outcome: r.stop_reason,
     });
-    turn.finish(r);
+    turn.finish(turn.unsteered ? { ...r, steer: turn.unsteered } : r);
   }
 }
 

@@ -14,6 +14,8 @@
  * process is also reported wedged), by `idle_timeout_s` without a
  * notification (the same interrupt, a `timeout` error), by the app-server's
  * exit or by a failed request (calls.ts). Nothing is streamed after a cancel.
+ * While it streams, the turn can be steered (`turn/steer` with its Codex turn
+ * id; the scheduler's `steer`); the message Codex then abandons is retracted.
  *
  * @example
  * ```ts
@@ -126,9 +128,9 @@ function turnOf(params: Json): string | undefined {
 }
 
 /** The text and images of `turn/start` (the images as data URLs of the host's own base64). */
-function inputOf(turn: DriverTurn): UserInput[] {
-  const input: UserInput[] = [{ type: "text", text: turn.text, text_elements: [] }];
-  for (const img of turn.req.images ?? []) {
+function inputOf(text: string, images: TurnRequest["images"]): UserInput[] {
+  const input: UserInput[] = [{ type: "text", text, text_elements: [] }];
+  for (const img of images ?? []) {
     input.push({ type: "image", url: `data:${img.mime_type};base64,${img.base64}` });
   }
   return input;
@@ -192,7 +194,7 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
   const onAbort = () => finish("cancel");
   try {
     const model = modelArg(ctx.config, req.model);
-    const input = inputOf(turn);
+    const input = inputOf(turn.text, req.images);
     // An effort sticks to the thread: a turn without one restores the default (./effort.ts).
     const effort = await turnEffort(ctx, req, threadId, turn.threadId === undefined);
     // Cancelled before turn/start was answered: the turn that started all the same is stopped.
@@ -244,6 +246,19 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
     noteTurn(conn, threadId, turnId);
     log.debug("codex turn started", { thread_id: threadId, codex_turn_id: turnId });
     for (const [m, p] of early.splice(0)) deliver(m, p);
+    req.steerable?.(async (s) => {
+      if (how !== undefined) return undefined;
+      const params = { threadId, expectedTurnId: turnId!, input: inputOf(s.prompt, s.images) };
+      try {
+        await request(conn, "turn/steer", params, ctx.requestTimeoutMs);
+      } catch (e) {
+        if (!(e instanceof RpcError)) throw e;
+        log.info("codex did not take the steer (the turn had ended)", { error: e.message });
+        return undefined;
+      }
+      mapper.steered = true;
+      return threadId;
+    });
 
     // Stream until the end, a cancel, the idle timeout or the process's exit.
     req.signal.addEventListener("abort", onAbort, { once: true });
@@ -288,6 +303,7 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
     const message = mapper.failure ?? "the turn failed";
     yield { type: "failed", cause: { type: "codex", message, errorInfo: mapper.errorInfo } };
   } finally {
+    req.steerable?.(undefined);
     idle.stop();
     req.signal.removeEventListener("abort", onAbort);
     unsubscribe();

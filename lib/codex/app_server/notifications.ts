@@ -6,7 +6,10 @@
  *   message's `item/completed` (and the final one 0.169.0+ repeat in
  *   `turn/completed`) sends only what its deltas did not; one that
  *   contradicts them is noted, not sent. Each message after the first that
- *   sent text starts with `"\n\n"`, as on exec. **Reasoning** (with
+ *   sent text starts with `"\n\n"`, as on exec. A message that never
+ *   completed (Codex abandons the one it streams when steered) is retracted
+ *   (`text_retracted`, exactly what was sent of it) when the next one starts,
+ *   or at the end of a steered turn. **Reasoning** (with
  *   `emitReasoning`) likewise, per summary part.
  * - **Errors**: nothing is emitted; the final one is kept in `failure`.
  * - **Usage**: the last `thread/tokenUsage/updated` `total`, exec's names.
@@ -105,6 +108,8 @@ class Streamer {
   readonly completed = new Set<string>();
   #sent = new Map<string, string[]>();
   #any = false;
+  /** What each item sent, as sent, and whether anything had been sent before it. */
+  #wire = new Map<string, { text: string; anyBefore: boolean }>();
 
   constructor(
     private type: "text_delta" | "reasoning_delta",
@@ -118,8 +123,21 @@ class Streamer {
     parts[index] = (parts[index] ?? "") + text;
     this.#sent.set(id, parts);
     if (newPart && this.#any) text = `\n\n${text}`;
+    const wire = this.#wire.get(id) ?? { text: "", anyBefore: this.#any };
+    this.#wire.set(id, { ...wire, text: wire.text + text });
     this.#any = true;
     return [{ type: this.type, text }];
+  }
+
+  /** Take back what items that never completed sent, but those `kept`; latest first. */
+  retract(kept: (id: string) => boolean): Streamed[] {
+    const gone = [...this.#wire].filter(([id]) => !this.completed.has(id) && !kept(id));
+    for (const [id, w] of gone) {
+      this.#wire.delete(id);
+      this.#sent.delete(id);
+      this.#any = w.anyBefore && this.#any;
+    }
+    return gone.reverse().map(([, w]) => ({ type: "text_retracted", text: w.text }));
   }
 
   /** The item's final parts; one that contradicts what was streamed goes to `differs`, unsent. */
@@ -146,6 +164,8 @@ export class AppServerTurnMapper {
   errorInfo: unknown;
   /** The thread's running totals from the last `thread/tokenUsage/updated`. */
   totals: Totals | undefined;
+  /** The turn was steered: a message that never completed was abandoned. */
+  steered = false;
   /** The text of the last completed agentMessage (the final answer once the turn completed). */
   answer: string | undefined;
   #text = new Streamer(
@@ -225,7 +245,8 @@ export class AppServerTurnMapper {
   #item(method: string, item: ThreadItem): Streamed[] {
     const completed = method === "item/completed";
     if (item.type === "agentMessage") {
-      return completed ? this.#agentMessage(item) : [];
+      const id = str(item.id);
+      return completed ? this.#agentMessage(item) : this.#text.retract((i) => i === id);
     }
     if (item.type === "reasoning" && this.o.emitReasoning) {
       if (!completed) return [];
@@ -266,9 +287,12 @@ export class AppServerTurnMapper {
       this.errorInfo = undefined;
     }
     // 0.169.0+ repeat the final agentMessage here: sent only if never seen.
-    const out = (Array.isArray(turn?.items) ? turn.items : []).flatMap((item) =>
-      isObject(item) && item.type === "agentMessage" ? this.#agentMessage(item) : []
-    );
+    const messages = (Array.isArray(turn?.items) ? turn.items : []).filter((item) =>
+      isObject(item) && item.type === "agentMessage"
+    ) as (ThreadItem & { type: "agentMessage" })[];
+    const final = new Set(messages.map((m) => str(m.id)));
+    const out = this.steered ? this.#text.retract((id) => final.has(id)) : [];
+    out.push(...messages.flatMap((m) => this.#agentMessage(m)));
     if (this.#todo && this.o.emitActivity) {
       out.push({ type: "activity", phase: "completed", item: this.#todo });
     }

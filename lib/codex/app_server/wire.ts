@@ -67,6 +67,10 @@ export interface Requests {
   "thread/resume": { params: ThreadResumeParams; result: ThreadStartResponse };
   "turn/start": { params: TurnStartParams; result: { turn: Turn } };
   "turn/interrupt": { params: { threadId: string; turnId: string }; result: unknown };
+  "turn/steer": {
+    params: { threadId: string; expectedTurnId: string; input: UserInput[] };
+    result: unknown;
+  };
 }
 
 export type Method = keyof Requests;
