@@ -11,7 +11,7 @@ import { deadline } from "../lib/async.ts";
 import { LineStream } from "../lib/lines.ts";
 import { AppServerClient } from "../lib/codex/app_server/client.ts";
 import type { AppServerProcess } from "../lib/codex/app_server/process.ts";
-import { runAppServerTurn } from "../lib/codex/app_server/backend.ts";
+import { runAppServerTurn } from "../lib/codex/app_server/driver.ts";
 import type { TurnContext } from "../lib/codex/app_server/calls.ts";
 import type { PlexumEvent } from "../lib/turns/backend.ts";
 import { FakeClock } from "../dev/fake_clock.ts";

@@ -1,6 +1,6 @@
 /**
  * One turn, whichever backend runs it. A backend's {@linkcode Driver}
- * (./exec/driver.ts, ./app_server/backend.ts) only talks to Codex and yields
+ * (./exec/driver.ts, ./app_server/driver.ts) only talks to Codex and yields
  * {@linkcode Happening}s; what every turn needs is done here once:
  *
  * - the workspace's stored thread is resumed (none with `reset`); one Codex

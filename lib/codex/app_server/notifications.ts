@@ -11,11 +11,10 @@
  *   (`text_retracted`, exactly what was sent of it) when the next one starts,
  *   or at the end of a steered turn. **Reasoning** (with
  *   `emitReasoning`) likewise, per summary part.
- * - **Errors**: nothing is emitted; the final one is kept in `failure`.
- * - **Usage**: the last `thread/tokenUsage/updated` `total`, exec's names.
+ * - **Errors**: none emitted; the final one is kept in `failure`. **Usage**:
+ *   the last `thread/tokenUsage/updated` `total`, exec's names.
  * - **Activity** (with `emitActivity`): items straight to the neutral item by
- *   exec's rules (../activity.ts); `turn/plan/updated` is exec's `todo_list`.
- *   No progress notifications: exec shows no output before completion either.
+ *   exec's rules (../turn_runner.ts); `turn/plan/updated` is exec's `todo_list`.
  *
  * Read defensively: the wire is typed (./wire.ts), not validated.
  *
