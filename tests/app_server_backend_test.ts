@@ -429,7 +429,7 @@ Deno.test("app-server backend: a thread held throughout: one error after the bou
 Deno.test("app-server backend: a cancel during the wait for a held thread ends the turn at once", async () => {
   await using s = await setup({}, { idle_timeout_s: 600 });
   const { ws } = await heldThread(s, { resumeError: HELD });
-  const waiting = until(() => s.logs.some((l) => l.includes("holds the workspace's thread")));
+  const waiting = until(() => s.logs.some((l) => l.includes("holds the thread; waiting")));
   const r = await turn(s.backend, ws, { cancelOn: waiting });
   assert.equal(r.result.stop_reason, "cancelled");
   assert.deepEqual(errors(r.events), []);

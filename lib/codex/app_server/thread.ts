@@ -149,7 +149,7 @@ export async function resumeThread(
   req: TurnRequest,
   id: string,
 ): Promise<boolean> {
-  const clock = ctx.clock ?? realClock;
+  const [clock, v] = [ctx.clock ?? realClock, ctx.conn.proc.version || "0"];
   const waitMs = Math.min(HELD_WAIT_MS, ctx.config.idle_timeout_s * 1000);
   const until = clock.now() + waitMs;
   for (let backoff = 250;; backoff *= 2) {
@@ -158,8 +158,7 @@ export async function resumeThread(
         threadId: id,
         ...threadParams(ctx, req),
         // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
-        ...(compareVersions(ctx.conn.proc.version || "0", "0.169.0") >= 0 &&
-          { excludeTurns: true }),
+        ...(compareVersions(v, "0.169.0") >= 0 && { excludeTurns: true }),
       });
       if (r) noteLoaded(ctx.conn, id, r);
       return r !== undefined;
@@ -169,13 +168,9 @@ export async function resumeThread(
       if (left <= 0) {
         throw new RpcError(e.method, e.code, `${e.message} (still after ${waitMs / 1000} s)`);
       }
-      ctx.log.info("another Codex process holds the workspace's thread; waiting for it", {
-        thread_id: id,
-        error: e.message,
-      });
-      const waited = await delay(Math.min(backoff, left), { signal: req.signal, clock })
-        .then(() => true, () => false);
-      if (!waited) return false; // cancelled
+      ctx.log.info("another Codex process holds the thread; waiting", { error: e.message });
+      const wait = delay(Math.min(backoff, left), { signal: req.signal, clock });
+      if (!await wait.then(() => true, () => false)) return false; // cancelled
     }
   }
 }
@@ -195,8 +190,8 @@ export async function openThread(
   if (stored && conn.loaded.has(stored)) return { threadId: stored, fresh: false, reused: true };
   try {
     if (stored) {
-      if (!await resumeThread(ctx, calls, req, stored)) return CANCELLED;
-      return { threadId: stored, fresh: false, reused: false };
+      const ok = await resumeThread(ctx, calls, req, stored);
+      return ok ? { threadId: stored, fresh: false, reused: false } : CANCELLED;
     }
     const r = await calls.ask("thread/start", {
       ...threadParams(ctx, req),
