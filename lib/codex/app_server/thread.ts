@@ -152,7 +152,7 @@ export async function resumeThread(
   const [clock, v] = [ctx.clock ?? realClock, ctx.conn.proc.version || "0"];
   const waitMs = Math.min(HELD_WAIT_MS, ctx.config.idle_timeout_s * 1000);
   const until = clock.now() + waitMs;
-  for (let backoff = 250;; backoff *= 2) {
+  for (let backoff = 250;; backoff = Math.min(2 * backoff, 2000)) {
     try {
       const r = await calls.ask("thread/resume", {
         threadId: id,
