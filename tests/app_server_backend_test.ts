@@ -14,6 +14,13 @@ import { readThreadId, writeThreadId } from "../lib/codex/session.ts";
 import { readTotals } from "../lib/codex/usage.ts";
 import { AutoBackend, RETRY_APP_SERVER_MS, selectBackend } from "../lib/codex/select.ts";
 import { REAP_AFTER_MS } from "../lib/codex/app_server/supervisor.ts";
+import {
+  CONTROL_TIMEOUT_MS,
+  deadlineOf,
+  OPEN_TIMEOUT_MS,
+  type TurnContext,
+} from "../lib/codex/app_server/calls.ts";
+import { HELD_WAIT_MS } from "../lib/codex/app_server/thread.ts";
 import { ExecBackend } from "../lib/codex/exec/driver.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { PlexumEvent, TurnRequest, TurnResult } from "../lib/turns/backend.ts";
@@ -80,7 +87,13 @@ async function setup(plan: FakeAppServerPlan = {}, config: Partial<Config> = {},
 async function turn(
   backend: { runTurn(r: TurnRequest): Promise<TurnResult> },
   workspace: string,
-  o: { prompt?: string; cancelAfter?: number; system?: string; reset?: boolean } = {},
+  o: {
+    prompt?: string;
+    cancelAfter?: number;
+    cancelOn?: Promise<unknown>;
+    system?: string;
+    reset?: boolean;
+  } = {},
 ): Promise<Run> {
   const ac = new AbortController();
   const events: PlexumEvent[] = [];
@@ -88,6 +101,10 @@ async function turn(
   let done = false;
   let cancelledAt = 0;
   const started = performance.now();
+  o.cancelOn?.then(() => {
+    cancelledAt = performance.now();
+    ac.abort();
+  });
   const result = await backend.runTurn({
     workspace,
     prompt: o.prompt ?? "hi",
@@ -121,6 +138,13 @@ const autoOf = (
     retryMs,
     clock,
   });
+
+/** Resolves once `cond` holds (polled; fails after 10 s). */
+async function until(cond: () => boolean, ms = 10_000) {
+  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+  }
+}
 
 const startsOf = async (fake: FakeAppServer) => (await fake.starts()).length;
 const methodsOf = async (fake: FakeAppServer) =>
@@ -292,29 +316,6 @@ Deno.test("app-server backend: the server's questions are answered and the turn 
   assert.ok(answers[3].error);
 });
 
-Deno.test("app-server backend: a thread held by another writer gives one clear error and is kept", async () => {
-  await using s = await setup({ resumeError: "thread {id} already has an active writer" });
-  const ws = await s.workspace();
-  await s.fake.setPlan({});
-  const first = await turn(s.backend, ws);
-  const thread = first.result.thread_id!;
-  await s.backend.supervisor.stop(); // a new process must resume the thread
-  await s.fake.setPlan({ resumeError: "thread {id} already has an active writer" });
-  const r = await turn(s.backend, ws);
-  assert.equal(r.result.stop_reason, "error");
-  const errs = errors(r.events);
-  assert.equal(errs.length, 1);
-  assert.equal(errs[0].code, "codex_exit");
-  assert.match(errs[0].message, /in use by another Codex process/);
-  assert.match(errs[0].message, /already has an active writer/);
-  assert.equal(await readThreadId(ws), thread, "the stored thread is not replaced");
-  assert.equal(
-    (await s.fake.received()).filter((m) => m.msg.method === "thread/start").length,
-    1,
-    "no new thread",
-  );
-});
-
 Deno.test("app-server backend: a stored thread Codex does not know is replaced within the turn", async () => {
   await using s = await setup({ deltas: ["fresh"] });
   const ws = await s.workspace();
@@ -338,20 +339,101 @@ Deno.test("app-server backend: a failed turn gives exactly one turn_failed error
   assert.match(errs[0].message, /high demand/);
 });
 
-Deno.test("app-server backend: a request it never answers ends the turn and replaces the process", async () => {
-  // A turn's requests wait idle_timeout_s for their answer.
-  await using s = await setup({ silent: ["turn/start"] }, { idle_timeout_s: 0.5 });
+Deno.test("app-server backend: a process that answers nothing ends the turn and is replaced", async () => {
+  // Not even the probe that follows the request's deadline (capped by idle_timeout_s) is answered.
+  await using s = await setup({ silent: ["*"] }, { idle_timeout_s: 0.5 });
   const ws = await s.workspace();
   const r = await turn(s.backend, ws);
   assert.equal(r.result.stop_reason, "error");
   const errs = errors(r.events);
   assert.equal(errs.length, 1);
   assert.equal(errs[0].code, "timeout");
-  assert.match(errs[0].message, /did not answer turn\/start/);
+  assert.match(errs[0].message, /did not answer thread\/start.*restarted/);
   await s.fake.setPlan({ deltas: ["ok"] });
   const next = await turn(s.backend, ws);
   assert.equal(next.result.stop_reason, "end_turn");
   assert.equal(await startsOf(s.fake), 2);
+});
+
+Deno.test("app-server backend: an unanswered turn/start fails its own turn only; another workspace's turn completes on the same process", async () => {
+  await using s = await setup(
+    { silentOn: "never-answered", deltas: ["1", "2", "3", "4", "5", "6"], deltaDelayMs: 250 },
+    {},
+    { requestTimeoutMs: 1000 }, // turn/start's deadline is CONTROL_TIMEOUT_MS, capped by this
+  );
+  const [a, b] = [await s.workspace(), await s.workspace()];
+  const [ra, rb] = await Promise.all([
+    turn(s.backend, a, { prompt: "never-answered" }),
+    turn(s.backend, b),
+  ]);
+  assert.equal(ra.result.stop_reason, "error");
+  const errs = errors(ra.events);
+  assert.equal(errs.length, 1, JSON.stringify(ra.events));
+  assert.equal(errs[0].code, "timeout");
+  assert.match(errs[0].message, /did not answer turn\/start within 1s; turn ended$/);
+  assert.equal(rb.result.stop_reason, "end_turn", JSON.stringify(rb.events));
+  assert.equal(texts(rb.events).join(""), "123456");
+  assert.deepEqual(errors(rb.events), []);
+  const next = await turn(s.backend, a, { prompt: "again" });
+  assert.equal(next.result.stop_reason, "end_turn");
+  assert.equal(await startsOf(s.fake), 1, "the shared process was not restarted");
+  assert.ok(!s.logs.some((l) => l.includes("stopped answering")));
+});
+
+Deno.test("app-server backend: turn/start waits CONTROL_TIMEOUT_MS, thread/start OPEN_TIMEOUT_MS, neither over idle_timeout_s", () => {
+  const ctx = (idleS: number) => ({ requestTimeoutMs: idleS * 1000 }) as TurnContext;
+  assert.equal(deadlineOf(ctx(600), "turn/start"), CONTROL_TIMEOUT_MS);
+  assert.equal(deadlineOf(ctx(600), "turn/steer"), CONTROL_TIMEOUT_MS);
+  assert.equal(deadlineOf(ctx(600), "thread/start"), OPEN_TIMEOUT_MS);
+  assert.equal(deadlineOf(ctx(600), "thread/resume"), OPEN_TIMEOUT_MS);
+  assert.equal(deadlineOf(ctx(20), "thread/resume"), 20_000);
+  assert.ok(CONTROL_TIMEOUT_MS <= 15_000 && OPEN_TIMEOUT_MS <= 60_000);
+});
+
+/** A workspace whose thread a restarted fake must resume, then the plan `held`. */
+async function heldThread(s: Awaited<ReturnType<typeof setup>>, held: FakeAppServerPlan) {
+  const ws = await s.workspace();
+  const first = await turn(s.backend, ws);
+  await s.backend.supervisor.stop(); // a new process must resume the thread
+  await s.fake.setPlan(held);
+  return { ws, thread: first.result.thread_id! };
+}
+const HELD = "thread {id} already has an active writer (held by pid 4242)";
+const resumesOf = async (fake: FakeAppServer) =>
+  (await fake.received()).filter((m) => m.msg.method === "thread/resume").length;
+
+Deno.test("app-server backend: a thread held by another writer is waited for; held twice, then free, the turn succeeds", async () => {
+  await using s = await setup({});
+  const { ws, thread } = await heldThread(s, { resumeError: HELD, resumeErrorTimes: 2 });
+  const r = await turn(s.backend, ws);
+  assert.equal(r.result.stop_reason, "end_turn", JSON.stringify(r.events));
+  assert.equal(r.result.thread_id, thread);
+  assert.equal(await resumesOf(s.fake), 3);
+});
+
+Deno.test("app-server backend: a thread held throughout: one error after the bound, saying who holds it", async () => {
+  await using s = await setup({}, { idle_timeout_s: 1.5 }); // the wait: min(HELD_WAIT_MS, this)
+  const { ws, thread } = await heldThread(s, { resumeError: HELD });
+  const r = await turn(s.backend, ws);
+  assert.equal(r.result.stop_reason, "error");
+  const errs = errors(r.events);
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].code, "codex_exit");
+  assert.match(errs[0].message, /in use by another Codex process/);
+  assert.match(errs[0].message, /held by pid 4242\) \(still after 1.5 s\)/);
+  assert.ok(await resumesOf(s.fake) >= 3, "retried while waiting");
+  assert.equal(await readThreadId(ws), thread, "the stored thread is kept");
+  assert.ok(HELD_WAIT_MS <= 30_000);
+});
+
+Deno.test("app-server backend: a cancel during the wait for a held thread ends the turn at once", async () => {
+  await using s = await setup({}, { idle_timeout_s: 600 });
+  const { ws } = await heldThread(s, { resumeError: HELD });
+  const waiting = until(() => s.logs.some((l) => l.includes("holds the thread; waiting")));
+  const r = await turn(s.backend, ws, { cancelOn: waiting });
+  assert.equal(r.result.stop_reason, "cancelled");
+  assert.deepEqual(errors(r.events), []);
+  assert.ok(r.ms < 2000, `answered ${r.ms} ms after the cancel`);
 });
 
 Deno.test("app-server backend: exits after app_server_idle_s without turns; the next turn starts it again", async () => {

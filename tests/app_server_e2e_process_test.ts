@@ -276,11 +276,13 @@ Deno.test("app-server 0.169.0: a thread held by another writer: one clear error,
 
   // A second plugin process, on either backend, meets the thread held by the first's app-server.
   for (const backend of ["app-server", "exec"] as const) {
-    const other = await pluginOn(rig, "0.169.0", backend);
+    // The app-server waits min(30 s, idle_timeout_s) for the thread before failing.
+    const other = await pluginOn(rig, "0.169.0", backend, { idle_timeout_s: 2 });
     const r = await chat(other, ws, "Me too.");
     assert.equal(r.response.result.stop_reason, "error", `${backend}: ${JSON.stringify(r.events)}`);
     assert.equal(r.errors.length, 1, JSON.stringify(r.events));
     assert.match(r.errors[0].message, /writer|in use|held|another/i);
+    if (backend === "app-server") assert.match(r.errors[0].message, /still after 2 s/);
     assert.equal(await Deno.readTextFile(`${ws}/${SESSION_FILE}`), session, "no thread replaced");
     console.log(
       `0.169.0, second plugin on ${backend}: ${r.errors[0].code}: ${r.errors[0].message}`,
@@ -292,7 +294,11 @@ Deno.test("app-server 0.169.0: a thread held by another writer: one clear error,
   const config = `${rig.root}/one-shot.json`;
   await Deno.writeTextFile(
     config,
-    JSON.stringify({ binary: await ensureCodex("0.169.0"), extra_args: rig.args }),
+    JSON.stringify({
+      binary: await ensureCodex("0.169.0"),
+      extra_args: rig.args,
+      idle_timeout_s: 2,
+    }),
   );
   const o = await new Deno.Command(Deno.execPath(), {
     args: pluginArgs(["chat", "--config", config, "--workspace", ws, "Me three."]),
@@ -310,6 +316,18 @@ Deno.test("app-server 0.169.0: a thread held by another writer: one clear error,
   const again = await chat(holder, ws, "Still mine?");
   assert.equal(again.response.result.stop_reason, "end_turn", holder.stderr());
   assert.equal(again.response.result.thread_id, thread);
+
+  // Another plugin process waits for the thread; the holder exits meanwhile: its turn runs.
+  const waiter = await pluginOn(rig, "0.169.0", "app-server", { idle_timeout_s: 60 });
+  const waited = chat(waiter, ws, "My turn now?");
+  await waitForLog(waiter, (l) => l.includes("holds the thread; waiting"), {
+    timeoutMs: 30_000,
+  });
+  await closePlugin(holder);
+  const r = await waited;
+  assert.equal(r.response.result.stop_reason, "end_turn", waiter.stderr());
+  assert.equal(r.response.result.thread_id, thread);
+  await closePlugin(waiter);
 });
 
 for (const v of APP_SERVER_VERSIONS) {

@@ -44,10 +44,13 @@ export interface FakeAppServerPlan {
   stopAfter?: { deltas: number; then: "hang" | "exit" | "kill" };
   /** `silent`: no answer, no completion; `answer-only`: `{}` but the turn never completes. */
   interrupt?: "confirm" | "silent" | "answer-only";
-  /** Methods never answered. */
+  /** Methods never answered (`*`: every method, once initialized). */
   silent?: string[];
-  /** Answer `thread/resume` with this -32600 error. */
+  /** Answer `thread/resume` with this -32600 error (only the first `resumeErrorTimes`, if given). */
   resumeError?: string;
+  resumeErrorTimes?: number;
+  /** A `turn/start` whose input contains this text is never answered. */
+  silentOn?: string;
   /** Sent to the client after the `turn/start` answer; the turn completes once all are answered. */
   requests?: { method: string; params?: Record<string, unknown> }[];
   /** The turn fails with this message (an `error` notification, then `failed`). */

@@ -175,6 +175,7 @@ async function main() {
     if (p.unloadAfterTurn) loaded.delete(threadId);
   }
 
+  let resumesRefused = 0;
   const handle = (m: Json) => {
     const p = plan();
     const id = m.id as number | string | undefined;
@@ -184,7 +185,7 @@ async function main() {
       answers.delete(id!);
       return;
     }
-    if (p.silent?.includes(method)) return;
+    if (p.silent?.includes(method) || (p.silent?.includes("*") && method !== "initialize")) return;
     const params = (m.params ?? {}) as Json;
     const reply = (result: Json) => send({ id, result });
     const fail = (code: number, message: string) => send({ id, error: { code, message } });
@@ -217,7 +218,9 @@ async function main() {
       }
       case "thread/resume": {
         const threadId = params.threadId as string;
-        if (p.resumeError) return fail(-32600, p.resumeError.replace("{id}", threadId));
+        if (p.resumeError && (p.resumeErrorTimes ?? Infinity) > resumesRefused++) {
+          return fail(-32600, p.resumeError.replace("{id}", threadId));
+        }
         if (!(threadId in threads())) {
           return fail(-32600, `no rollout found for thread id ${threadId}`);
         }
@@ -231,6 +234,7 @@ async function main() {
       case "turn/start": {
         const threadId = params.threadId as string;
         if (!loaded.has(threadId)) return fail(-32600, `thread not found: ${threadId}`);
+        if (p.silentOn && JSON.stringify(params.input ?? "").includes(p.silentOn)) return;
         const turnId = `turn-${Deno.pid}-${++turnSeq}`;
         if (p.notifyBeforeAnswer) {
           notify("turn/started", { threadId, turn: { id: turnId, status: "inProgress" } });

@@ -2,11 +2,13 @@
  * A turn's requests to the app-server, and how each can fail; shared by
  * opening the thread (thread.ts) and running the turn (backend.ts):
  *
- * - every request has a deadline (the app-server answers garbage with
- *   silence); one that passes means the process is wedged: it is replaced
- *   and the turn gets one `timeout` error, as a silent exec turn does;
- * - a cancel does not wait for the answer, and an answer that does not
- *   follow within the grace period also means wedged;
+ * - every request has a deadline of its own ({@linkcode deadlineOf}; the
+ *   app-server answers a line it cannot parse with silence): one that passes
+ *   fails only its turn, with one `timeout` error naming the request; the
+ *   shared process is replaced (it is wedged) only when a probe, a request no
+ *   Codex knows and every Codex refuses at once, is not answered either;
+ * - a cancel does not wait for the answer; one that does not follow within
+ *   the grace period is probed the same way (not awaited);
  * - a refusal is one `codex_exit` error (exec's code when Codex refuses
  *   before the turn runs), naming a thread held by another writer as such.
  *
@@ -90,6 +92,19 @@ export interface TurnContext {
   clock?: Clock;
 }
 
+/** turn/start, turn/steer: Codex answers them before any model work, in milliseconds. */
+export const CONTROL_TIMEOUT_MS = 15_000;
+/** thread/start, thread/resume: may wait on Codex's login-shell snapshot of the environment. */
+export const OPEN_TIMEOUT_MS = 60_000;
+/** The probe of a process that left a request unanswered: any answer at all is quick. */
+const PROBE_MS = 5_000;
+
+/** A request's deadline: by kind (above), never over `requestTimeoutMs` (idle_timeout_s). */
+export function deadlineOf(ctx: TurnContext, method: Method): number {
+  const ms = method.startsWith("thread/") ? OPEN_TIMEOUT_MS : CONTROL_TIMEOUT_MS;
+  return Math.min(ms, ctx.requestTimeoutMs);
+}
+
 /** `request` typed by method (./wire.ts): the one typed way this folder sends a request. */
 export function request<M extends Method>(
   conn: Connection,
@@ -115,7 +130,7 @@ export class TurnCalls {
     onLate?: (answer: Requests[M]["result"]) => void,
   ): Promise<Requests[M]["result"] | undefined> {
     const { ctx, signal } = this;
-    const pending = request(ctx.conn, method, params, ctx.requestTimeoutMs);
+    const pending = request(ctx.conn, method, params, deadlineOf(ctx, method));
     if (signal.aborted) return undefined;
     try {
       return await abortable(pending, signal);
@@ -125,9 +140,16 @@ export class TurnCalls {
     // Cancelled while waiting: an answer should still come soon; none means wedged.
     const late = pending.then((v) => onLate?.(v)).then(() => true, () => true);
     if (!await within(late, ctx.graceMs, false)) {
-      ctx.wedged(`${method} was not answered after a cancel`);
+      this.answers().then((ok) => ok || ctx.wedged(`${method} was not answered after a cancel`));
     }
     return undefined;
+  }
+
+  /** Does the process still answer? Any answer to the probe (an error, always) says it does. */
+  answers(): Promise<boolean> {
+    const ms = Math.min(PROBE_MS, this.ctx.requestTimeoutMs);
+    return this.ctx.conn.proc.client.request("plexum/probe", {}, ms)
+      .then(() => true, (e) => e instanceof RpcError);
   }
 
   /** The failure a rejected {@linkcode ask} means; rethrows what is a bug. */
@@ -144,8 +166,9 @@ export class TurnCalls {
       return failed("codex_exit", `codex app-server refused ${method}: ${e.message}`);
     }
     if (e instanceof RequestTimeout) {
-      // Silence for idle_timeout_s, as a silent exec turn: `timeout` (and the process is replaced).
-      this.ctx.wedged(e.message);
+      // Only this turn pays, unless the process answers nothing else either (module doc).
+      if (await this.answers()) return failed("timeout", `${e.message}; turn ended`);
+      this.ctx.wedged(`${e.message}, nor a probe`);
       return failed("timeout", `${e.message}; turn ended, the app-server is restarted`);
     }
     if (e instanceof ConnectionClosed) return await this.exited();

@@ -24,7 +24,7 @@ import type { TurnRequest, TurnResult } from "../../turns/backend.ts";
 import { appServerRetryNotice, idleTimeoutMessage, RetryWatch } from "../codex_errors.ts";
 import { turnSandbox } from "../sandbox.ts";
 import { Channel, type DriverTurn, type Happening, modelArg, runTurn } from "../turn_runner.ts";
-import { CANCELLED, failed, request, TurnCalls, type TurnContext } from "./calls.ts";
+import { CANCELLED, deadlineOf, failed, request, TurnCalls, type TurnContext } from "./calls.ts";
 import { RpcError } from "./client.ts";
 import { turnEffort } from "./effort.ts";
 import { AppServerTurnMapper } from "./notifications.ts";
@@ -171,7 +171,7 @@ async function* drive(ctx: TurnContext, turn: DriverTurn): AsyncGenerator<Happen
       if (how !== undefined) return undefined;
       const params = { threadId, expectedTurnId: turnId!, input: inputOf(s.prompt, s.images) };
       try {
-        await request(conn, "turn/steer", params, ctx.requestTimeoutMs);
+        await request(conn, "turn/steer", params, deadlineOf(ctx, "turn/steer"));
       } catch (e) {
         if (!(e instanceof RpcError)) throw e;
         log.info("codex did not take the steer (the turn had ended)", { error: e.message });

@@ -4,7 +4,9 @@
  * turns) or started (`thread/start`, the system text as developer
  * instructions), with exec's policy (`cwd`, approval `never`, the sandbox,
  * the model). A stored thread Codex no longer knows is `stale` (the runner
- * starts a new one); one another process holds is the turn's error.
+ * starts a new one); one another Codex process holds (≥ 0.169) is waited
+ * for, retried with backoff for up to {@linkcode HELD_WAIT_MS} (at most
+ * `idle_timeout_s`; a cancel ends the wait at once), then the turn's error.
  *
  * Did another process write a loaded thread since our last turn on it? An
  * app-server reads a thread's rollout file (`thread.path`) only when it loads
@@ -26,13 +28,14 @@
  *
  * @module
  */
+import { delay, realClock } from "../../async.ts";
 import { LineStream } from "../../lines.ts";
 import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../turn_runner.ts";
 import { threadSandbox } from "../sandbox.ts";
 import { compareVersions } from "../launch_env.ts";
 import { readThreadId } from "../session.ts";
-import { STALE_THREAD } from "../codex_errors.ts";
+import { STALE_THREAD, THREAD_HELD } from "../codex_errors.ts";
 import type { Happening } from "../turn_runner.ts";
 import { RpcError } from "./client.ts";
 import {
@@ -48,6 +51,8 @@ import type { ThreadStartParams, ThreadStartResponse } from "./wire.ts";
 
 /** Turn ids kept per loaded thread: more than any rollout written since our last turn names. */
 const OURS_KEPT = 32;
+/** How long a thread held by another Codex process is waited for: its turn may just be ending. */
+export const HELD_WAIT_MS = 30_000;
 
 /** The file's size and inode now. */
 export async function markOf(path: string): Promise<RolloutMark> {
@@ -133,21 +138,41 @@ function threadParams(ctx: TurnContext, req: TurnRequest): ThreadStartParams {
   return { cwd: req.workspace, ...threadSandbox(ctx.config), ...(model && { model }) };
 }
 
-/** `thread/resume` of `id`, noted as loaded; false when the turn was cancelled first. */
+/**
+ * `thread/resume` of `id`, noted as loaded; false when the turn was cancelled
+ * first. While another Codex process holds the thread it is tried again,
+ * with backoff, for up to HELD_WAIT_MS (module doc).
+ */
 export async function resumeThread(
   ctx: TurnContext,
   calls: TurnCalls,
   req: TurnRequest,
   id: string,
 ): Promise<boolean> {
-  const r = await calls.ask("thread/resume", {
-    threadId: id,
-    ...threadParams(ctx, req),
-    // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
-    ...(compareVersions(ctx.conn.proc.version || "0", "0.169.0") >= 0 && { excludeTurns: true }),
-  });
-  if (r) noteLoaded(ctx.conn, id, r);
-  return r !== undefined;
+  const [clock, v] = [ctx.clock ?? realClock, ctx.conn.proc.version || "0"];
+  const waitMs = Math.min(HELD_WAIT_MS, ctx.config.idle_timeout_s * 1000);
+  const until = clock.now() + waitMs;
+  for (let backoff = 250;; backoff = Math.min(2 * backoff, 2000)) {
+    try {
+      const r = await calls.ask("thread/resume", {
+        threadId: id,
+        ...threadParams(ctx, req),
+        // The history stays in Codex (0.169+ warn without it; 0.135 has it as experimental only).
+        ...(compareVersions(v, "0.169.0") >= 0 && { excludeTurns: true }),
+      });
+      if (r) noteLoaded(ctx.conn, id, r);
+      return r !== undefined;
+    } catch (e) {
+      if (!(e instanceof RpcError && THREAD_HELD.test(e.message))) throw e;
+      const left = until - clock.now();
+      if (left <= 0) {
+        throw new RpcError(e.method, e.code, `${e.message} (still after ${waitMs / 1000} s)`);
+      }
+      ctx.log.info("another Codex process holds the thread; waiting", { error: e.message });
+      const wait = delay(Math.min(backoff, left), { signal: req.signal, clock });
+      if (!await wait.then(() => true, () => false)) return false; // cancelled
+    }
+  }
 }
 
 /**
@@ -165,8 +190,8 @@ export async function openThread(
   if (stored && conn.loaded.has(stored)) return { threadId: stored, fresh: false, reused: true };
   try {
     if (stored) {
-      if (!await resumeThread(ctx, calls, req, stored)) return CANCELLED;
-      return { threadId: stored, fresh: false, reused: false };
+      const ok = await resumeThread(ctx, calls, req, stored);
+      return ok ? { threadId: stored, fresh: false, reused: false } : CANCELLED;
     }
     const r = await calls.ask("thread/start", {
       ...threadParams(ctx, req),
