@@ -199,11 +199,14 @@ Deno.test("a process that escaped the run and writes to codex's stderr forever d
   const dir = await Deno.makeTempDir({ prefix: "chatty-orphan-" });
   const binary = `${dir}/codex`;
   const lines = [...started, ...answer("answered")].map((s) => (s as { line: string }).line);
-  // The orphan leaves codex's session and drops its environment (and the run's marker).
+  // The orphan leaves codex's session and drops its environment (and the run's marker); started
+  // from a subshell that exits at once, it is never codex's child when the plugin looks (CI saw a
+  // look that caught it as one, and the sweep ended it before it could hold the pipe).
   await Deno.writeTextFile(
     binary,
     "#!/bin/sh\ncat >/dev/null\n" +
-      `env -i "$(command -v setsid)" /bin/sh -c 'while :; do echo chatter >&2; sleep 0.2; done' &\n` +
+      `(env -i "$(command -v setsid)" /bin/sh -c 'while :; do echo chatter >&2; sleep 0.2; done' &)\n` +
+      "sleep 0.3\n" +
       lines.map((l) => `printf '%s\\n' '${l}'\n`).join("") + "exit 0\n",
     { mode: 0o755 },
   );
