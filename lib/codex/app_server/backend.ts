@@ -25,11 +25,7 @@ import { INTERRUPT_GRACE_MS, runAppServerTurn } from "./driver.ts";
 import { AppServerSupervisor, type SupervisorOptions } from "./supervisor.ts";
 import { staleLoaded } from "./thread.ts";
 
-/**
- * Inputs of {@linkcode AppServerBackend}: a turn's requests get
- * `requestTimeoutMs`, else `idle_timeout_s` (`thread/start` may wait on a
- * login shell that snapshots the environment).
- */
+/** Inputs of {@linkcode AppServerBackend}; `requestTimeoutMs` caps each request's deadline (calls.ts). */
 export interface AppServerBackendOptions extends SupervisorOptions {
   interruptGraceMs?: number;
 }
