@@ -18,7 +18,7 @@
 /** One scripted answer of the mock. */
 export type MockReply =
   | { text: string; chunks?: number; delayMs?: number }
-  | { status: number; body?: string }
+  | { status: number; body?: string; headers?: Record<string, string> }
   | { hang: true; text?: string }
   | { shell: string; via?: "function" | "code"; text?: string }
   /** Responses API output items sent verbatim (apply_patch, update_plan, web_search_call, ...). */
@@ -187,7 +187,7 @@ export function startMockApi(
           });
         return new Response(body, {
           status: reply.status,
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", ...reply.headers },
         });
       }
       const respId = id("resp");

@@ -114,7 +114,7 @@ Deno.test("client: a notification with invalid UTF-8 arrives with U+FFFD and a w
   }
 });
 
-Deno.test("client: notifications reach only their thread's subscribers, in order", async () => {
+Deno.test("client: notifications reach only their thread's subscribers (the account's limits all), in order", async () => {
   const t = wire();
   try {
     const got: Record<string, string[]> = { T1: [], T2: [] };
@@ -134,7 +134,7 @@ Deno.test("client: notifications reach only their thread's subscribers, in order
       method: "item/agentMessage/delta",
       params: { threadId: "T2", turnId: "b", delta: "x" },
     });
-    await t.say({ method: "account/rateLimits/updated", params: { rateLimits: {} } }); // no thread
+    await t.say({ method: "account/rateLimits/updated", params: { rateLimits: {} } }); // the account's
     await t.say({ method: "configWarning", params: { summary: "`nonsense_key` is ignored" } });
     await t.say({ method: "thread/started", params: { thread: { id: "T2" } } }); // thread inside params.thread
     await t.say({
@@ -151,8 +151,9 @@ Deno.test("client: notifications reach only their thread's subscribers, in order
     const r = await t.heard();
     await t.say({ id: r.id, result: {} });
     await p;
-    assert.deepEqual(got.T1, ["item/agentMessage/delta:1", "item/agentMessage/delta:2"]);
-    assert.deepEqual(got.T2, ["item/agentMessage/delta:x", "thread/started:"]);
+    const limits = "account/rateLimits/updated:";
+    assert.deepEqual(got.T1, ["item/agentMessage/delta:1", limits, "item/agentMessage/delta:2"]);
+    assert.deepEqual(got.T2, ["item/agentMessage/delta:x", limits, "thread/started:"]);
     const warning = t.logs.find((l) => l.includes("config warning"));
     assert.match(
       warning ?? "",

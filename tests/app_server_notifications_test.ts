@@ -162,7 +162,7 @@ for (const v of APP_SERVER_VERSIONS) {
     assert.equal(m.status, "failed");
     assert.equal(m.failure, errors[2].params.error.message);
     assert.match(m.failure!, /high demand/);
-    assert.equal(m.errorInfo, "internalServerError");
+    assert.equal(m.errorInfo?.codexErrorInfo, "internalServerError");
   });
 
   Deno.test(`app-server ${v}: a retry that succeeds gives the text and no failure`, () => {
@@ -186,7 +186,7 @@ for (const v of APP_SERVER_VERSIONS) {
     assert.equal(m.status, "failed");
     assert.equal(m.failure, byMethod(ns, "turn/completed")[0].params.turn.error.message);
     assert.equal(m.failure, byMethod(ns, "error")[0].params.error.message);
-    assert.equal(m.errorInfo, "internalServerError");
+    assert.equal(m.errorInfo?.codexErrorInfo, "internalServerError");
     assert.equal(m.totals, undefined);
   });
 
@@ -196,7 +196,7 @@ for (const v of APP_SERVER_VERSIONS) {
     assert.equal(m.status, "failed");
     assert.match(m.failure!, /^unexpected status 401 Unauthorized: mock unauthorized/);
     assert.deepEqual(
-      m.errorInfo,
+      m.errorInfo?.codexErrorInfo,
       v === "0.135.0" ? "other" : { httpConnectionFailed: { httpStatusCode: 401 } },
     );
   });
@@ -392,13 +392,13 @@ Deno.test("failure: turn.error wins; else the last final error; else a default",
     error: { message: "final", codexErrorInfo: { x: 1 }, additionalDetails: null },
   }));
   assert.equal(a.failure, "final");
-  assert.deepEqual(a.errorInfo, { x: 1 });
+  assert.deepEqual(a.errorInfo, { codexErrorInfo: { x: 1 }, resetsAt: undefined });
 
   const b = mapper().m;
   b.push(...err("boom", "usageLimitExceeded", false));
   b.push(...turnDone("failed"));
   assert.equal(b.failure, "boom");
-  assert.equal(b.errorInfo, "usageLimitExceeded");
+  assert.equal(b.errorInfo?.codexErrorInfo, "usageLimitExceeded");
 
   const c = mapper().m;
   c.push(...turnDone("failed"));

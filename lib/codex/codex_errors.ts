@@ -9,8 +9,9 @@
  * - a usage or rate limit is `rate_limited`, with `retry_after_s` when Codex
  *   said when it resets ("… try again at 11:08 AM." in local time, "Nov 30th,
  *   2026 10:58 AM" on another day: fixtures/<version>/usage_limit*.jsonl);
- *   the app-server adds `codexErrorInfo`. `insufficient_quota` does not
- *   reset: `turn_failed`;
+ *   the app-server adds `codexErrorInfo`, and the reset to the second of a
+ *   limit its `account/rateLimits/updated` shows reached, which wins over
+ *   the words. `insufficient_quota` does not reset: `turn_failed`;
  * - a stored thread Codex no longer knows is replaced; one another live
  *   process writes is the turn's clear error.
  *
@@ -96,9 +97,22 @@ export function resetTime(message: string, now: Date = new Date()): Date | undef
   return t;
 }
 
+/** A failed app-server turn's `codexErrorInfo`, and when (Unix s) a limit it saw reached resets. */
+export type LimitInfo = { codexErrorInfo?: unknown; resetsAt?: number };
+
+type Window = { usedPercent?: unknown; remainingPercent?: unknown; resetsAt?: unknown } | null;
+/** When (Unix s) the limits that `account/rateLimits/updated` snapshots show reached reset. */
+export function limitReset(snapshots: unknown[]): number | undefined {
+  const at = ["primary", "secondary", "individualLimit"] // the last non-null of each (sparse)
+    .map((k) => snapshots.map((s) => (s as Record<string, Window> | null)?.[k]).findLast((w) => w))
+    .filter((w) => Number(w?.usedPercent) >= 100 || Number(w?.remainingPercent ?? 1) <= 0)
+    .map((w) => w?.resetsAt).filter((t) => typeof t === "number");
+  return at.length ? Math.max(...at) : undefined;
+}
+
 /** True for an app-server `codexErrorInfo` that is a usage or rate limit. */
 export function isLimitInfo(info: unknown): boolean {
-  if (info === "usageLimitExceeded") return true;
+  if (info === "usageLimitExceeded" || info === "rateLimitExceeded") return true;
   if (typeof info !== "object" || info === null) return false;
   // e.g. { httpConnectionFailed: { httpStatusCode: 429 } }
   return Object.values(info).some((v) =>
@@ -106,20 +120,18 @@ export function isLimitInfo(info: unknown): boolean {
   );
 }
 
-/** The limit a failed turn's message (and app-server `codexErrorInfo`) reports, if any. */
+/** The limit a failed turn's message (and the app-server's {@linkcode LimitInfo}) reports, if any. */
 export function rateLimitOf(
   message: string,
   now: Date = new Date(),
-  errorInfo?: unknown,
+  info?: LimitInfo,
 ): { retry_after_s?: number } | undefined {
   const limit = /hit your usage limit|\b429 Too Many Requests\b|\brate limit (reached|exceeded)\b/i;
-  if (!limit.test(message) && !isLimitInfo(errorInfo)) return undefined;
-  const at = resetTime(message, now);
-  if (at) {
-    // Codex prints the minute: the reset is somewhere within it, so wait for its end.
-    const s = Math.ceil((at.getTime() + 60_000 - now.getTime()) / 1000);
-    return { retry_after_s: Math.max(0, s) };
-  }
+  if (!limit.test(message) && !isLimitInfo(info?.codexErrorInfo)) return undefined;
+  // Codex prints the minute: the reset is somewhere within it, so wait for its end.
+  const inText = resetTime(message, now)?.getTime();
+  const at = typeof info?.resetsAt === "number" ? info.resetsAt * 1000 : inText && inText + 60_000;
+  if (at) return { retry_after_s: Math.max(0, Math.ceil((at - now.getTime()) / 1000)) };
   const inMatch = TRY_AGAIN_IN.exec(message);
   if (inMatch) {
     const n = Number(inMatch[1]);

@@ -43,7 +43,7 @@ import type {
 } from "../turns/backend.ts";
 import { cancelledTurn, failTurn, TurnFailure } from "../turns/outcome.ts";
 import { turnText } from "./history.ts";
-import { rateLimitOf } from "./codex_errors.ts";
+import { type LimitInfo, rateLimitOf } from "./codex_errors.ts";
 import { outputOf } from "./output_schema.ts";
 import { readThreadId, saveThreadId } from "./session.ts";
 import { settleUsage, type Totals, writeTotals } from "./usage.ts";
@@ -62,7 +62,7 @@ export type Streamed = Extract<
 type FailureCause =
   | { type: "cancelled" }
   | { type: "stale_thread"; message: string }
-  | { type: "codex"; message: string; errorInfo?: unknown }
+  | { type: "codex"; message: string; errorInfo?: LimitInfo }
   | { type: "failure"; failure: TurnFailure };
 
 /**

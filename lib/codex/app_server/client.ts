@@ -73,6 +73,9 @@ export interface ClientOptions {
 type Json = Record<string, unknown>;
 type Answer = { result: Json } | { error: { code: number; message: string } };
 
+/** The account's rate limits: no thread; to every subscriber, as every turn counts against them. */
+const RATE_LIMITS = "account/rateLimits/updated";
+
 /** The thread a notification belongs to, if any. */
 function threadOf(params: Json): string | undefined {
   if (typeof params.threadId === "string") return params.threadId;
@@ -181,7 +184,9 @@ export class AppServerClient {
 
   #route(method: string, params: Json, isRequest: boolean) {
     const thread = threadOf(params);
-    const subs = thread === undefined ? undefined : this.#subs.get(thread);
+    const subs = thread !== undefined ? this.#subs.get(thread) : method === RATE_LIMITS // the account's
+      ? new Set([...this.#subs.values()].flatMap((set) => [...set]))
+      : undefined;
     if (!subs?.size) {
       if (method === "configWarning") {
         // Codex's own words about its config (a bad -c override, a missing sandbox helper).

@@ -11,8 +11,9 @@
  *   (`text_retracted`, exactly what was sent of it) when the next one starts,
  *   or at the end of a steered turn. **Reasoning** (with
  *   `emitReasoning`) likewise, per summary part.
- * - **Errors**: none emitted; the final one is kept in `failure`. **Usage**:
- *   the last `thread/tokenUsage/updated` `total`, exec's names.
+ * - **Errors**: none emitted; the final one is kept in `failure`, `errorInfo`
+ *   (with the reset of a limit `account/rateLimits/updated` shows reached).
+ *   **Usage**: the last `thread/tokenUsage/updated` `total`, exec's names.
  * - **Activity** (with `emitActivity`): items straight to the neutral item by
  *   exec's rules (../turn_runner.ts); `turn/plan/updated` is exec's `todo_list`.
  *
@@ -32,6 +33,7 @@
  */
 import type { ActivityItem } from "../../turns/backend.ts";
 import { activityStatus, commandOutput, type Streamed } from "../turn_runner.ts";
+import { type LimitInfo, limitReset } from "../codex_errors.ts";
 import type { Totals } from "../usage.ts";
 import type { Notifications, ThreadItem, TokenUsageBreakdown, Turn, TurnError } from "./wire.ts";
 
@@ -46,7 +48,6 @@ const QUIET = new Set([
   "thread/status/changed",
   "turn/diff/updated",
   "serverRequest/resolved",
-  "account/rateLimits/updated",
 ]);
 
 /** The params of notification `M`, as the wire types say (read defensively all the same). */
@@ -112,7 +113,7 @@ class Streamer {
 
   constructor(
     private type: "text_delta" | "reasoning_delta",
-    private differs?: (d: { id: string; streamed: string; completed: string }) => void,
+    private note?: (msg: string, d: { id: string; streamed: string; completed: string }) => void,
   ) {}
 
   delta(id: string, index: number, text: string): Streamed[] {
@@ -139,14 +140,15 @@ class Streamer {
     return gone.reverse().map(([, w]) => ({ type: "text_retracted", text: w.text }));
   }
 
-  /** The item's final parts; one that contradicts what was streamed goes to `differs`, unsent. */
+  /** The item's final parts; one that contradicts what was streamed goes to `note`, unsent. */
   complete(id: string, parts: string[]): Streamed[] {
     if (this.completed.has(id)) return [];
     const sent = this.#sent.get(id) ?? [];
     const out = parts.flatMap((text, i) => {
       const already = sent[i] ?? "";
       if (text.startsWith(already)) return this.delta(id, i, text.slice(already.length));
-      this.differs?.({ id, streamed: already, completed: text });
+      const d = { id, streamed: already, completed: text };
+      this.note?.("app-server completed text differs from its deltas (kept the deltas)", d);
       return [];
     });
     this.completed.add(id);
@@ -160,18 +162,15 @@ export class AppServerTurnMapper {
   done = false;
   status: "completed" | "failed" | "interrupted" | undefined;
   failure: string | undefined;
-  errorInfo: unknown;
+  errorInfo: LimitInfo | undefined;
+  #limits: unknown[] = [];
   /** The thread's running totals from the last `thread/tokenUsage/updated`. */
   totals: Totals | undefined;
   /** The turn was steered: a message that never completed was abandoned. */
   steered = false;
   /** The text of the last completed agentMessage (the final answer once the turn completed). */
   answer: string | undefined;
-  #text = new Streamer(
-    "text_delta",
-    (d) =>
-      this.o.onNote?.("app-server completed text differs from its deltas (kept the deltas)", d),
-  );
+  #text = new Streamer("text_delta", (msg, d) => this.o.onNote?.(msg, d));
   #reasoning = new Streamer("reasoning_delta");
   /** exec's todo_list for turn/plan/updated, once a plan came. */
   #todo: (ActivityItem & { type: "todo_list" }) | undefined;
@@ -209,13 +208,14 @@ export class AppServerTurnMapper {
       }
       case "error": {
         const e = wire(method, p);
-        if (e.willRetry === true) this.o.onNote?.("app-server error, codex will retry", e);
-        else {
-          this.o.onNote?.("app-server error", e);
-          if (isObject(e.error)) this.#remember(e.error);
-        }
+        const retry = e.willRetry === true;
+        this.o.onNote?.(retry ? "app-server error, codex will retry" : "app-server error", e);
+        if (!retry && isObject(e.error)) this.#remember(e.error);
         return [];
       }
+      case "account/rateLimits/updated":
+        this.#limits.push(p.rateLimits);
+        return [];
       case "thread/tokenUsage/updated": {
         const total = wire(method, p).tokenUsage?.total;
         if (isObject(total)) this.totals = totalsFromWire(total);
@@ -270,7 +270,7 @@ export class AppServerTurnMapper {
 
   #remember(err: TurnError) {
     this.failure = str(err.message) || "turn failed";
-    this.errorInfo = err.codexErrorInfo ?? undefined;
+    this.errorInfo = { codexErrorInfo: err.codexErrorInfo, resetsAt: limitReset(this.#limits) };
   }
 
   #turnCompleted(turn: Partial<Turn> | undefined): Streamed[] {
