@@ -74,6 +74,7 @@ export const BACKEND_INDEPENDENT: readonly string[] = [
   "tests/hermetic_test.ts",
   "tests/history_test.ts",
   "tests/images_test.ts",
+  "tests/isolation_kill_test.ts",
   "tests/logs_test.ts",
   "tests/malformed_prompt_test.ts",
   "tests/rate_limit_test.ts",
