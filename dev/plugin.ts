@@ -26,7 +26,7 @@ import { deadline, isTimeout } from "../lib/async.ts";
 import { LineTransport } from "../lib/jsonrpc/transport.ts";
 import { hermetic } from "./hermetic.ts";
 import { ProtocolChecker } from "./protocol_check.ts";
-import { BACKEND_DEPENDENT, callingTestFile } from "./suite.ts";
+import { BACKEND_DEPENDENT, callingTestFile, LOAD } from "./suite.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -37,9 +37,9 @@ export const TEST_BACKENDS = ["auto", "app-server", "exec"] as const;
  * The config the test run pins the backend with: `PLEXUM_TEST_BACKEND=exec`
  * (or `app-server`, `auto`) gives `{ backend: "exec" }`; unset gives `{}`, so
  * plugins run with their default. CI runs the suite on the default and the
- * files of dev/suite.ts's `BACKEND_DEPENDENT` on exec; called from a test file
- * not listed there, it throws (the exec pass would skip that file). A test
- * that pins `backend` itself keeps its own value.
+ * files of dev/suite.ts's `BACKEND_DEPENDENT` on exec, and the `LOAD` test on
+ * each; called from a test file in neither list, it throws (the exec pass
+ * would skip that file). A test that pins `backend` itself keeps its own value.
  *
  * @example
  * ```ts
@@ -48,9 +48,10 @@ export const TEST_BACKENDS = ["auto", "app-server", "exec"] as const;
  * ```
  */
 export function testBackend(): { backend?: (typeof TEST_BACKENDS)[number] } {
-  // The exec pass runs only the files listed as depending on the run's backend.
+  // The exec pass runs only the files listed as depending on the run's backend; CI runs the load
+  // test on each backend itself.
   const file = callingTestFile();
-  if (file && !BACKEND_DEPENDENT.includes(file)) {
+  if (file && !BACKEND_DEPENDENT.includes(file) && !LOAD.includes(file)) {
     throw new Error(
       `${file} leaves the backend to the run (PLEXUM_TEST_BACKEND) but dev/suite.ts does not ` +
         "list it in BACKEND_DEPENDENT, so CI's exec pass would skip it: list it, or pin `backend`",
