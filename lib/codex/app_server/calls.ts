@@ -99,8 +99,8 @@ export const OPEN_TIMEOUT_MS = 60_000;
 /** The probe of a process that left a request unanswered: any answer at all is quick. */
 const PROBE_MS = 5_000;
 
-/** A request's deadline: by kind (above), never over `requestTimeoutMs` (idle_timeout_s). */
-export function deadlineOf(ctx: TurnContext, method: Method): number {
+/** A request's deadline: by kind (above; any other quick as turn/start), at most `requestTimeoutMs`. */
+export function deadlineOf(ctx: TurnContext, method: string): number {
   const ms = method.startsWith("thread/") ? OPEN_TIMEOUT_MS : CONTROL_TIMEOUT_MS;
   return Math.min(ms, ctx.requestTimeoutMs);
 }

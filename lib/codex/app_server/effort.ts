@@ -31,7 +31,7 @@
 import { abortable } from "../../async.ts";
 import type { TurnRequest } from "../../turns/backend.ts";
 import { modelArg } from "../turn_runner.ts";
-import { type Connection, CONTROL_TIMEOUT_MS, type TurnContext } from "./calls.ts";
+import { type Connection, deadlineOf, type TurnContext } from "./calls.ts";
 
 type Json = Record<string, unknown>;
 
@@ -90,7 +90,7 @@ async function codexOwn(ctx: TurnContext, req: TurnRequest): Promise<string | un
 function ask(ctx: TurnContext, method: string, params: Json): Promise<Json | undefined> {
   const { asked } = stateOf(ctx.conn);
   const key = `${method} ${JSON.stringify(params)}`;
-  const ms = Math.min(CONTROL_TIMEOUT_MS, ctx.requestTimeoutMs); // answered at once, or failed
+  const ms = deadlineOf(ctx, method); // config/read, model/list: answered at once, or failed
   const log = (e: unknown) =>
     void ctx.log.debug(`codex app-server ${method} failed`, { error: `${e}` });
   if (!asked.has(key)) {
